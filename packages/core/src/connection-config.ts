@@ -1,0 +1,164 @@
+/**
+ * Where the CouchDB server is and how to log in: `--url/--db/--username/--password`, `PICAS_*` env vars
+ * (also PiCaS' own `PICAS_HOST_URL` and `PICAS_DATABASE`), `.env`, and a YAML config file
+ * (`--config`, `PICAS_CONFIG`, or PiCaS' `~/.config/picas/conf.yml`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from './errors.js';
+import { redactUrl } from './redact.js';
+import { resolveSettings, type SettingSpec } from './settings.js';
+
+export const EMBEDDED_DEFAULT_PORT = 5984;
+export const EMBEDDED_DEFAULT_URL = `http://127.0.0.1:${EMBEDDED_DEFAULT_PORT}`;
+export const DEFAULT_DB = 'picas';
+
+export interface ConnectionConfig {
+  /** base URL without credentials */
+  url: string;
+  db: string;
+  username?: string;
+  password?: string;
+  /** true when nothing was configured and the embedded server's address is used */
+  embedded: boolean;
+}
+
+export const connectionSettings: readonly SettingSpec[] = [
+  { key: 'url', flag: '--url', env: ['PICAS_URL', 'PICAS_HOST_URL'], type: 'url', fileKeys: ['url', 'host_url'], description: 'CouchDB base URL' },
+  { key: 'db', flag: '--db', env: ['PICAS_DB', 'PICAS_DATABASE'], type: 'string', fileKeys: ['db', 'database'], description: `database name (default: ${DEFAULT_DB})` },
+  { key: 'username', flag: '--username', env: ['PICAS_USERNAME'], type: 'string', fileKeys: ['username', 'user'], description: 'CouchDB user name' },
+  { key: 'password', flag: '--password', env: ['PICAS_PASSWORD'], type: 'secret', fileKeys: ['password'], description: 'CouchDB password (prefer PICAS_PASSWORD or .env)' },
+];
+
+export interface LoadContext {
+  flags?: Record<string, unknown>;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  home?: string;
+}
+
+export interface LoadedLayers {
+  env: Record<string, string | undefined>;
+  dotenv?: Record<string, string>;
+  dotenvName?: string;
+  file?: Record<string, unknown>;
+  fileName?: string;
+  errors: string[];
+}
+
+/** Reads `.env` (from cwd) and the YAML config file. Shared by the CLI and the worker. */
+export function loadLayers(ctx: LoadContext): LoadedLayers {
+  const env = ctx.env ?? process.env;
+  const cwd = ctx.cwd ?? process.cwd();
+  const errors: string[] = [];
+  const out: LoadedLayers = { env, errors };
+  const dotenvPath = join(cwd, '.env');
+  if (existsSync(dotenvPath)) {
+    try {
+      out.dotenv = parseDotenv(readFileSync(dotenvPath));
+      out.dotenvName = dotenvPath;
+    } catch (err) {
+      errors.push(`${dotenvPath}: ${(err as Error).message}`);
+    }
+  }
+  const explicit = (ctx.flags?.config as string | undefined) ?? env.PICAS_CONFIG;
+  const implicit = join(ctx.home ?? homedir(), '.config', 'picas', 'conf.yml');
+  const configPath = explicit ? resolve(cwd, explicit) : existsSync(implicit) ? implicit : undefined;
+  if (configPath) {
+    if (!existsSync(configPath)) {
+      errors.push(`--config: file ${configPath} does not exist`);
+    } else {
+      try {
+        const parsed = parseYaml(readFileSync(configPath, 'utf8')) as unknown;
+        if (parsed !== null && parsed !== undefined) {
+          if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('must be a mapping of setting: value');
+          out.file = parsed as Record<string, unknown>;
+        }
+        out.fileName = configPath;
+      } catch (err) {
+        errors.push(`${configPath}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** The state file a running `picas server` writes, so that a bare `picas` finds it with its credentials. */
+export function embeddedStatePath(cwd: string = process.cwd()): string {
+  return join(cwd, '.picas', 'server.json');
+}
+
+export interface EmbeddedState {
+  url: string;
+  username?: string;
+  password?: string;
+  pid?: number;
+}
+
+export function readEmbeddedState(cwd?: string): EmbeddedState | undefined {
+  const path = embeddedStatePath(cwd);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as EmbeddedState;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ConnectionResult {
+  config?: ConnectionConfig;
+  notices: string[];
+  errors: string[];
+}
+
+export function resolveConnection(ctx: LoadContext, layers: LoadedLayers = loadLayers(ctx)): ConnectionResult {
+  const notices: string[] = [];
+  const resolved = resolveSettings(connectionSettings, layers);
+  const errors = [...layers.errors, ...resolved.errors];
+  if (errors.length > 0) return { notices, errors };
+  let url = resolved.values.url as string | undefined;
+  let username = resolved.values.username as string | undefined;
+  let password = resolved.values.password as string | undefined;
+  let embedded = false;
+  if (!url) {
+    const state = readEmbeddedState(ctx.cwd);
+    url = state?.url ?? EMBEDDED_DEFAULT_URL;
+    username ??= state?.username;
+    password ??= state?.password;
+    embedded = true;
+    notices.push(`no CouchDB configured (PICAS_URL): using the embedded server at ${url}`);
+  }
+  const parsed = new URL(url);
+  if (parsed.username) {
+    username ??= decodeURIComponent(parsed.username);
+    password ??= decodeURIComponent(parsed.password);
+    parsed.username = '';
+    parsed.password = '';
+  }
+  if (username && password === undefined) errors.push(`--password: user '${username}' is set but no password (PICAS_PASSWORD)`);
+  if (errors.length > 0) return { notices, errors };
+  const base = parsed.toString().replace(/\/+$/, '');
+  const db = (resolved.values.db as string | undefined) ?? DEFAULT_DB;
+  if (!/^[a-z][a-z0-9_$()+/-]*$/.test(db)) {
+    return { notices, errors: [`--db: '${db}' is not a valid CouchDB database name (lowercase letter first, then a-z 0-9 _$()+-/)`] };
+  }
+  return { config: { url: base, db, username, password, embedded }, notices, errors };
+}
+
+export function loadConnectionConfig(ctx: LoadContext): { config: ConnectionConfig; notices: string[] } {
+  const result = resolveConnection(ctx);
+  if (!result.config) {
+    throw new UsageError(`invalid configuration (${result.errors.length} problem${result.errors.length === 1 ? '' : 's'})`, {
+      problems: result.errors,
+    });
+  }
+  return { config: result.config, notices: result.notices };
+}
+
+/** For display: the server URL and database, never with credentials. */
+export function describeConnection(config: ConnectionConfig): string {
+  return `${redactUrl(config.url)}/${config.db}${config.username ? ` as ${config.username}` : ''}`;
+}

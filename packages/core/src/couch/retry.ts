@@ -1,0 +1,52 @@
+/** Jittered exponential backoff for transient CouchDB faults (network errors, 5xx). */
+import { isTransient } from './errors.js';
+
+export interface RetryOptions {
+  signal?: AbortSignal;
+  /** how many retries after the first attempt; Infinity retries until `deadlineMs` */
+  retries?: number;
+  baseMs?: number;
+  maxMs?: number;
+  /** give up after this much time in total */
+  deadlineMs?: number;
+  isRetryable?: (err: unknown) => boolean;
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+}
+
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const { retries = 5, baseMs = 200, maxMs = 10_000, deadlineMs, isRetryable = isTransient } = opts;
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const elapsed = Date.now() - started;
+      const outOfTime = deadlineMs !== undefined && elapsed >= deadlineMs;
+      if (attempt >= retries || outOfTime || !isRetryable(err) || opts.signal?.aborted) throw err;
+      let delay = backoffDelay(attempt, baseMs, maxMs);
+      if (deadlineMs !== undefined) delay = Math.max(0, Math.min(delay, deadlineMs - elapsed));
+      opts.onRetry?.(err, attempt + 1, delay);
+      await sleep(delay, opts.signal);
+    }
+  }
+}
+
+/** A sleep that an AbortSignal cuts short (resolving, not rejecting). `unref` lets the process exit meanwhile. */
+export function sleep(ms: number, signal?: AbortSignal, options: { unref?: boolean } = {}): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    if (options.unref) timer.unref?.();
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

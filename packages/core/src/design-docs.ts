@@ -1,0 +1,116 @@
+/**
+ * The design documents. `_design/Monitor` is PiCaS' own, character for character, so that Python PiCaS
+ * and picas can share a database. Our extra views live in `_design/picas`, never inside Monitor.
+ */
+
+/** PiCaS' view code template (picasclient examples/create_views.py). */
+export function picasViewCode(condition: string): string {
+  return `
+function(doc) {
+   if(doc.type == "token") {
+    if(${condition}) {
+      emit(doc._id, doc._id);
+    }
+  }
+}
+`;
+}
+
+export const PICAS_CONDITIONS = {
+  todo: 'doc.lock == 0 && doc.done == 0',
+  locked: 'doc.lock > 0 && doc.done == 0',
+  done: 'doc.lock > 0 && doc.done > 0 && parseInt(doc.exit_code) == 0',
+  error: 'doc.lock > 0 && doc.done > 0 && parseInt(doc.exit_code) != 0',
+} as const;
+
+const overviewMap = `
+function(doc) {
+   if(doc.type == "token") {
+       if (${PICAS_CONDITIONS.todo}){
+          emit('todo', 1);
+       }
+       if(${PICAS_CONDITIONS.locked}) {
+          emit('locked', 1);
+       }
+       if(${PICAS_CONDITIONS.done}) {
+          emit('done', 1);
+       }
+       if(${PICAS_CONDITIONS.error}) {
+          emit('error', 1);
+       }
+   }
+}
+`;
+
+const overviewReduce = `
+function (key, values, rereduce) {
+   return sum(values);
+}
+`;
+
+export interface DesignDoc {
+  _id: string;
+  _rev?: string;
+  language: 'javascript';
+  views: Record<string, { map: string; reduce?: string }>;
+}
+
+export const MONITOR_DESIGN: DesignDoc = {
+  _id: '_design/Monitor',
+  language: 'javascript',
+  views: {
+    todo: { map: picasViewCode(PICAS_CONDITIONS.todo) },
+    locked: { map: picasViewCode(PICAS_CONDITIONS.locked) },
+    done: { map: picasViewCode(PICAS_CONDITIONS.done) },
+    error: { map: picasViewCode(PICAS_CONDITIONS.error) },
+    overview_total: { map: overviewMap, reduce: overviewReduce },
+  },
+};
+
+/**
+ * Our views, kept few and cheap (they build together, once):
+ * - todo_by_priority: claimable tokens, key [-priority, created] so the highest priority, then the oldest, come first.
+ *   Tokens carrying conflicts are left out: they are not claimable until repaired.
+ * - locked_by_lease: locked tokens by lease expiry (epoch seconds), for reclaiming expired leases.
+ * - conflicts: tokens with conflicting revisions (reduce _count), for `picas status` and `picas repair`.
+ */
+export const PICAS_DESIGN: DesignDoc = {
+  _id: '_design/picas',
+  language: 'javascript',
+  views: {
+    todo_by_priority: {
+      map: `function (doc) {
+  if (doc.type == "token" && doc.lock == 0 && doc.done == 0 && !doc._conflicts) {
+    emit([-(Number(doc.priority) || 0), Number(doc.created) || 0], null);
+  }
+}`,
+    },
+    locked_by_lease: {
+      map: `function (doc) {
+  if (doc.type == "token" && doc.lock > 0 && doc.done == 0 && doc.lease_until > 0) {
+    emit(doc.lease_until, null);
+  }
+}`,
+    },
+    conflicts: {
+      map: `function (doc) {
+  if (doc.type == "token" && doc._conflicts) {
+    emit(doc._id, doc._conflicts.length);
+  }
+}`,
+      reduce: '_count',
+    },
+  },
+};
+
+export const DESIGN_DOCS: readonly DesignDoc[] = [MONITOR_DESIGN, PICAS_DESIGN];
+
+/** True when the stored design doc already has exactly these views (so `picas init` changes nothing). */
+export function sameViews(stored: { views?: Record<string, { map?: string; reduce?: string }>; language?: string } | undefined, wanted: DesignDoc): boolean {
+  if (!stored?.views) return false;
+  if ((stored.language ?? 'javascript') !== wanted.language) return false;
+  const storedNames = Object.keys(stored.views).sort();
+  const wantedNames = Object.keys(wanted.views).sort();
+  if (storedNames.join('\0') !== wantedNames.join('\0')) return false;
+  return wantedNames.every((name) => stored.views![name]!.map === wanted.views[name]!.map && (stored.views![name]!.reduce ?? undefined) === (wanted.views[name]!.reduce ?? undefined));
+}

@@ -1,0 +1,229 @@
+/**
+ * The token model: PiCaS' schema (never renamed) plus our additions, and the pure state transitions.
+ * Nothing here does I/O; the operations in `ops/` read a document, apply one of these, and write it.
+ *
+ * PiCaS fields: _id, type="token", lock, done, hostname, scrub_count, input, exit_code, output, error[],
+ *   _attachments (logs_<id>.out / logs_<id>.err), and a job-id field (slurm_job_id, pbs_job_id, ...).
+ * picas additions (documented in the README):
+ *   priority          higher is claimed first (default 0)
+ *   expected_seconds  how long the token is expected to run, for the pilot's time budget
+ *   created           epoch seconds when pushed
+ *   attempts          how many times the token was claimed
+ *   worker_id         the pilot that holds (or last held) the token
+ *   claim_id          unique per claim (worker id + nonce): fencing for heartbeats and completion
+ *   lease_until       epoch seconds; a locked token whose lease passed may be reclaimed
+ *   started, finished epoch seconds (float) of the command's start and end
+ *   run_seconds       wall time of the command
+ *   events[]          the last few state changes that were not plain runs: {time, event, message, worker_id}
+ */
+
+export type TokenState = 'todo' | 'locked' | 'done' | 'error';
+export const TOKEN_STATES: readonly TokenState[] = ['todo', 'locked', 'done', 'error'];
+
+export interface TokenError {
+  time: number;
+  message?: string;
+  exception?: string;
+}
+
+export interface TokenEvent {
+  time: number;
+  event: string;
+  message?: string;
+  worker_id?: string;
+}
+
+export interface Attachment {
+  content_type: string;
+  data?: string;
+  stub?: boolean;
+  length?: number;
+  digest?: string;
+  revpos?: number;
+}
+
+export interface TokenDoc {
+  _id: string;
+  _rev?: string;
+  _conflicts?: string[];
+  _attachments?: Record<string, Attachment>;
+  type: 'token' | string;
+  lock: number;
+  done: number;
+  hostname: string;
+  scrub_count: number;
+  input: unknown;
+  exit_code: number | string;
+  output?: unknown;
+  error?: TokenError[];
+  priority?: number;
+  expected_seconds?: number;
+  created?: number;
+  attempts?: number;
+  worker_id?: string;
+  claim_id?: string;
+  lease_until?: number;
+  started?: number;
+  finished?: number;
+  run_seconds?: number;
+  events?: TokenEvent[];
+  [field: string]: unknown;
+}
+
+/** PiCaS' job-id fields, in the order PiCaS tries them. */
+export const JOB_ID_FIELDS = ['dirac_job_id', 'wms_job_id', 'cream_job_id', 'pbs_job_id', 'slurm_job_id'] as const;
+
+export const MAX_EVENTS = 20;
+
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** `parseInt` as the view functions use it, so the CLI classifies exactly like CouchDB does. */
+function jsParseInt(value: unknown): number {
+  return Number.parseInt(String(value), 10);
+}
+
+/**
+ * The state of a token, by the same conditions as the `_design/Monitor` views.
+ * A token matching none (e.g. PiCaS' lock=-1/done=-1 errors) is reported as `error` when done != 0, else todo.
+ */
+export function tokenState(doc: Pick<TokenDoc, 'lock' | 'done' | 'exit_code'>): TokenState | 'other' {
+  const lock = doc.lock as unknown as number;
+  const done = doc.done as unknown as number;
+  if (lock == 0 && done == 0) return 'todo';
+  if (lock > 0 && done == 0) return 'locked';
+  if (lock > 0 && done > 0 && jsParseInt(doc.exit_code) == 0) return 'done';
+  if (lock > 0 && done > 0 && jsParseInt(doc.exit_code) != 0) return 'error';
+  return 'other';
+}
+
+export function isToken(doc: unknown): doc is TokenDoc {
+  return !!doc && typeof doc === 'object' && (doc as TokenDoc).type === 'token';
+}
+
+/** A fresh todo token with PiCaS' base fields; extra fields are kept as given. */
+export function newToken(id: string, input: unknown, fields: Record<string, unknown> = {}, now = nowSeconds()): TokenDoc {
+  return {
+    _id: id,
+    type: 'token',
+    lock: 0,
+    done: 0,
+    hostname: '',
+    scrub_count: 0,
+    input,
+    exit_code: '',
+    output: {},
+    error: [],
+    created: now,
+    ...fields,
+  } as TokenDoc;
+}
+
+export function appendEvent(doc: TokenDoc, event: TokenEvent): TokenEvent[] {
+  const events = Array.isArray(doc.events) ? [...doc.events, event] : [event];
+  return events.slice(-MAX_EVENTS);
+}
+
+/** The job-id field PiCaS would record for this environment (DIRAC, WMS, CREAM, PBS, Slurm array, Slurm). */
+export function jobIdFromEnv(env: Record<string, string | undefined>): { field: string; value: string } | undefined {
+  if (env.DIRACJOBID) return { field: 'dirac_job_id', value: env.DIRACJOBID };
+  if (env.GLITE_WMS_JOBID) return { field: 'wms_job_id', value: env.GLITE_WMS_JOBID };
+  if (env.CREAM_JOBID) return { field: 'cream_job_id', value: env.CREAM_JOBID };
+  if (env.PBS_JOBID) return { field: 'pbs_job_id', value: env.PBS_JOBID };
+  if (env.SLURM_ARRAY_JOB_ID) return { field: 'slurm_job_id', value: `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID ?? ''}` };
+  if (env.SLURM_JOB_ID) return { field: 'slurm_job_id', value: env.SLURM_JOB_ID };
+  return undefined;
+}
+
+export interface ClaimInfo {
+  workerId: string;
+  /** unique per claim: worker id plus a nonce */
+  claimId: string;
+  hostname: string;
+  leaseMs: number;
+  now?: number;
+  jobId?: { field: string; value: string };
+  /** extra Slurm details to record, e.g. slurm_array_task_id */
+  extra?: Record<string, unknown>;
+}
+
+/** todo → locked. */
+export function lockedBy(doc: TokenDoc, claim: ClaimInfo): TokenDoc {
+  const nowMs = claim.now ?? Date.now();
+  const next: TokenDoc = {
+    ...doc,
+    lock: Math.floor(nowMs / 1000),
+    done: 0,
+    hostname: claim.hostname,
+    worker_id: claim.workerId,
+    claim_id: claim.claimId,
+    lease_until: Math.ceil((nowMs + claim.leaseMs) / 1000),
+    attempts: (typeof doc.attempts === 'number' ? doc.attempts : 0) + 1,
+    ...claim.extra,
+  };
+  for (const f of JOB_ID_FIELDS) delete next[f];
+  if (claim.jobId) next[claim.jobId.field] = claim.jobId.value;
+  return next;
+}
+
+/** Whether this document is still the one this claim wrote (same worker and nonce), and still running. */
+export function isHeldBy(doc: TokenDoc | undefined, claimId: string): boolean {
+  return !!doc && doc.claim_id === claimId && tokenState(doc) === 'locked';
+}
+
+/** Heartbeat: push the lease forward. */
+export function withLease(doc: TokenDoc, leaseMs: number, nowMs = Date.now()): TokenDoc {
+  return { ...doc, lease_until: Math.ceil((nowMs + leaseMs) / 1000) };
+}
+
+export function leaseExpired(doc: TokenDoc, nowMs = Date.now()): boolean {
+  return tokenState(doc) === 'locked' && typeof doc.lease_until === 'number' && doc.lease_until > 0 && doc.lease_until * 1000 <= nowMs;
+}
+
+export interface RunResult {
+  exitCode: number;
+  started: number;
+  finished: number;
+  /** set when the run did not exit on its own (timeout, signal) */
+  reason?: string;
+  /** attachments to store, already encoded */
+  attachments?: Record<string, Attachment>;
+  hostname?: string;
+}
+
+/** locked → done (exit 0) or error (anything else). */
+export function finished(doc: TokenDoc, result: RunResult): TokenDoc {
+  const doneAt = Math.max(1, Math.floor(result.finished));
+  const next: TokenDoc = {
+    ...doc,
+    done: doneAt,
+    exit_code: result.exitCode,
+    started: result.started,
+    finished: result.finished,
+    run_seconds: Math.round((result.finished - result.started) * 1000) / 1000,
+    lease_until: 0,
+  };
+  if (next.lock <= 0) next.lock = Math.floor(result.started) || doneAt;
+  if (result.attachments) next._attachments = { ...(doc._attachments ?? {}), ...result.attachments };
+  if (result.exitCode !== 0) {
+    const message = result.reason ?? `exit code ${result.exitCode}`;
+    next.error = [...(Array.isArray(doc.error) ? doc.error : []), { time: doneAt, message }];
+  }
+  return next;
+}
+
+/** locked or error → todo (PiCaS' scrub): lock fields cleared, scrub_count + 1, the reason recorded. */
+export function scrubbed(doc: TokenDoc, event: string, message: string, nowMs = Date.now(), workerId?: string): TokenDoc {
+  const next: TokenDoc = {
+    ...doc,
+    lock: 0,
+    done: 0,
+    hostname: '',
+    exit_code: '',
+    scrub_count: (typeof doc.scrub_count === 'number' ? doc.scrub_count : 0) + 1,
+    lease_until: 0,
+    events: appendEvent(doc, { time: Math.floor(nowMs / 1000), event, message, ...(workerId ? { worker_id: workerId } : {}) }),
+  };
+  delete next.claim_id;
+  for (const f of JOB_ID_FIELDS) delete next[f];
+  return next;
+}
