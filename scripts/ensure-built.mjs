@@ -20,5 +20,6 @@ export function ensureBuilt() {
     console.error('installing dependencies (npm ci)...');
     run('npm', ['ci', '--no-audit', '--no-fund']);
   }
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b']);
+  // PICAS_SKIP_BUILD=1: for developers who just built the packages they changed
+  if (process.env.PICAS_SKIP_BUILD !== '1') run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b']);
 }

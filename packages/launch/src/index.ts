@@ -1,0 +1,2 @@
+export * from './pilot-script.js';
+export * from './pilot-env.js';

@@ -1,0 +1,90 @@
+/**
+ * Every `picas-worker` option in one table: flag, env twin, type, default and help text.
+ * yargs builds `--help` from it, the layered config validates it, and the launchers (local, Slurm,
+ * FirecREST) turn a set of values back into `PICAS_*` env vars with `workerEnv`, so an option added here
+ * works everywhere.
+ */
+import { connectionSettings, resolveSettings, type SettingLayers, type SettingSpec, type SettingValue } from '@picas/core';
+
+export const workerSettings: readonly SettingSpec[] = [
+  { key: 'lease', flag: '--lease', env: ['PICAS_LEASE'], type: 'duration', default: '5m', min: 1000, description: 'lease length; renewed every third of it while a token runs' },
+  { key: 'tokenTimeout', flag: '--token-timeout', env: ['PICAS_TOKEN_TIMEOUT'], type: 'duration', description: 'kill a token after this long (SIGTERM to its process group, then SIGKILL); it ends in error' },
+  { key: 'killGrace', flag: '--kill-grace', env: ['PICAS_KILL_GRACE'], type: 'duration', default: '10s', description: 'time between SIGTERM and SIGKILL when stopping a token' },
+  { key: 'maxTokens', flag: '--max-tokens', env: ['PICAS_MAX_TOKENS'], type: 'int', min: 1, description: 'stop after claiming this many tokens' },
+  { key: 'maxTime', flag: '--max-time', env: ['PICAS_MAX_TIME'], type: 'duration', description: 'hard limit on the pilot wall time: stop claiming, and stop running tokens, at this point' },
+  { key: 'timeBudget', flag: '--time-budget', env: ['PICAS_TIME_BUDGET'], type: 'duration', description: 'time this pilot has (inside Slurm: read from the job end time); a token is claimed only if its expected runtime fits' },
+  { key: 'budgetMargin', flag: '--budget-margin', env: ['PICAS_BUDGET_MARGIN'], type: 'duration', default: '30s', description: 'safety margin kept free at the end of the time budget' },
+  { key: 'runtimeFactor', flag: '--runtime-factor', env: ['PICAS_RUNTIME_FACTOR'], type: 'number', default: 1.5, min: 0, description: 'expected runtime = token expected_seconds, else this factor x the mean runtime of this pilot\'s finished tokens' },
+  { key: 'slots', flag: '--slots', env: ['PICAS_SLOTS'], type: 'int', default: 1, min: 1, description: 'tokens run at once by this pilot' },
+  { key: 'endless', flag: '--endless', env: ['PICAS_ENDLESS'], type: 'boolean', default: false, description: 'keep waiting for new tokens (on _changes, with a polling fallback) instead of stopping when the pool is empty' },
+  { key: 'maxScrub', flag: '--max-scrub', env: ['PICAS_MAX_SCRUB'], type: 'int', default: 0, min: 0, description: 'a failed token whose scrub_count is below this goes back to todo' },
+  { key: 'onSignal', flag: '--on-signal', env: ['PICAS_ON_SIGNAL'], type: 'enum', choices: ['requeue', 'fail'], default: 'requeue', description: 'on SIGTERM/SIGINT: put running tokens back to todo, or mark them error' },
+  { key: 'reclaimExpired', flag: '--reclaim-expired', env: ['PICAS_RECLAIM_EXPIRED'], type: 'boolean', default: true, description: 'also claim locked tokens whose lease expired (their pilot died)' },
+  { key: 'maxLogBytes', flag: '--max-log-bytes', env: ['PICAS_MAX_LOG_BYTES'], type: 'int', default: 1_048_576, min: 1024, description: 'per stream; longer logs keep head and tail with a marker in between' },
+  { key: 'workdir', flag: '--workdir', env: ['PICAS_WORKDIR'], type: 'string', description: 'parent of the per-token working directories (default: a temp dir)' },
+  { key: 'keepWorkdir', flag: '--keep-workdir', env: ['PICAS_KEEP_WORKDIR'], type: 'boolean', default: false, description: 'keep each token\'s working directory after it finishes' },
+  { key: 'window', flag: '--window', env: ['PICAS_WINDOW'], type: 'int', default: 32, min: 1, description: 'todo candidates read per view query; one is picked at random to spread contention' },
+  { key: 'pollInterval', flag: '--poll-interval', env: ['PICAS_POLL_INTERVAL'], type: 'duration', default: '5s', description: 'with --endless: how often to look for tokens when the _changes feed is unavailable' },
+  { key: 'claimQuorum', flag: '--claim-quorum', env: ['PICAS_CLAIM_QUORUM'], type: 'string', default: 'all', description: 'replicas that must take a claim: "all" (safe: only a 201 from every replica wins) or a number below n (UNSAFE on a cluster: two pilots may run the same token; trades safety for availability when a node is down)' },
+  { key: 'prefetch', flag: '--prefetch', env: ['PICAS_PREFETCH'], type: 'int', default: 1, min: 1, description: 'claim up to this many tokens in one _bulk_docs request (for very short tokens)' },
+  { key: 'repairInterval', flag: '--repair-interval', env: ['PICAS_REPAIR_INTERVAL'], type: 'duration', default: '10m', description: 'how often (jittered) the pilot repairs tokens left with conflicting revisions' },
+  { key: 'workerId', flag: '--worker-id', env: ['PICAS_WORKER_ID'], type: 'string', description: 'id recorded on claimed tokens (default: host-pid-random)' },
+  { key: 'logLevel', flag: '--log-level', env: ['PICAS_LOG_LEVEL'], type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'log level' },
+];
+
+export const allWorkerSettings: readonly SettingSpec[] = [...connectionSettings, ...workerSettings];
+
+export interface WorkerOptions {
+  lease: number;
+  tokenTimeout?: number;
+  killGrace: number;
+  maxTokens?: number;
+  maxTime?: number;
+  timeBudget?: number;
+  budgetMargin: number;
+  runtimeFactor: number;
+  slots: number;
+  endless: boolean;
+  maxScrub: number;
+  onSignal: 'requeue' | 'fail';
+  reclaimExpired: boolean;
+  maxLogBytes: number;
+  workdir?: string;
+  keepWorkdir: boolean;
+  window: number;
+  pollInterval: number;
+  /** 'all' or a positive number of replicas */
+  claimQuorum: 'all' | number;
+  prefetch: number;
+  repairInterval: number;
+  workerId?: string;
+  logLevel: string;
+}
+
+export function resolveWorkerOptions(layers: SettingLayers): { options?: WorkerOptions; errors: string[] } {
+  const r = resolveSettings(workerSettings, layers);
+  const errors = [...r.errors];
+  const v = r.values as Record<string, SettingValue>;
+  let claimQuorum: 'all' | number = 'all';
+  if (v.claimQuorum !== undefined && v.claimQuorum !== 'all') {
+    const n = Number(v.claimQuorum);
+    if (!Number.isInteger(n) || n < 1) errors.push(`--claim-quorum (from ${r.sources.claimQuorum}): '${String(v.claimQuorum)}' must be "all" or a whole number of replicas`);
+    else claimQuorum = n;
+  }
+  if (errors.length) return { errors };
+  return { options: { ...(v as unknown as WorkerOptions), claimQuorum }, errors };
+}
+
+/**
+ * The env vars that give a pilot these option values (the launchers' one way to pass worker options).
+ * Only values that differ from the defaults are emitted. Durations are passed in milliseconds as `NNNms`.
+ */
+export function workerEnv(values: Partial<Record<keyof WorkerOptions, string | number | boolean | undefined>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const spec of workerSettings) {
+    const value = values[spec.key as keyof WorkerOptions];
+    if (value === undefined) continue;
+    env[spec.env[0]!] = spec.type === 'duration' && typeof value === 'number' ? `${value}ms` : String(value);
+  }
+  return env;
+}
