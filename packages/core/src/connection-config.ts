@@ -116,7 +116,7 @@ export interface ConnectionResult {
 
 export function resolveConnection(ctx: LoadContext, layers: LoadedLayers = loadLayers(ctx)): ConnectionResult {
   const notices: string[] = [];
-  const resolved = resolveSettings(connectionSettings, layers);
+  const resolved = resolveSettings(connectionSettings, { ...layers, flags: ctx.flags });
   const errors = [...layers.errors, ...resolved.errors];
   if (errors.length > 0) return { notices, errors };
   let url = resolved.values.url as string | undefined;

@@ -3,10 +3,12 @@
  * and picas can share a database. Our extra views live in `_design/picas`, never inside Monitor.
  */
 
-/** PiCaS' view code template (picasclient examples/create_views.py). */
+/**
+ * PiCaS' view code template (picasclient examples/create_views.py), as CouchDB stores it: couchdb-python's
+ * ViewDefinition strips the template's leading newline (`dedent(code.lstrip('\\n'))`) before saving.
+ */
 export function picasViewCode(condition: string): string {
-  return `
-function(doc) {
+  return `function(doc) {
    if(doc.type == "token") {
     if(${condition}) {
       emit(doc._id, doc._id);
@@ -23,8 +25,7 @@ export const PICAS_CONDITIONS = {
   error: 'doc.lock > 0 && doc.done > 0 && parseInt(doc.exit_code) != 0',
 } as const;
 
-const overviewMap = `
-function(doc) {
+const overviewMap = `function(doc) {
    if(doc.type == "token") {
        if (${PICAS_CONDITIONS.todo}){
           emit('todo', 1);
@@ -42,8 +43,7 @@ function(doc) {
 }
 `;
 
-const overviewReduce = `
-function (key, values, rereduce) {
+const overviewReduce = `function (key, values, rereduce) {
    return sum(values);
 }
 `;

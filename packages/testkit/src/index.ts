@@ -137,3 +137,4 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }
 }
+export * from './firecrest-standin.js';

@@ -1,4 +1,54 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { describeConnection, UsageError, type TokenState } from '@picas/core';
+import { confirm } from '../confirm.js';
+import { note, say, withCouch } from '../context.js';
+import { STATE_CHOICES } from '../option-parsers.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+interface DeleteFlags {
+  state?: TokenState;
+  yes?: boolean;
+  dryRun?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('delete')
+    .description('delete tokens by state or by id (asks first; --yes is required when stdin is not a terminal)')
+    .argument('[ids...]', 'token ids')
+    .addOption(new Option('--state <state>', 'every token in this state').choices(STATE_CHOICES))
+    .option('-y, --yes', 'do not ask')
+    .option('--dry-run', 'list what would be deleted, delete nothing')
+    .addHelpText('after', `\nExamples:\n  picas delete --state done --yes\n  picas delete token_1 token_2`)
+    .action(async (ids: string[], flags: DeleteFlags, command: Command) => {
+      if (ids.length === 0 && !flags.state) throw new UsageError('say which tokens to delete: IDS or --state todo|locked|done|error');
+      const { findTokensToDelete, deleteTokens } = await import('@picas/core/ops/delete-tokens');
+      await withCouch(command, async (couch) => {
+        const { targets, skipped } = await findTokensToDelete(couch, { ids, state: flags.state });
+        for (const { id, reason } of skipped) say(`skipped ${id}: ${reason}`);
+        const what = `${targets.length} token${targets.length === 1 ? '' : 's'}${flags.state ? ` (${flags.state})` : ''}`;
+        if (targets.length === 0) {
+          say('nothing to delete');
+          return;
+        }
+        if (flags.dryRun) {
+          for (const t of targets) say(`would delete ${t.id} (${t.state})`);
+          say(`dry run: would delete ${what}; nothing was deleted`);
+          return;
+        }
+        const locked = targets.filter((t) => t.state === 'locked').length;
+        if (locked > 0) note(`picas: ${locked} of them are locked: the pilots running them will lose them`);
+        if (!flags.yes) {
+          if (process.stdin.isTTY !== true) {
+            throw new UsageError(`refusing to delete ${what} without --yes (stdin is not a terminal); nothing was deleted`);
+          }
+          if (!(await confirm(`delete ${what} from ${describeConnection(couch.config)}?`))) {
+            say('nothing was deleted');
+            return;
+          }
+        }
+        const outcome = await deleteTokens(couch, targets);
+        for (const { id, reason } of outcome.skipped) say(`skipped ${id}: ${reason}`);
+        say(`deleted ${outcome.deleted.length} token${outcome.deleted.length === 1 ? '' : 's'}${outcome.skipped.length ? `; skipped ${outcome.skipped.length}` : ''}`);
+      });
+    });
+}

@@ -1,4 +1,82 @@
+/**
+ * `picas launch local -n N [worker options]`: start N picas-worker processes on this machine, stream
+ * their output, wait for them. Ctrl-C (or SIGTERM) stops them cleanly: their running tokens go back to todo.
+ */
 import type { Command } from 'commander';
+import { parseDuration, UsageError } from '@picas/core';
+// the option table is small and needed to register the flags; the launcher itself is imported by the action
+import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
+import { connectionFor, note, withCouch } from '../context.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+export function register(program: Command): void {
+  const launch = program.command('launch').description('start pilots (picas-worker processes); see also `picas slurm` and `picas firecrest`');
+  const local = launch
+    .command('local')
+    .description('start N picas-worker processes on this machine, stream their output and wait for them')
+    .option('-n, --count <n>', 'number of workers', '1')
+    .option('--worker-command <cmd>', 'how to start a worker (env PICAS_WORKER_CMD; default: this installation\'s picas-worker, else picas-worker from PATH)')
+    .option('--log-format <json|text>', 'the workers\' log lines: as JSON, or short text lines (default: text on a terminal, else json)')
+    .option('--stop-grace <duration>', 'after Ctrl-C or SIGTERM: how long the workers get to put their tokens back before SIGKILL', '60s');
+  // every picas-worker option, from the worker's own table
+  addWorkerOptionFlags(local);
+  local.addHelpText(
+    'after',
+    `\nExamples:\n  picas launch local -n 4\n  picas launch local -n 2 --slots 2 --lease 2m --token-timeout 1h\n\nCtrl-C stops all workers; their running tokens go back to todo. Press it again to make them exit at once.`,
+  );
+  local.action(async (opts: Record<string, unknown>, cmd: Command) => {
+    const { collectWorkerValues, launchLocal, pilotEnvironment, resolveWorkerCommand, describeWorkerExit } = await import('@picas/launch');
+    const count = Number(opts.count);
+    const problems: string[] = [];
+    if (!Number.isInteger(count) || count < 1) problems.push(`-n/--count: '${String(opts.count)}' must be a whole number of at least 1`);
+    let graceMs = 0;
+    try {
+      graceMs = parseDuration(String(opts.stopGrace));
+    } catch (err) {
+      problems.push(`--stop-grace: ${(err as Error).message}`);
+    }
+    const logFormat = ((opts.logFormat as string | undefined) ?? (process.stderr.isTTY ? 'text' : 'json')) as 'json' | 'text';
+    if (logFormat !== 'json' && logFormat !== 'text') problems.push(`--log-format: '${logFormat}' is not one of json, text`);
+    if (problems.length) throw new UsageError(problems.length === 1 ? problems[0]! : `${problems.length} problems`, { problems });
+    const workerValues = collectWorkerValues(opts);
+    const worker = resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined });
+    const connection = connectionFor(cmd);
+    // fail once, clearly, instead of N times: the database must exist and accept our login
+    await withCouch(cmd, (couch) => couch.http.expectOk({ path: couch.http.dbPath() }, 'opening database'));
+    const pilot = pilotEnvironment(connection, workerValues);
+
+    note(`picas launch: starting ${count} worker${count === 1 ? '' : 's'} (${worker.commandLine}) on ${connection.db}`);
+    const run = launchLocal({ count, worker, pilot, stopGraceMs: graceMs, logFormat });
+    let stopSignal: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (!stopSignal) {
+        stopSignal = sig;
+        note(`picas launch: ${sig}: stopping the workers; their running tokens go back to todo (again to make them exit at once)`);
+      } else {
+        note(`picas launch: ${sig} again: telling the workers to exit at once`);
+      }
+      run.stop();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let result;
+    try {
+      result = await run.done;
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
+    const ok = result.workers.length - result.failed.length;
+    if (result.failed.length === 0) {
+      note(`picas launch: ${count} worker${count === 1 ? '' : 's'} finished${stopSignal ? ` after ${stopSignal}` : ''}, all ok`);
+    } else {
+      note(`picas launch: ${result.failed.length} of ${count} workers failed (${result.failed.map(describeWorkerExit).join(', ')}); ${ok} ok`);
+    }
+    if (stopSignal) {
+      // the shell convention for "stopped by a signal": 128 + its number
+      process.exitCode = stopSignal === 'SIGINT' ? 130 : 143;
+    } else if (result.failed.length > 0) {
+      const first = result.failed.find((w) => w.exitCode !== undefined && w.exitCode > 0 && w.exitCode < 126);
+      process.exitCode = first?.exitCode ?? 1;
+    }
+  });
+}

@@ -1,4 +1,26 @@
 import type { Command } from 'commander';
+import { NotFoundError } from '@picas/core';
+import { withCouch } from '../context.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+export function register(program: Command): void {
+  program
+    .command('logs')
+    .description("print a token's log: the attachment logs_<id>.out (or logs_<id>.err with --stderr), byte for byte")
+    .argument('<id>', 'token id')
+    .option('--stderr', 'print the stderr log (logs_<id>.err)')
+    .action(async (id: string, flags: { stderr?: boolean }, command: Command) => {
+      const { readToken } = await import('@picas/core/ops/read-token');
+      await withCouch(command, async (couch) => {
+        const doc = await readToken(couch.http, id);
+        if (!doc) throw new NotFoundError(`token '${id}' not found in database '${couch.config.db}'`);
+        const name = `logs_${id}.${flags.stderr ? 'err' : 'out'}`;
+        const attachments = Object.keys(doc._attachments ?? {});
+        if (!attachments.includes(name)) {
+          const has = attachments.length ? `it has: ${attachments.join(', ')}` : 'it has no attachments; has it run yet?';
+          throw new NotFoundError(`token '${id}' has no log ${name} (${has})`);
+        }
+        const body = await couch.http.expectOk<Buffer>({ path: couch.http.docPath(id, name), raw: true, headers: { accept: '*/*' } }, `reading ${name}`);
+        await new Promise<void>((resolve, reject) => process.stdout.write(body, (err) => (err ? reject(err) : resolve())));
+      });
+    });
+}

@@ -1,4 +1,47 @@
 import type { Command } from 'commander';
+import { ExitCode, PicasError } from '@picas/core';
+import { note, say, withCouch } from '../context.js';
+import { positiveCountOption } from '../option-parsers.js';
+import { ProgressLine } from '../progress-bar.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+interface PushFlags {
+  prefix: string;
+  forceNew?: boolean;
+  batchSize: number;
+}
+
+export function register(program: Command): void {
+  program
+    .command('push')
+    .description('add tokens from files: .txt (one per line, # comments), .json (array), .jsonl, .yaml/.yml (list of objects with "input")')
+    .argument('<files...>', 'token files')
+    .option('--prefix <prefix>', 'id prefix; ids are <prefix>_<content hash>, so a re-push creates nothing new', 'token')
+    .option('--force-new', 'give every token a new random id, even if the same token was pushed before')
+    .option('--batch-size <n>', 'tokens per _bulk_docs request', positiveCountOption, 2000)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  picas push examples/quick/tokens.txt\n  picas push tokens.yaml --prefix run2\n\nEvery file is checked before anything is written; problems name the file and line.`,
+    )
+    .action(async (files: string[], flags: PushFlags, command: Command) => {
+      const { readTokenFiles } = await import('@picas/core/token-files');
+      const { pushTokens } = await import('@picas/core/ops/push-tokens');
+      const { docs } = readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew });
+      await withCouch(command, async (couch) => {
+        const progress = new ProgressLine('pushing');
+        let result;
+        try {
+          result = await pushTokens(couch, docs, { batchSize: flags.batchSize, onProgress: (n, total) => progress.update(n, total) });
+        } finally {
+          progress.finish();
+        }
+        const plural = result.created === 1 ? '' : 's';
+        say(`pushed ${result.created} token${plural}, ${result.alreadyPresent} already present`);
+        if (result.failed.length > 0) {
+          for (const f of result.failed.slice(0, 50)) note(`picas: token ${f.id} was not written: ${f.error}${f.reason ? ` (${f.reason})` : ''}`);
+          if (result.failed.length > 50) note(`picas: ... and ${result.failed.length - 50} more`);
+          const denied = result.failed.every((f) => f.error === 'forbidden' || f.error === 'unauthorized');
+          throw new PicasError(`${result.failed.length} token${result.failed.length === 1 ? ' was' : 's were'} not written (listed above)`, denied ? ExitCode.auth : ExitCode.usage);
+        }
+      });
+    });
+}

@@ -1,4 +1,26 @@
 import type { Command } from 'commander';
+import { withCouch } from '../context.js';
+import { countOption } from '../option-parsers.js';
+import { reportScrub } from '../scrub-report.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+interface RetryFlags {
+  maxScrub?: number;
+  dryRun?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('retry')
+    .description('put error tokens back to todo (scrub_count + 1)')
+    .argument('[ids...]', 'token ids (default: every error token)')
+    .option('--max-scrub <n>', 'only tokens whose scrub_count is below n', countOption)
+    .option('--dry-run', 'list what would be retried, change nothing')
+    .addHelpText('after', `\nExamples:\n  picas retry\n  picas retry --max-scrub 3\n  picas retry token_7 --dry-run`)
+    .action(async (ids: string[], flags: RetryFlags, command: Command) => {
+      const { retryTokens } = await import('@picas/core/ops/retry');
+      await withCouch(command, async (couch) => {
+        const outcome = await retryTokens(couch, { ids, maxScrub: flags.maxScrub, dryRun: flags.dryRun });
+        reportScrub(outcome, { verb: 'retry', past: 'retried' });
+      });
+    });
+}

@@ -1,4 +1,18 @@
 import type { Command } from 'commander';
+import { NotFoundError } from '@picas/core';
+import { printJson, withCouch } from '../context.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+export function register(program: Command): void {
+  program
+    .command('show')
+    .description('print a token document (attachments as stubs, not their contents; see picas logs)')
+    .argument('<id>', 'token id')
+    .action(async (id: string, _flags: unknown, command: Command) => {
+      const { readToken } = await import('@picas/core/ops/read-token');
+      await withCouch(command, async (couch) => {
+        const doc = await readToken(couch.http, id);
+        if (!doc) throw new NotFoundError(`token '${id}' not found in database '${couch.config.db}'`);
+        printJson(doc);
+      });
+    });
+}

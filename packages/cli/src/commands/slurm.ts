@@ -1,4 +1,162 @@
+/**
+ * `picas slurm submit|status|cancel`: pilots as a Slurm array job. The job script comes from the one
+ * pilot template (examples/slurm/pilot.sh); the CouchDB settings and worker options travel in the
+ * environment (`sbatch --export=ALL,<names>`) or in a 0600 env file, never in the script or on a command line.
+ */
 import type { Command } from 'commander';
+import { UsageError } from '@picas/core';
+import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
+import { connectionFor, note, printJson, say, withCouch } from '../context.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function register(program: Command): void {
+  const slurm = program.command('slurm').description('run pilots as Slurm array jobs');
+
+  const submit = slurm
+    .command('submit')
+    .description('submit pilots as a Slurm array job (one picas-worker per array task); prints the job id')
+    .option('--array <spec>', 'array tasks = pilots, e.g. 1-10 or 1-100%10 (at most 10 at once)')
+    .option('--time <limit>', 'time limit per pilot, e.g. 01:00:00 (the worker claims only tokens that fit in the time left)')
+    .option('--partition <name>', 'Slurm partition')
+    .option('--account <name>', 'Slurm account to charge')
+    .option('--cpus-per-task <n>', 'CPUs per pilot; a pilot runs this many tokens at once unless --slots says otherwise')
+    .option('--job-name <name>', 'job name (picas slurm status looks for it)', 'picas-pilot')
+    .option('--output <pattern>', 'pilot log file (%A array job id, %a task id, %j job id)')
+    .option('--error <pattern>', 'pilot stderr file (default: with --output)')
+    .option('--chdir <dir>', 'the jobs\' working directory (default: the current directory)')
+    .option('--sbatch-option <option>', 'any other sbatch option, e.g. --sbatch-option=--qos=short (repeatable)', collect)
+    .option('--env-file <path>', 'write the pilots\' settings, password included, to this file (mode 0600) and pass only its path (PICAS_ENV_FILE)')
+    .option('--worker-command <cmd>', 'how a pilot starts picas-worker (env PICAS_WORKER_CMD; default: this installation\'s picas-worker, else picas-worker from PATH)')
+    .option('--only-if-todo', 'autopilot: submit nothing when no token is waiting (todo, or locked with an expired lease)')
+    .option('--dry-run', 'print the job script (stdout) and what would be passed to sbatch (stderr), submit nothing')
+    .option('--json', 'print {"jobId", ...} instead of the bare job id');
+  addWorkerOptionFlags(submit);
+  submit.addHelpText(
+    'after',
+    `
+Examples:
+  picas slurm submit --array 1-10 --time 02:00:00 --partition thin
+  picas slurm submit --array 1-4 --time 30:00 --cpus-per-task 4 --lease 10m --dry-run
+  picas slurm submit --array 1-20 --time 01:00:00 --only-if-todo      # e.g. from cron (the PiCaS autopilot)
+
+The CouchDB settings (PICAS_URL, PICAS_DB, PICAS_USERNAME, PICAS_PASSWORD) and the worker options reach
+the pilots through sbatch's environment (--export=ALL,<names>: names only, values never on a command line),
+or through --env-file. The script itself never contains them.`,
+  );
+  submit.action(async (opts: Record<string, unknown>, cmd: Command) => {
+    const { collectWorkerValues, pilotEnvironment, planSlurmSubmission, resolveWorkerCommand, submitSlurmPilots, pendingWork, formatTokenCounts, tokenCounts } =
+      await import('@picas/launch');
+    let cpusPerTask: number | undefined;
+    if (opts.cpusPerTask !== undefined) {
+      cpusPerTask = Number(opts.cpusPerTask);
+      if (!Number.isInteger(cpusPerTask) || cpusPerTask < 1) throw new UsageError(`--cpus-per-task: '${String(opts.cpusPerTask)}' must be a whole number of at least 1`);
+    }
+    const workerValues = collectWorkerValues(opts);
+    const worker = resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined });
+    const connection = connectionFor(cmd);
+    const submission = {
+      script: {
+        jobName: opts.jobName as string,
+        array: opts.array as string | undefined,
+        time: opts.time as string | undefined,
+        partition: opts.partition as string | undefined,
+        account: opts.account as string | undefined,
+        cpusPerTask,
+        output: opts.output as string | undefined,
+        error: opts.error as string | undefined,
+        extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],
+      },
+      pilot: pilotEnvironment(connection, workerValues, { workerCommand: worker.source === 'path' ? undefined : worker.commandLine }),
+      envFile: opts.envFile as string | undefined,
+      chdir: opts.chdir as string | undefined,
+    };
+    // validates every option before anything talks to CouchDB or Slurm
+    const plan = planSlurmSubmission(submission);
+
+    if (opts.onlyIfTodo) {
+      const work = await withCouch(cmd, (couch) => pendingWork(couch, { includeExpiredLeases: workerValues.reclaimExpired !== false }));
+      if (work.todo === 0 && work.expiredLeases === 0) {
+        note(`picas slurm: no tokens waiting in ${connection.db} (todo 0, no expired leases): nothing submitted`);
+        if (opts.json) printJson({ jobId: null, submitted: false, todo: 0 });
+        return;
+      }
+      note(`picas slurm: ${work.todo} token${work.todo === 1 ? '' : 's'} in todo${work.expiredLeases ? `, ${work.expiredLeases} expired lease(s)` : ''}: submitting`);
+    }
+
+    if (opts.dryRun) {
+      process.stdout.write(plan.scriptText);
+      note(`# dry run: nothing submitted. Would run: sbatch ${plan.sbatchArgs.join(' ')} <this script>`);
+      if (plan.envFile) note(`# and first write ${plan.envFile} (mode 0600) with the pilots' settings`);
+      note(`# with these variables in sbatch's environment (secrets masked):`);
+      for (const line of plan.exportedDescription) note(`#   ${line}`);
+      if (plan.envFile) {
+        const { describePilotEnvironment } = await import('@picas/launch');
+        note(`# ${plan.envFile} would hold:`);
+        for (const line of describePilotEnvironment(submission.pilot)) note(`#   ${line}`);
+      }
+      return;
+    }
+
+    if (!opts.onlyIfTodo) {
+      // fail before submitting 100 pilots that would all fail: the database must exist and accept our login
+      await withCouch(cmd, (couch) => tokenCounts(couch)).then(
+        (counts) => note(`picas slurm: tokens in ${connection.db}: ${formatTokenCounts(counts)}`),
+      );
+    }
+    const result = await submitSlurmPilots(submission);
+    if (opts.json) {
+      printJson({ jobId: result.jobId, cluster: result.cluster ?? null, array: submission.script.array ?? null, jobName: submission.script.jobName, submitted: true });
+    } else {
+      say(result.jobId);
+    }
+    note(
+      `picas slurm: submitted ${submission.script.array ? `array job ${result.jobId} (tasks ${submission.script.array})` : `job ${result.jobId}`}` +
+        `; follow it with: picas slurm status --jobs ${result.jobId}`,
+    );
+  });
+
+  slurm
+    .command('status')
+    .description('the pilots\' states from squeue, next to the token counts')
+    .option('--job-name <name>', 'pilot job name', 'picas-pilot')
+    .option('--jobs <ids>', 'only these job ids (comma separated), e.g. the id printed by submit')
+    .option('--all', 'also show finished pilots (Slurm keeps them for a while)')
+    .option('--all-users', 'pilots of every user, not only yours')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const { listPilotJobs, countByState, formatPilotTable, tokenCounts, formatTokenCounts } = await import('@picas/launch');
+      const connection = connectionFor(cmd);
+      const jobIds = opts.jobs ? String(opts.jobs).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+      if (jobIds?.some((id) => !/^\d+(_\d+)?$/.test(id))) throw new UsageError(`--jobs: '${String(opts.jobs)}' must be job ids like 123 or 123_4, comma separated`);
+      const counts = await withCouch(cmd, (couch) => tokenCounts(couch));
+      const jobs = await listPilotJobs({ jobName: opts.jobName as string, jobIds, all: !!opts.all, user: opts.allUsers ? '' : undefined });
+      if (opts.json) {
+        printJson({ db: connection.db, tokens: counts, pilots: countByState(jobs), jobs });
+        return;
+      }
+      say(`tokens in ${connection.db}: ${formatTokenCounts(counts)}`);
+      const byState = Object.entries(countByState(jobs)).map(([s, n]) => `${n} ${s.toLowerCase()}`);
+      const which = jobIds ? `jobs ${jobIds.join(',')}` : `job name ${String(opts.jobName)}`;
+      if (jobs.length === 0) {
+        say(`pilots (${which}): none${opts.all ? '' : ' queued or running (add --all to see finished ones)'}`);
+        return;
+      }
+      say(`pilots (${which}): ${byState.join(', ')}`);
+      for (const line of formatPilotTable(jobs)) say(`  ${line}`);
+    });
+
+  slurm
+    .command('cancel')
+    .description('cancel pilots (scancel): each gets SIGTERM and puts its running tokens back to todo')
+    .argument('[job-ids...]', 'job ids to cancel (default: all your pilots with --job-name)')
+    .option('--job-name <name>', 'pilot job name', 'picas-pilot')
+    .action(async (ids: string[], opts: Record<string, unknown>) => {
+      const { cancelPilotJobs } = await import('@picas/launch');
+      if (ids.some((id) => !/^\d+(_\d+)?$/.test(id))) throw new UsageError(`job ids must look like 123 or 123_4, got: ${ids.join(' ')}`);
+      await cancelPilotJobs({ jobIds: ids, jobName: opts.jobName as string });
+      note(ids.length ? `picas slurm: cancelled ${ids.join(' ')}` : `picas slurm: cancelled your ${String(opts.jobName)} jobs`);
+    });
+}

@@ -1,4 +1,83 @@
 import type { Command } from 'commander';
+import { describeConnection, sleep, type ConnectionConfig } from '@picas/core';
+import type { TokenCounts } from '@picas/core/ops/status';
+import { printJson, say, withCouch } from '../context.js';
+import { durationOption } from '../option-parsers.js';
+import { renderBar } from '../progress-bar.js';
+import { formatTable } from '../table.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+interface StatusFlags {
+  json?: boolean;
+  watch?: true | number;
+}
+
+const DEFAULT_WATCH_MS = 5000;
+
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('token counts: todo, locked, done, error, total (from the Monitor/overview_total view), and conflicts')
+    .option('--json', 'print the counts as JSON')
+    .option('--watch [interval]', 'redraw every interval (default 5s) until nothing is todo or locked', durationOption)
+    .addHelpText('after', `\nExamples:\n  picas status\n  picas status --json\n  picas status --watch 2s`)
+    .action(async (flags: StatusFlags, command: Command) => {
+      const { tokenStatus } = await import('@picas/core/ops/status');
+      const intervalMs = flags.watch === undefined ? undefined : flags.watch === true ? DEFAULT_WATCH_MS : Math.max(100, flags.watch);
+      await withCouch(command, async (couch) => {
+        if (intervalMs === undefined) {
+          const counts = await tokenStatus(couch);
+          if (flags.json) printJson({ database: couch.config.db, ...counts });
+          else say(statusTable(counts, couch.config));
+          return;
+        }
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        const tty = process.stdout.isTTY === true && !flags.json;
+        try {
+          for (;;) {
+            const counts = await tokenStatus(couch, { signal: stop.signal });
+            const finished = counts.todo === 0 && counts.locked === 0;
+            if (flags.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), database: couch.config.db, ...counts }) + '\n');
+            else if (tty) process.stdout.write(`\x1b[H\x1b[2J${statusTable(counts, couch.config)}\n${progressLine(counts)}\n${finished ? '' : `(every ${intervalMs / 1000}s; Ctrl-C to stop)\n`}`);
+            else say(`${new Date().toISOString()}  ${oneLine(counts)}  ${progressLine(counts)}`);
+            if (finished || stop.signal.aborted) return;
+            await sleep(intervalMs, stop.signal);
+            if (stop.signal.aborted) return;
+          }
+        } catch (err) {
+          if (stop.signal.aborted) return; // Ctrl-C during a request
+          throw err;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      });
+    });
+}
+
+export function statusTable(counts: TokenCounts, config: ConnectionConfig): string {
+  const conflicts = counts.conflicts === null ? '? (run picas init to count them)' : String(counts.conflicts);
+  const rows: string[][] = [
+    ['todo', String(counts.todo)],
+    ['locked', String(counts.locked)],
+    ['done', String(counts.done)],
+    ['error', String(counts.error)],
+    ['total', String(counts.total)],
+    ['conflicts', conflicts],
+  ];
+  const table = formatTable(rows, { alignRight: counts.conflicts === null ? [] : [1] })
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+  return `${describeConnection(config)}\n${table}`;
+}
+
+function oneLine(counts: TokenCounts): string {
+  return `todo ${counts.todo}  locked ${counts.locked}  done ${counts.done}  error ${counts.error}  total ${counts.total}`;
+}
+
+function progressLine(counts: TokenCounts): string {
+  return `${renderBar(counts.done + counts.error, counts.total)} finished (done + error)`;
+}

@@ -1,0 +1,41 @@
+#!/bin/bash
+#SBATCH --job-name=picas-pilot
+#SBATCH --array=1-4
+#SBATCH --time=01:00:00
+#SBATCH --cpus-per-task=1
+#SBATCH --output=picas-pilot-%A_%a.out
+#
+# A picas pilot job. Each array task runs one picas-worker, which claims tokens from the CouchDB pool,
+# runs them and records the results, until the pool is empty or the job's time is nearly up. It reads
+# the job's end time from squeue and claims a token only when its expected_seconds fit in the time left.
+# At the time limit or on scancel, Slurm sends SIGTERM: the worker puts its running tokens back to todo.
+#
+# The #SBATCH lines above: --job-name is what `picas slurm status` looks for; --array starts that many
+# pilots (one worker each); --time is each pilot's time limit; --cpus-per-task sets how many tokens a
+# pilot runs at once (unless PICAS_SLOTS says otherwise); --output is the pilot's log (%A array job id,
+# %a task id). Override any of them on the command line, e.g. `sbatch --array=1-20 pilot.sh`.
+#
+# Configuration comes only from PICAS_* environment variables (PICAS_URL, PICAS_DB, PICAS_USERNAME,
+# PICAS_PASSWORD, and worker options such as PICAS_LEASE; see `picas-worker --help`). Either export them
+# before `sbatch pilot.sh` (sbatch passes your environment on), or put them in a file only you can
+# read (chmod 600) and set PICAS_ENV_FILE to its path. Never write a password into this script.
+set -euo pipefail
+
+if [ -n "${PICAS_ENV_FILE:-}" ]; then
+  if [ -n "$(find "${PICAS_ENV_FILE}" -maxdepth 0 -perm /077 2>/dev/null)" ]; then
+    echo "picas pilot: warning: ${PICAS_ENV_FILE} is readable by others; chmod 600 it" >&2
+  fi
+  set -a
+  # shellcheck disable=SC1090
+  . "${PICAS_ENV_FILE}"
+  set +a
+fi
+
+# one token per CPU of this task, unless PICAS_SLOTS is set
+export PICAS_SLOTS="${PICAS_SLOTS:-${SLURM_CPUS_PER_TASK:-1}}"
+
+echo "picas pilot: job ${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-none}} task ${SLURM_ARRAY_TASK_ID:-none} on $(hostname) at $(date -Is)" >&2
+
+# PICAS_WORKER_CMD lets a launcher point at a picas-worker that is not on PATH.
+# exec: the worker itself gets Slurm's SIGTERM (time limit, scancel) and puts running tokens back.
+exec ${PICAS_WORKER_CMD:-picas-worker} "$@"

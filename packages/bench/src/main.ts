@@ -1,0 +1,463 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench [-- --quick] [-- --url URL]`: measures side by side, in one run, on one server:
+ *   1. the server's ceiling: conditional single-doc PUT updates/s with 16 connections, and _bulk_docs inserts/s;
+ *   2. `picas push` of a .txt file, as a ratio to the raw _bulk_docs rate;
+ *   3. end to end (push to last token done) for 1, 4 and 16 worker processes, 1 process with --slots 16, and
+ *      the --prefetch mode, with 409s/claim, requests/token, double executions, tokens left locked,
+ *      claim latency p50/p99 and peak worker RSS;
+ *   4. `picas status` latency on a large database after its views are built.
+ * Prints a table, writes bench/results.json and bench/results.md, and exits non-zero when a hard target
+ * (zero double executions, zero tokens left locked) fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { Agent, request } from 'undici';
+import { DESIGN_DOCS, newToken } from '@picas/core';
+import { runPicasBaseline } from './picas-baseline.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const cliBin = join(root, 'packages/cli/dist/src/bin.js');
+const workerBin = join(root, 'packages/worker/dist/src/bin.js');
+
+interface Args {
+  quick: boolean;
+  url?: string;
+  username?: string;
+  password?: string;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, out: join(root, 'bench') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--url') args.url = argv[++i];
+    else if (a === '--out') args.out = resolve(argv[++i]!);
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run bench [-- --quick] [-- --url URL] [-- --out DIR]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  args.username = process.env.PICAS_USERNAME;
+  args.password = process.env.PICAS_PASSWORD;
+  return args;
+}
+
+interface Server {
+  url: string;
+  username?: string;
+  password?: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<Server> {
+  const password = randomBytes(12).toString('base64url');
+  const child = spawn(process.execPath, ['--max-old-space-size=8192', join(root, 'packages/server/dist/src/main.js'), '--in-memory'], {
+    env: { ...process.env, PICAS_SERVER_ADMIN_USER: 'admin', PICAS_SERVER_ADMIN_PASSWORD: password },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((res, rej) => {
+    createInterface({ input: child.stdout! }).once('line', (l) => res(JSON.parse(l).url));
+    child.once('exit', (c) => rej(new Error(`embedded server exited (${c})`)));
+  });
+  return { url, username: 'admin', password, stop: () => stopChild(child) };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((res) => {
+    if (child.exitCode !== null) return res();
+    child.once('exit', () => res());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+class Http {
+  readonly agent = new Agent({ connections: 32, keepAliveTimeout: 10_000 });
+  readonly auth?: string;
+  constructor(readonly base: string, user?: string, pass?: string) {
+    if (user) this.auth = 'Basic ' + Buffer.from(`${user}:${pass ?? ''}`).toString('base64');
+  }
+  async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.auth) headers.authorization = this.auth;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await request(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.agent });
+    const text = await res.body.text();
+    return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
+  }
+}
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+async function createDb(http: Http, name: string, withViews: boolean) {
+  await http.call('DELETE', `/${name}`);
+  const r = await http.call('PUT', `/${name}`);
+  if (r.status >= 300) throw new Error(`cannot create ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+  if (withViews) for (const d of DESIGN_DOCS) await http.call('PUT', `/${name}/${d._id}`, d);
+}
+
+/** 1a. conditional single-doc PUT updates/s from 16 concurrent clients, each updating its own documents. */
+async function putCeiling(http: Http, seconds: number): Promise<number> {
+  const db = 'bench_put';
+  await createDb(http, db, false);
+  const clients = 16;
+  const docsPerClient = 8;
+  const revs = new Map<string, string>();
+  const docs = Array.from({ length: clients * docsPerClient }, (_, i) => ({ _id: `d${i}`, n: 0 }));
+  const bulk = await http.call('POST', `/${db}/_bulk_docs`, { docs });
+  for (const r of bulk.body) revs.set(r.id, r.rev);
+  let count = 0;
+  const deadline = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      let k = 0;
+      while (Date.now() < deadline) {
+        const id = `d${c * docsPerClient + (k++ % docsPerClient)}`;
+        const r = await http.call('PUT', `/${db}/${id}`, { _id: id, _rev: revs.get(id), n: k });
+        if (r.status === 201 || r.status === 202) {
+          revs.set(id, r.body.rev);
+          count++;
+        }
+      }
+    }),
+  );
+  await http.call('DELETE', `/${db}`);
+  return count / seconds;
+}
+
+/** 1b. _bulk_docs inserts/s of token-shaped documents, batches of 1,000. */
+async function bulkCeiling(http: Http, total: number): Promise<number> {
+  const db = 'bench_bulk';
+  await createDb(http, db, false);
+  const started = performance.now();
+  for (let i = 0; i < total; i += 1000) {
+    const docs = Array.from({ length: Math.min(1000, total - i) }, (_, j) => newToken(`token_${i + j}`, `echo ${i + j}`));
+    const r = await http.call('POST', `/${db}/_bulk_docs`, { docs });
+    if (r.status >= 300) throw new Error(`bulk insert failed: ${r.status}`);
+  }
+  const rate = total / ((performance.now() - started) / 1000);
+  await http.call('DELETE', `/${db}`);
+  return rate;
+}
+
+function picasEnv(server: Server, db: string): Record<string, string> {
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), PICAS_URL: server.url, PICAS_DB: db, PICAS_LOG_LEVEL: 'warn' };
+  if (server.username) {
+    env.PICAS_USERNAME = server.username;
+    env.PICAS_PASSWORD = server.password ?? '';
+  }
+  return env;
+}
+
+/** 2. `picas push` of a .txt file with `count` lines, wall time of the whole command. */
+async function pushRate(server: Server, http: Http, count: number, work: string, db: string): Promise<{ rate: number; seconds: number }> {
+  await createDb(http, db, false);
+  const file = join(work, `push-${count}.txt`);
+  writeFileSync(file, Array.from({ length: count }, (_, i) => `echo token ${i}`).join('\n') + '\n');
+  const started = performance.now();
+  const r = await execa(process.execPath, [cliBin, 'push', file], { env: picasEnv(server, db), reject: false });
+  const seconds = (performance.now() - started) / 1000;
+  if (r.exitCode !== 0) throw new Error(`picas push failed: ${r.stderr}`);
+  return { rate: count / seconds, seconds };
+}
+
+interface WorkerSummary {
+  done?: number;
+  failed?: number;
+  claims?: number;
+  conflicts?: number;
+  requests?: number;
+  claimLatencyMs?: number[];
+  claimP50Ms?: number;
+  claimP99Ms?: number;
+  peakRssMb?: number;
+}
+
+/** The worker's summary JSON log line (`"summary": true`). */
+function parseSummary(stderr: string): WorkerSummary {
+  const lines = stderr.split('\n').filter((l) => l.startsWith('{'));
+  for (const line of lines.reverse()) {
+    try {
+      const obj = JSON.parse(line);
+      if (obj.summary) return obj.summary === true ? obj : obj.summary;
+    } catch {
+      // not JSON
+    }
+  }
+  return {};
+}
+
+interface E2EResult {
+  name: string;
+  tokens: number;
+  tokensPerSec: number;
+  conflictsPerClaim: number;
+  requestsPerToken: number;
+  doubleExecutions: number;
+  missing: number;
+  leftLocked: number;
+  leftTodo: number;
+  claimP50Ms: number;
+  claimP99Ms: number;
+  peakRssMb: number;
+}
+
+async function endToEnd(server: Server, http: Http, work: string, name: string, tokens: number, procs: number, workerArgs: string[]): Promise<E2EResult> {
+  const db = `bench_e2e_${name.replace(/[^a-z0-9]+/g, '_')}`;
+  await createDb(http, db, true);
+  // build the views once, before the clock starts (as `picas init` does)
+  await http.call('GET', `/${db}/_design/picas/_view/todo_by_priority?limit=1`);
+  await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
+  const execLog = join(work, `${db}.log`);
+  writeFileSync(execLog, '');
+  const file = join(work, `${db}.txt`);
+  writeFileSync(file, Array.from({ length: tokens }, (_, i) => `echo "$PICAS_TOKEN_ID" >> ${execLog} # ${i}`).join('\n') + '\n');
+  const env = picasEnv(server, db);
+  const started = performance.now();
+  const push = await execa(process.execPath, [cliBin, 'push', file], { env, reject: false });
+  if (push.exitCode !== 0) throw new Error(`push failed: ${push.stderr}`);
+  const runs = await Promise.all(
+    Array.from({ length: procs }, () => execa(process.execPath, [workerBin, ...workerArgs], { env: { ...env, PICAS_LOG_LEVEL: 'info' }, reject: false, timeout: 900_000 })),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const summaries = runs.map((r) => parseSummary(r.stderr));
+  const failedRuns = runs.filter((r) => r.exitCode !== 0);
+  if (failedRuns.length) process.stderr.write(`  ${failedRuns.length} worker(s) exited non-zero: ${failedRuns[0]!.stderr.split('\n').slice(-3).join(' | ')}\n`);
+  const lines = readFileSync(execLog, 'utf8').split('\n').filter(Boolean);
+  const seen = new Map<string, number>();
+  for (const l of lines) seen.set(l, (seen.get(l) ?? 0) + 1);
+  const doubles = [...seen.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0);
+  const overview = await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
+  const counts: Record<string, number> = {};
+  for (const row of overview.body.rows ?? []) counts[row.key] = row.value;
+  const sum = (f: (s: WorkerSummary) => number | undefined) => summaries.reduce((a, s) => a + (f(s) ?? 0), 0);
+  const claims = sum((s) => s.claims ?? s.done);
+  const latencies = summaries.flatMap((s) => s.claimLatencyMs ?? []);
+  const result: E2EResult = {
+    name,
+    tokens,
+    tokensPerSec: tokens / seconds,
+    conflictsPerClaim: claims ? sum((s) => s.conflicts) / claims : NaN,
+    requestsPerToken: sum((s) => s.requests) / tokens,
+    doubleExecutions: doubles,
+    missing: tokens - seen.size,
+    leftLocked: counts.locked ?? 0,
+    leftTodo: counts.todo ?? 0,
+    claimP50Ms: latencies.length ? percentile(latencies, 50) : Math.max(...summaries.map((s) => s.claimP50Ms ?? NaN)),
+    claimP99Ms: latencies.length ? percentile(latencies, 99) : Math.max(...summaries.map((s) => s.claimP99Ms ?? NaN)),
+    peakRssMb: Math.max(...summaries.map((s) => s.peakRssMb ?? NaN)),
+  };
+  await http.call('DELETE', `/${db}`);
+  return result;
+}
+
+/** RSS of one idle worker in --endless mode on an empty pool (sampled from /proc after it settles). */
+async function idleWorkerRss(server: Server, http: Http): Promise<number> {
+  const db = 'bench_idle';
+  await createDb(http, db, true);
+  const child = execa(process.execPath, [workerBin, '--endless'], { env: picasEnv(server, db), reject: false });
+  await new Promise((r) => setTimeout(r, 4000));
+  let rssMb = NaN;
+  try {
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    if (m) rssMb = Number(m[1]) / 1024;
+  } catch {
+    // not on Linux
+  }
+  child.kill('SIGTERM');
+  await child;
+  await http.call('DELETE', `/${db}`);
+  return rssMb;
+}
+
+/** The Python PiCaS claim loop with `clients` concurrent pilots, on the same server, as the baseline. */
+async function picasBaseline(http: Http, tokens: number, clients: number): Promise<E2EResult> {
+  const db = `bench_baseline_${clients}`;
+  await createDb(http, db, true);
+  for (let i = 0; i < tokens; i += 5000) {
+    const docs = Array.from({ length: Math.min(5000, tokens - i) }, (_, j) => newToken(`token_${i + j}`, 'true'));
+    await http.call('POST', `/${db}/_bulk_docs`, { docs });
+  }
+  await http.call('GET', `/${db}/_design/Monitor/_view/todo?limit=1`);
+  const r = await runPicasBaseline(http, db, clients);
+  const doubles = [...r.executions.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0);
+  const overview = await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
+  const counts: Record<string, number> = {};
+  for (const row of overview.body.rows ?? []) counts[row.key] = row.value;
+  await http.call('DELETE', `/${db}`);
+  const claims = [...r.executions.values()].reduce((a, n) => a + n, 0);
+  return {
+    name: `PiCaS-style loop, ${clients} clients (baseline)`,
+    tokens,
+    tokensPerSec: tokens / r.seconds,
+    conflictsPerClaim: claims ? r.conflicts / claims : NaN,
+    requestsPerToken: r.requests / tokens,
+    doubleExecutions: doubles,
+    missing: tokens - r.executions.size,
+    leftLocked: counts.locked ?? 0,
+    leftTodo: counts.todo ?? 0,
+    claimP50Ms: NaN,
+    claimP99Ms: NaN,
+    peakRssMb: NaN,
+  };
+}
+
+/** 4. `picas status` latency on a database of `count` tokens, after the views are built (median of 5). */
+async function statusLatency(server: Server, http: Http, count: number): Promise<{ medianMs: number; viewBuildSeconds: number }> {
+  const db = 'bench_status';
+  await createDb(http, db, true);
+  for (let i = 0; i < count; i += 5000) {
+    const docs = Array.from({ length: Math.min(5000, count - i) }, (_, j) => newToken(`token_${i + j}`, `echo ${i + j}`));
+    await http.call('POST', `/${db}/_bulk_docs`, { docs });
+  }
+  const t0 = performance.now();
+  await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
+  await http.call('GET', `/${db}/_design/picas/_view/conflicts`);
+  const viewBuildSeconds = (performance.now() - t0) / 1000;
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const s = performance.now();
+    const r = await execa(process.execPath, [cliBin, 'status', '--json'], { env: picasEnv(server, db), reject: false });
+    if (r.exitCode !== 0) throw new Error(`picas status failed: ${r.stderr}`);
+    times.push(performance.now() - s);
+  }
+  await http.call('DELETE', `/${db}`);
+  return { medianMs: percentile(times, 50), viewBuildSeconds };
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const server: Server = args.url ? { url: args.url.replace(/\/+$/, ''), username: args.username, password: args.password, stop: async () => {} } : await startServer();
+  const http = new Http(server.url, server.username, server.password);
+  const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
+  const q = args.quick;
+  const sizes = {
+    putSeconds: q ? 1 : 8,
+    bulk: q ? 2000 : 50_000,
+    push: q ? 2000 : 100_000,
+    e2e: q ? 100 : 2000,
+    e2eSlots: q ? 100 : 2000,
+    status: q ? 2000 : 100_000,
+  };
+  process.stderr.write(`bench${q ? ' (quick)' : ''} against ${server.url}\n`);
+  try {
+    process.stderr.write('1. server ceiling...\n');
+    const putPerSec = await putCeiling(http, sizes.putSeconds);
+    const bulkPerSec = await bulkCeiling(http, sizes.bulk);
+    process.stderr.write(`   PUT ${fmt(putPerSec)}/s, _bulk_docs ${fmt(bulkPerSec)} docs/s\n2. push...\n`);
+    const push = await pushRate(server, http, sizes.push, work, 'bench_push');
+    await http.call('DELETE', '/bench_push');
+    process.stderr.write(`   push ${fmt(push.rate)} tokens/s\n3. end to end...\n`);
+    const configs: Array<[string, number, string[], number]> = [
+      ['1 worker', 1, [], sizes.e2e],
+      ['4 workers', 4, [], sizes.e2e],
+      ['16 workers', 16, [], sizes.e2e],
+      ['1 worker --slots 16', 1, ['--slots', '16'], sizes.e2eSlots],
+      ['4 workers --prefetch 8', 4, ['--prefetch', '8'], sizes.e2e],
+      ['16 workers --prefetch 8 --slots 4', 16, ['--prefetch', '8', '--slots', '4'], sizes.e2e],
+    ];
+    const e2e: E2EResult[] = [];
+    for (const [name, procs, wargs, n] of configs) {
+      const r = await endToEnd(server, http, work, name, n, procs, wargs);
+      e2e.push(r);
+      process.stderr.write(`   ${name}: ${fmt(r.tokensPerSec)} tokens/s, double ${r.doubleExecutions}, locked ${r.leftLocked}\n`);
+    }
+    const baseline = await picasBaseline(http, sizes.e2e, 16);
+    process.stderr.write(`   ${baseline.name}: ${fmt(baseline.tokensPerSec)} tokens/s, double ${baseline.doubleExecutions}\n`);
+    process.stderr.write('4. idle worker RSS and status latency...\n');
+    const idleRss = await idleWorkerRss(server, http);
+    const status = await statusLatency(server, http, sizes.status);
+
+    const at16 = e2e.find((r) => r.name === '16 workers')!;
+    const slots16 = e2e.find((r) => r.name === '1 worker --slots 16')!;
+    const prefetch = e2e.filter((r) => r.name.includes('prefetch'));
+    const targets = [
+      { target: 'zero double executions (every run)', value: e2e.map((r) => r.doubleExecutions).join('/'), ok: e2e.every((r) => r.doubleExecutions === 0), hard: true },
+      { target: 'zero tokens left locked or lost (every run)', value: e2e.map((r) => r.leftLocked + r.missing).join('/'), ok: e2e.every((r) => r.leftLocked === 0 && r.missing === 0), hard: true },
+      { target: 'e2e at 16 workers >= 0.6 x (PUT ceiling / 2)', value: `${fmt(at16.tokensPerSec / (putPerSec / 2), 2)} x`, ok: at16.tokensPerSec >= 0.6 * (putPerSec / 2), hard: false },
+      { target: '409s per claimed token at 16 workers <= 0.2', value: fmt(at16.conflictsPerClaim, 3), ok: at16.conflictsPerClaim <= 0.2, hard: false },
+      { target: 'push >= 0.8 x raw _bulk_docs rate', value: `${fmt(push.rate / bulkPerSec, 2)} x`, ok: push.rate >= 0.8 * bulkPerSec, hard: false },
+      { target: 'idle worker RSS <= 80 MB', value: `${fmt(idleRss)} MB`, ok: idleRss <= 80, hard: false },
+      { target: 'worker RSS with 16 slots <= 120 MB', value: `${fmt(slots16.peakRssMb)} MB`, ok: slots16.peakRssMb <= 120, hard: false },
+      ...prefetch.map((r) => ({ target: `${r.name}: tokens/s vs _bulk_docs ceiling`, value: `${fmt(r.tokensPerSec / bulkPerSec, 3)} x`, ok: true, hard: false })),
+    ];
+    const results = {
+      date: new Date().toISOString(),
+      quick: q,
+      server: args.url ? 'external' : 'embedded (express-pouchdb, in memory)',
+      ceiling: { putPerSec, bulkDocsPerSec: bulkPerSec },
+      push: { tokens: sizes.push, tokensPerSec: push.rate, ratioToBulk: push.rate / bulkPerSec },
+      endToEnd: e2e,
+      baseline,
+      idleWorkerRssMb: idleRss,
+      status: { tokens: sizes.status, medianMs: status.medianMs, firstViewBuildSeconds: status.viewBuildSeconds },
+      targets,
+    };
+    const md = renderMarkdown(results);
+    process.stdout.write(md + '\n');
+    mkdirSync(args.out, { recursive: true });
+    const suffix = q ? '-quick' : '';
+    writeFileSync(join(args.out, `results${suffix}.json`), JSON.stringify(results, null, 2) + '\n');
+    writeFileSync(join(args.out, `results${suffix}.md`), md + '\n');
+    const hardFail = targets.filter((t) => t.hard && !t.ok);
+    if (hardFail.length) {
+      process.stderr.write(`bench FAILED: ${hardFail.map((t) => t.target).join('; ')}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    await http.agent.close();
+    await server.stop();
+  }
+}
+
+function renderMarkdown(r: any): string {
+  const e2eRows = r.endToEnd
+    .map((e: E2EResult) => `| ${e.name} | ${e.tokens} | ${fmt(e.tokensPerSec)} | ${fmt(e.conflictsPerClaim, 3)} | ${fmt(e.requestsPerToken, 2)} | ${e.doubleExecutions} | ${e.leftLocked} | ${fmt(e.claimP50Ms)} / ${fmt(e.claimP99Ms)} | ${fmt(e.peakRssMb)} |`)
+    .join('\n');
+  const b: E2EResult = r.baseline;
+  const baselineRow = `| ${b.name} | ${b.tokens} | ${fmt(b.tokensPerSec)} | ${fmt(b.conflictsPerClaim, 3)} | ${fmt(b.requestsPerToken, 2)} | ${b.doubleExecutions} | ${b.leftLocked} | n/a | n/a |`;
+  const targetRows = r.targets.map((t: any) => `| ${t.target} | ${t.value} | ${t.ok ? 'ok' : t.hard ? '**FAIL**' : 'missed'} |`).join('\n');
+  return `# picas benchmark (${r.quick ? 'quick smoke run' : 'full run'}, ${r.date})
+
+Server: ${r.server}. All numbers measured in one run, on the same server.
+
+| ceiling | value |
+|---|---|
+| conditional single-doc PUTs/s, 16 connections | ${fmt(r.ceiling.putPerSec)} |
+| _bulk_docs inserts/s | ${fmt(r.ceiling.bulkDocsPerSec)} |
+| \`picas push\` tokens/s (${r.push.tokens} tokens, whole command) | ${fmt(r.push.tokensPerSec)} (${fmt(r.push.ratioToBulk, 2)} x bulk) |
+| \`picas status\` median latency, ${r.status.tokens} tokens, views built | ${fmt(r.status.medianMs)} ms (first view build ${fmt(r.status.firstViewBuildSeconds)} s) |
+| idle worker RSS | ${fmt(r.idleWorkerRssMb)} MB |
+
+| end to end (push → last done, input appends its id) | tokens | tokens/s | 409s/claim | requests/token | double runs | left locked | claim p50/p99 ms | peak RSS MB |
+|---|---|---|---|---|---|---|---|---|
+${e2eRows}
+${baselineRow}
+
+| target | measured | |
+|---|---|---|
+${targetRows}
+`;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

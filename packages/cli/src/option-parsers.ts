@@ -1,0 +1,31 @@
+/** commander option parsers: each turns bad input into one clear usage error naming the flag's value. */
+import { InvalidArgumentError } from 'commander';
+import { parseDuration, TOKEN_STATES, type TokenState } from '@picas/core';
+
+export function durationOption(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function countOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${value}' is not a whole number`);
+  return n;
+}
+
+export function positiveCountOption(value: string): number {
+  const n = countOption(value);
+  if (n < 1) throw new InvalidArgumentError(`must be at least 1`);
+  return n;
+}
+
+export function portOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`'${value}' is not a port number (0-65535; 0 picks a free port)`);
+  return n;
+}
+
+export const STATE_CHOICES: readonly TokenState[] = TOKEN_STATES;

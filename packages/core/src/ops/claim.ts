@@ -1,0 +1,335 @@
+/**
+ * Claiming a token: the one place that decides whether this worker won a token.
+ *
+ * 1. Read a window of candidates from `_design/picas/_view/todo_by_priority` with `include_docs` and
+ *    `conflicts` (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming).
+ * 2. Try them in random order within each priority, checking each on the document we got (view rows can
+ *    be stale): a token, todo (or an expired lease), and a single leaf (no `_conflicts`).
+ * 3. PUT the locked document with exactly the `_rev` we read, a body unique to this claim (`claim_id` =
+ *    worker id + nonce) and `w` = the number of replicas.
+ *
+ * Only a 201 is a win. On a cluster a 201 at `w=n` means every replica took this edit before any
+ * competitor's; a 202 means some did not, and internal replication may still make another writer the
+ * winner, so a 202 is never run. A 409 means someone else got it (next candidate). A timeout or 5xx is
+ * not won either.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CouchHttp } from '../couch/http.js';
+import { UnreachableError } from '../errors.js';
+import { leaseExpired, lockedBy, scrubbed, type ClaimInfo, type TokenDoc } from '../token.js';
+import { hasConflicts, writable } from './read-token.js';
+
+export const TODO_VIEW = '_design/picas/_view/todo_by_priority';
+export const LEASE_VIEW = '_design/picas/_view/locked_by_lease';
+
+export interface ClaimerOptions {
+  http: CouchHttp;
+  workerId: string;
+  hostname: string;
+  leaseMs: number;
+  /** candidates read per view query */
+  window: number;
+  /** also claim locked tokens whose lease expired */
+  reclaimExpired: boolean;
+  /** `w` for claim writes; undefined on a single node (see replicas.ts) */
+  w?: number;
+  /** claim several tokens in one `_bulk_docs` (only where a bulk "ok" proves a win: n = 1 or a lowered quorum) */
+  bulkAllowed?: boolean;
+  jobId?: { field: string; value: string };
+  /** extra fields recorded on claimed tokens (Slurm array ids) */
+  extra?: Record<string, unknown>;
+  /** while todo tokens remain, look for expired leases at most this often (ms); default 30 s */
+  expiredCheckMs?: number;
+  random?: () => number;
+  now?: () => number;
+}
+
+export type ClaimAttempt =
+  | { status: 'won'; doc: TokenDoc; reclaimed: boolean }
+  /** 202: some replicas took the edit, not all: not a win */
+  | { status: 'accepted' }
+  /** 409: someone else changed it first */
+  | { status: 'conflict' }
+  /** timeout, network error, 5xx: not a win */
+  | { status: 'error'; error: Error };
+
+export type ClaimOutcome =
+  /** at least one token won */
+  | 'won'
+  /** nothing claimable right now */
+  | 'empty'
+  /** claims were only accepted (202): the cluster cannot reach every replica */
+  | 'degraded'
+  /** candidates exist but none passed `accept` (e.g. the time budget) */
+  | 'unfit'
+  /** every candidate was taken by others before us, several windows in a row */
+  | 'contended'
+  /** CouchDB did not answer (network error, timeout, 5xx) */
+  | 'unavailable';
+
+export interface ClaimRound {
+  outcome: ClaimOutcome;
+  won: Array<{ doc: TokenDoc; reclaimed: boolean }>;
+  /** the first candidate rejected by `accept`, so the caller can say why */
+  unfitExample?: TokenDoc;
+  error?: Error;
+}
+
+export interface ClaimStats {
+  viewReads: number;
+  attempts: number;
+  won: number;
+  reclaimed: number;
+  conflicts: number;
+  accepted: number;
+  errors: number;
+  staleRows: number;
+  conflictedSkipped: number;
+}
+
+interface Candidate {
+  doc: TokenDoc;
+  expired: boolean;
+}
+
+type Claimability = 'todo' | 'expired' | 'stale' | 'conflicted';
+
+/** Whether the document we read (not the view row) can be claimed. */
+export function claimability(doc: TokenDoc | undefined, reclaimExpired: boolean, nowMs: number): Claimability {
+  if (!doc || doc.type !== 'token' || doc._deleted) return 'stale';
+  if (hasConflicts(doc)) return 'conflicted';
+  if (doc.lock == 0 && doc.done == 0) return 'todo';
+  if (reclaimExpired && leaseExpired(doc, nowMs)) return 'expired';
+  return 'stale';
+}
+
+/** The document a claim writes: locked by us; an expired lease is scrubbed first (scrub_count + 1, event). */
+export function claimBody(doc: TokenDoc, claim: ClaimInfo, expired: boolean): TokenDoc {
+  const nowMs = claim.now ?? Date.now();
+  let base = writable(doc);
+  if (expired) {
+    const since = typeof doc.lease_until === 'number' ? new Date(doc.lease_until * 1000).toISOString() : 'unknown';
+    base = scrubbed(base, 'lease_expired', `lease of ${doc.worker_id ?? 'a worker'} expired at ${since}; reclaimed by ${claim.workerId}`, nowMs, claim.workerId);
+  }
+  const body = lockedBy(base, claim);
+  body._rev = doc._rev;
+  return body;
+}
+
+export function newClaimId(workerId: string): string {
+  return `${workerId}:${randomBytes(6).toString('hex')}`;
+}
+
+/** One claim write, with its clear answer. */
+export async function claimDocument(http: CouchHttp, doc: TokenDoc, claim: ClaimInfo, options: { expired?: boolean; w?: number; signal?: AbortSignal } = {}): Promise<ClaimAttempt> {
+  const body = claimBody(doc, claim, options.expired ?? false);
+  let res;
+  try {
+    res = await http.request<{ rev?: string }>({ method: 'PUT', path: http.docPath(doc._id), query: { w: options.w }, body, signal: options.signal, timeoutMs: 30_000 });
+  } catch (err) {
+    if (err instanceof UnreachableError) return { status: 'error', error: err };
+    throw err;
+  }
+  if (res.status === 201) return { status: 'won', doc: { ...body, _rev: res.body.rev! }, reclaimed: options.expired ?? false };
+  if (res.status === 202) return { status: 'accepted' };
+  if (res.status === 409) return { status: 'conflict' };
+  if (res.status >= 500 || res.status === 429) return { status: 'error', error: http.errorFor(res, `claiming token ${doc._id}`) };
+  // 401/403/404 (database gone) and other 4xx are not claim races: report them
+  throw http.errorFor(res, `claiming token ${doc._id}`);
+}
+
+export class Claimer {
+  readonly stats: ClaimStats = { viewReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 };
+  private cached: Candidate[] = [];
+  private nextExpiredCheck = 0;
+  private readonly random: () => number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ClaimerOptions) {
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A new claim's identity: unique per claim, so two claimants never write identical revisions. */
+  claimInfo(): ClaimInfo {
+    const o = this.options;
+    return { workerId: o.workerId, claimId: newClaimId(o.workerId), hostname: o.hostname, leaseMs: o.leaseMs, now: this.now(), jobId: o.jobId, extra: o.extra };
+  }
+
+  /** Forget cached candidates (e.g. after waiting for new tokens). */
+  forget(): void {
+    this.cached = [];
+  }
+
+  /**
+   * Tries to win up to `max` tokens (more than one only with `bulkAllowed`). `accept` filters candidates
+   * (the time budget); a rejected candidate is not claimed.
+   */
+  async claim(options: { max?: number; accept?: (doc: TokenDoc) => boolean; signal?: AbortSignal } = {}): Promise<ClaimRound> {
+    const max = this.options.bulkAllowed ? Math.max(1, options.max ?? 1) : 1;
+    let unfitExample: TokenDoc | undefined;
+    let candidates = this.cached;
+    this.cached = [];
+    for (let reads = 0; ; ) {
+      if (candidates.length === 0) {
+        if (reads >= 5) return { outcome: 'contended', won: [] };
+        reads++;
+        try {
+          candidates = await this.readWindow(Math.max(this.options.window, max * 2), options.signal);
+        } catch (err) {
+          if (err instanceof UnreachableError) return { outcome: 'unavailable', won: [], error: err };
+          throw err;
+        }
+        if (candidates.length === 0) return { outcome: 'empty', won: [] };
+      }
+      let contended = false;
+      const ready: Candidate[] = [];
+      while (candidates.length > 0 && ready.length < max) {
+        const c = candidates.shift()!;
+        const state = claimability(c.doc, this.options.reclaimExpired, this.now());
+        if (state === 'conflicted') {
+          this.stats.conflictedSkipped++;
+          continue;
+        }
+        if (state === 'stale') {
+          this.stats.staleRows++;
+          contended = true;
+          continue;
+        }
+        if (options.accept && !options.accept(c.doc)) {
+          unfitExample ??= c.doc;
+          continue;
+        }
+        ready.push({ doc: c.doc, expired: state === 'expired' });
+      }
+      if (ready.length === 0) {
+        if (unfitExample) return { outcome: 'unfit', won: [], unfitExample };
+        continue; // only stale rows: read a fresh window
+      }
+      const result = max === 1 ? await this.claimOne(ready[0]!, options.signal) : await this.claimBulk(ready, options.signal);
+      contended ||= result.conflicts > 0;
+      if (result.won.length > 0) {
+        // an uncontended window is kept for the next claim (saves a view read per token); a contended one is stale
+        if (!contended) this.cached = candidates;
+        return { outcome: 'won', won: result.won };
+      }
+      if (result.accepted > 0) return { outcome: 'degraded', won: [] };
+      if (result.error) return { outcome: 'unavailable', won: [], error: result.error };
+      // every try was lost to another worker: go on with the rest of this window, then a fresh one
+    }
+  }
+
+  private async claimOne(c: Candidate, signal?: AbortSignal) {
+    this.stats.attempts++;
+    const attempt = await claimDocument(this.options.http, c.doc, this.claimInfo(), { expired: c.expired, w: this.options.w, signal });
+    return this.tally([attempt]);
+  }
+
+  /** Several claims in one `_bulk_docs`: each document wins or fails on its own `_rev`. */
+  private async claimBulk(ready: Candidate[], signal?: AbortSignal) {
+    const http = this.options.http;
+    const bodies = ready.map((c) => claimBody(c.doc, this.claimInfo(), c.expired));
+    this.stats.attempts += bodies.length;
+    let res;
+    try {
+      res = await http.request<Array<{ id: string; rev?: string; ok?: boolean; error?: string }>>({
+        method: 'POST',
+        path: http.dbPath('/_bulk_docs'),
+        query: { w: this.options.w },
+        body: { docs: bodies },
+        signal,
+        timeoutMs: 30_000,
+      });
+    } catch (err) {
+      if (err instanceof UnreachableError) return this.tally([{ status: 'error', error: err }]);
+      throw err;
+    }
+    if (res.status >= 500 || res.status === 429) return this.tally([{ status: 'error', error: http.errorFor(res, 'claiming tokens') }]);
+    if (res.status !== 201 && res.status !== 202) throw http.errorFor(res, 'claiming tokens');
+    const attempts: ClaimAttempt[] = bodies.map((body, i) => {
+      const row = res.body.find((r) => r.id === body._id) ?? res.body[i];
+      if (row?.ok && row.rev) return { status: 'won', doc: { ...body, _rev: row.rev }, reclaimed: ready[i]!.expired };
+      if (row?.error === 'conflict') return { status: 'conflict' };
+      return { status: 'error', error: new Error(`claim of ${body._id} failed: ${row?.error ?? 'no answer'}`) };
+    });
+    return this.tally(attempts);
+  }
+
+  private tally(attempts: ClaimAttempt[]) {
+    const won: Array<{ doc: TokenDoc; reclaimed: boolean }> = [];
+    let conflicts = 0;
+    let accepted = 0;
+    let error: Error | undefined;
+    for (const a of attempts) {
+      if (a.status === 'won') {
+        won.push({ doc: a.doc, reclaimed: a.reclaimed });
+        this.stats.won++;
+        if (a.reclaimed) this.stats.reclaimed++;
+      } else if (a.status === 'conflict') {
+        conflicts++;
+        this.stats.conflicts++;
+      } else if (a.status === 'accepted') {
+        accepted++;
+        this.stats.accepted++;
+      } else {
+        error ??= a.error;
+        this.stats.errors++;
+      }
+    }
+    return { won, conflicts, accepted, error };
+  }
+
+  /** Reads candidates: expired leases (when due) and the todo window, shuffled within each priority. */
+  private async readWindow(limit: number, signal?: AbortSignal): Promise<Candidate[]> {
+    const nowMs = this.now();
+    const todo = await this.readView(TODO_VIEW, { limit }, signal);
+    let expired: Array<{ key: unknown; doc?: TokenDoc }> = [];
+    if (this.options.reclaimExpired && (todo.length === 0 || nowMs >= this.nextExpiredCheck)) {
+      this.nextExpiredCheck = nowMs + (this.options.expiredCheckMs ?? 30_000);
+      expired = await this.readView(LEASE_VIEW, { endkey: Math.floor(nowMs / 1000), limit }, signal);
+    }
+    const out: Candidate[] = [];
+    for (const row of shuffle(expired, this.random)) if (row.doc) out.push({ doc: row.doc, expired: true });
+    for (const group of groupByPriority(todo)) for (const row of shuffle(group, this.random)) if (row.doc) out.push({ doc: row.doc, expired: false });
+    return out;
+  }
+
+  private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal) {
+    const http = this.options.http;
+    this.stats.viewReads++;
+    const res = await http.request<{ rows?: Array<{ key: unknown; id: string; doc?: TokenDoc }> }>({
+      path: http.dbPath(`/${view}`),
+      query: { include_docs: true, conflicts: true, reduce: undefined, ...query } as Record<string, string | number | boolean | undefined>,
+      signal,
+    });
+    if (res.status >= 500 || res.status === 429) throw http.errorFor(res, `reading ${view}`);
+    if (res.status === 404 && (res.body as { reason?: string })?.reason !== 'Database does not exist.') {
+      throw http.errorFor(res, `reading ${view} (run picas init to install the design documents)`);
+    }
+    if (res.status !== 200) throw http.errorFor(res, `reading ${view}`);
+    return res.body.rows ?? [];
+  }
+}
+
+function groupByPriority<T extends { key: unknown }>(rows: T[]): T[][] {
+  const groups: T[][] = [];
+  let last: unknown = Symbol('none');
+  for (const row of rows) {
+    const p = Array.isArray(row.key) ? row.key[0] : row.key;
+    if (p !== last || groups.length === 0) {
+      groups.push([]);
+      last = p;
+    }
+    groups[groups.length - 1]!.push(row);
+  }
+  return groups;
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}

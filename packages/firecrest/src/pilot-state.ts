@@ -1,0 +1,78 @@
+/**
+ * The pilots `picas firecrest submit` started, remembered in a local file (default
+ * `.picas/firecrest-pilots.json`, mode 0600) so that `status` and `cancel` can find them again.
+ * It holds job ids, systems and addresses only: never a secret, a token or a password.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UsageError } from '@picas/core';
+
+export interface PilotRecord {
+  jobId: string;
+  system: string;
+  /** FIRECREST_URL the job was submitted to (no credentials) */
+  firecrestUrl: string;
+  name: string;
+  workingDirectory: string;
+  /** ISO time of the submit */
+  submittedAt: string;
+  /** CouchDB address and database the pilot works on (no credentials) */
+  database?: string;
+  /** the last state `status` saw, e.g. COMPLETED */
+  lastState?: string;
+  exitCode?: number;
+}
+
+interface PilotStateFile {
+  version: 1;
+  pilots: PilotRecord[];
+}
+
+export function defaultPilotStatePath(cwd: string = process.cwd()): string {
+  return join(cwd, '.picas', 'firecrest-pilots.json');
+}
+
+export function readPilots(path: string): PilotRecord[] {
+  if (!existsSync(path)) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read the FirecREST pilot list ${path}: ${(err as Error).message} (fix or delete the file)`, { cause: err });
+  }
+  const pilots = (parsed as Partial<PilotStateFile>)?.pilots;
+  if (!Array.isArray(pilots)) throw new UsageError(`the FirecREST pilot list ${path} has no "pilots" array (fix or delete the file)`);
+  return pilots.filter((p): p is PilotRecord => !!p && typeof p === 'object' && typeof p.jobId === 'string' && typeof p.system === 'string');
+}
+
+/** Writes the whole list atomically, readable by the owner only. */
+export function writePilots(path: string, pilots: readonly PilotRecord[]): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const file: PilotStateFile = { version: 1, pilots: pilots.map(onlyKnownFields) };
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+/** Adds pilots (replacing any with the same system and job id). */
+export function addPilots(path: string, added: readonly PilotRecord[]): void {
+  const keyOf = (p: PilotRecord) => `${p.firecrestUrl} ${p.system} ${p.jobId}`;
+  const keys = new Set(added.map(keyOf));
+  writePilots(path, [...readPilots(path).filter((p) => !keys.has(keyOf(p))), ...added]);
+}
+
+// the file's shape is fixed here, so nothing else (such as the job env) can slip into it
+function onlyKnownFields(p: PilotRecord): PilotRecord {
+  return {
+    jobId: p.jobId,
+    system: p.system,
+    firecrestUrl: p.firecrestUrl,
+    name: p.name,
+    workingDirectory: p.workingDirectory,
+    submittedAt: p.submittedAt,
+    database: p.database,
+    lastState: p.lastState,
+    exitCode: p.exitCode,
+  };
+}

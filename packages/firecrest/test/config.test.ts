@@ -1,0 +1,70 @@
+// FirecREST settings (flags > env > .env, every problem at once) and the pilot state file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '@picas/core';
+import { addPilots, loadFirecrestConfig, readPilots, resolveFirecrestConfig, writePilots, type PilotRecord } from '../src/index.js';
+
+const full = {
+  FIRECREST_URL: 'https://firecrest.example.org/v2',
+  AUTH_TOKEN_URL: 'https://auth.example.org/token',
+  FIRECREST_CLIENT_ID: 'env-client',
+  FIRECREST_CLIENT_SECRET: 'env-secret',
+  FIRECREST_SYSTEM: 'daint',
+};
+
+test('every missing setting is reported at once, by the names users know', () => {
+  const { config, errors } = resolveFirecrestConfig({ env: {} }, { requireSystem: true });
+  assert.equal(config, undefined);
+  assert.deepEqual(errors.map((e) => e.split(' ')[0]), ['FIRECREST_URL', 'AUTH_TOKEN_URL', 'FIRECREST_CLIENT_ID', 'FIRECREST_CLIENT_SECRET', 'FIRECREST_SYSTEM']);
+  assert.throws(() => loadFirecrestConfig({ env: {} }), (err: unknown) => err instanceof UsageError && err.problems.length === 4 && err.exitCode === 1);
+  // one problem: the message is the problem itself
+  assert.throws(() => loadFirecrestConfig({ env: { ...full, FIRECREST_CLIENT_SECRET: undefined } }), /^UsageError: FIRECREST_CLIENT_SECRET is not set/);
+});
+
+test('a bad value is named with where it came from, once', () => {
+  const { errors } = resolveFirecrestConfig({ env: { ...full, FIRECREST_URL: 'not a url', FIRECREST_SYSTEM: 'bad name' } }, { requireSystem: true });
+  assert.deepEqual(errors, [
+    '--firecrest-url (from env FIRECREST_URL): not a valid URL',
+    "--system (from env FIRECREST_SYSTEM): 'bad name' is not a system name (letters, digits, . _ -)",
+  ]);
+});
+
+test('flags win over the environment, which wins over .env', () => {
+  const config = loadFirecrestConfig({
+    flags: { system: 'flag-system' },
+    env: { FIRECREST_CLIENT_ID: 'env-client', FIRECREST_SYSTEM: 'env-system' },
+    dotenv: { ...full, FIRECREST_ACCOUNT: 'dotenv-account' },
+  });
+  assert.deepEqual(config, {
+    url: full.FIRECREST_URL,
+    tokenUrl: full.AUTH_TOKEN_URL,
+    clientId: 'env-client',
+    clientSecret: 'env-secret',
+    system: 'flag-system',
+    account: 'dotenv-account',
+  });
+  // a dry run needs no credentials
+  assert.equal(resolveFirecrestConfig({ env: { FIRECREST_SYSTEM: 'x' } }, { requireSystem: true, credentials: false }).errors.length, 0);
+});
+
+test('the pilot state file is 0600, keeps only its own fields, and replaces a pilot submitted again', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'picas-pilots-'));
+  const path = join(dir, '.picas', 'firecrest-pilots.json');
+  assert.deepEqual(readPilots(path), []);
+  const pilot: PilotRecord = { jobId: '12', system: 'daint', firecrestUrl: 'https://f', name: 'picas-pilot', workingDirectory: '/scratch/me', submittedAt: new Date().toISOString() };
+  addPilots(path, [{ ...pilot, env: { PICAS_PASSWORD: 'hunter2' } } as PilotRecord]);
+  addPilots(path, [{ ...pilot, jobId: '13' }]);
+  addPilots(path, [{ ...pilot, lastState: 'RUNNING' }]);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.ok(!readFileSync(path, 'utf8').includes('hunter2'), 'nothing but the known fields is written');
+  assert.deepEqual(readPilots(path).map((p) => [p.jobId, p.lastState]), [['13', undefined], ['12', 'RUNNING']]);
+
+  writeFileSync(path, '{broken');
+  assert.throws(() => readPilots(path), (err: unknown) => err instanceof UsageError && err.message.includes(path));
+  mkdirSync(join(dir, 'x'));
+  writePilots(join(dir, 'x', 'p.json'), []);
+  assert.deepEqual(readPilots(join(dir, 'x', 'p.json')), []);
+});

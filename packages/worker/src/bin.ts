@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+/**
+ * `picas-worker`: the pilot. Options come from flags, PICAS_* env vars, `.env` in the working directory and
+ * the config file (see options.ts); everything is validated once and every problem is reported at once.
+ *
+ * Exit codes: 0 normal (also after a handled SIGTERM/SIGINT), 1 bad configuration, 2 CouchDB unreachable
+ * (after --retry-for), 3 authentication failed; a second signal exits at once (130/143).
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import {
+  connectionSettings,
+  createLogger,
+  describeConnection,
+  describeForUser,
+  ExitCode,
+  loadLayers,
+  openCouch,
+  redactText,
+  resolveConnection,
+  type SettingSpec,
+} from '@picas/core';
+import { resolveWorkerOptions, workerSettings } from './options.js';
+import { summaryLine, Worker } from './worker.js';
+import { newWorkerId, shortHostname } from './worker-id.js';
+
+// keep flags (a password) out of `ps`
+process.title = 'picas-worker';
+
+function describeOption(spec: SettingSpec): string {
+  const parts = [spec.description];
+  if (spec.choices) parts.push(`(one of: ${spec.choices.join(', ')})`);
+  parts.push(`[env ${spec.env.join(' or ')}]`);
+  if (spec.default !== undefined) parts.push(`[default: ${String(spec.default)}]`);
+  if (spec.type === 'duration') parts.push('(duration: 90, 90s, 5m, 2h)');
+  return parts.join(' ');
+}
+
+function optionTable(): Record<string, { type: 'string' | 'boolean'; describe: string; group: string; requiresArg?: boolean }> {
+  const table: Record<string, { type: 'string' | 'boolean'; describe: string; group: string; requiresArg?: boolean }> = {};
+  for (const spec of connectionSettings) table[spec.flag.slice(2)] = { type: 'string', describe: describeOption(spec), group: 'CouchDB:', requiresArg: true };
+  table.config = { type: 'string', describe: 'YAML config file [env PICAS_CONFIG] [default: ~/.config/picas/conf.yml if present]', group: 'CouchDB:', requiresArg: true };
+  for (const spec of workerSettings) {
+    const boolean = spec.type === 'boolean';
+    table[spec.flag.slice(2)] = { type: boolean ? 'boolean' : 'string', describe: describeOption(spec), group: 'Worker:', ...(boolean ? {} : { requiresArg: true }) };
+  }
+  return table;
+}
+
+async function main(): Promise<number> {
+  let usageError: string | undefined;
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('picas-worker')
+    .usage('$0 [options]\n\nClaims tokens from a picas/PiCaS CouchDB database and runs each one\'s input as `bash -c "$input"`.\nWith no options it drains the pool once and exits 0.')
+    .options(optionTable())
+    .strict()
+    .version(false)
+    .help()
+    .alias('help', 'h')
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .epilogue(
+      'Exit codes: 0 ok (also after a handled SIGTERM/SIGINT), 1 bad configuration, 2 CouchDB unreachable, 3 authentication failed.\n' +
+        'A first SIGTERM/SIGINT stops claiming and requeues (or fails, --on-signal fail) the running tokens; a second exits at once.',
+    )
+    .exitProcess(false)
+    .fail((message, err) => {
+      usageError = message ?? err?.message ?? 'invalid arguments';
+    })
+    .parseAsync();
+  if (usageError) {
+    process.stderr.write(`picas-worker: ${usageError}\nRun picas-worker --help for the options.\n`);
+    return ExitCode.usage;
+  }
+  if (argv.help) return ExitCode.ok;
+
+  const flags: Record<string, unknown> = {};
+  for (const spec of [...connectionSettings, ...workerSettings]) if (argv[spec.key] !== undefined) flags[spec.key] = argv[spec.key];
+  const layers = loadLayers({ flags: { config: argv.config }, env: process.env });
+  const workerLayers = { flags, env: layers.env, dotenv: layers.dotenv, dotenvName: layers.dotenvName, file: layers.file, fileName: layers.fileName };
+  const connection = resolveConnection({ flags, env: process.env }, layers);
+  const worker = resolveWorkerOptions(workerLayers);
+  const problems = [...new Set([...connection.errors, ...worker.errors])];
+  const secrets = [connection.config?.password, process.env.PICAS_PASSWORD, flags.password as string | undefined].filter((s): s is string => !!s);
+  if (problems.length > 0 || !connection.config || !worker.options) {
+    process.stderr.write(redactText(`picas-worker: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})\n${problems.map((p) => `  - ${p}`).join('\n')}\n`, secrets));
+    return ExitCode.usage;
+  }
+  const options = worker.options;
+  const workerId = newWorkerId(options.workerId);
+  const log = createLogger({ level: options.logLevel, secrets }).child({ worker: workerId });
+  for (const notice of connection.notices) log.info(notice);
+  log.info({ couchdb: describeConnection(connection.config) }, 'connecting');
+
+  const couch = openCouch(connection.config, { connections: Math.max(4, options.slots * 2 + 2) });
+  const pilot = new Worker({ couch, options, log, workerId, hostname: shortHostname(), env: process.env });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      pilot.stop(`received ${signal}`);
+      return;
+    }
+    log.warn(`second ${signal}: exiting at once; running tokens stay locked until their lease expires`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const summary = await pilot.run();
+    log.info(
+      {
+        summary: true,
+        done: summary.done,
+        failed: summary.failed,
+        requeued: summary.requeued,
+        lost: summary.lost,
+        claimed: summary.claimed,
+        wall_s: Math.round(summary.wallMs / 100) / 10,
+        peak_rss_mb: summary.peakRssMb,
+        http_requests: summary.httpRequests,
+        claims: summary.claims,
+        stop_reason: summary.stopReason,
+      },
+      summaryLine(summary),
+    );
+    process.stdout.write(summaryLine(summary) + '\n');
+    return ExitCode.ok;
+  } catch (err) {
+    const { exitCode, text } = describeForUser(err);
+    log.error({ err }, redactText(text, secrets));
+    process.stderr.write(`picas-worker: ${redactText(text, secrets)}\n`);
+    return exitCode;
+  } finally {
+    await couch.close();
+  }
+}
+
+const code = await main();
+process.exitCode = code;
+// every timer and connection has been stopped; this only guards against a stray handle keeping us alive
+setTimeout(() => process.exit(code), 3000).unref();

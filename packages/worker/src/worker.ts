@@ -1,0 +1,500 @@
+/**
+ * The pilot loop: claim a token (ops/claim), run it (token-runner) while its lease is kept alive
+ * (lease-keeper), record the result (ops/complete), and go on until a stop condition:
+ *  - the pool is empty and none of our tokens run (default), or forever with `--endless`;
+ *  - `--max-tokens` claimed, `--max-time` passed, or the time budget leaves no room for the next token;
+ *  - `stop()` (the first SIGTERM/SIGINT): stop claiming, stop the running commands, and put their tokens
+ *    back to todo (`--on-signal requeue`) or mark them error (`--on-signal fail`).
+ * Up to `--slots` tokens run at once.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { backoffDelay, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
+import { Claimer, type ClaimRound } from '@picas/core/ops/claim';
+import { completeToken } from '@picas/core/ops/complete';
+import { requeueToken } from '@picas/core/ops/release';
+import { claimQuorumIsUnsafe, claimWriteQuorum, readReplicas, type Replicas } from '@picas/core/ops/replicas';
+import type { WorkerOptions } from './options.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { captureLog, textAttachment } from './log-capture.js';
+import { runCommand, type RunOutcome } from './token-runner.js';
+import { TimeBudget } from './time-budget.js';
+import { waitForChanges } from './wait-for-tokens.js';
+import { ConflictRepairer } from './conflict-repairer.js';
+import { safeFileName } from './worker-id.js';
+
+export interface WorkerContext {
+  couch: Couch;
+  options: WorkerOptions;
+  log: Logger;
+  workerId: string;
+  hostname: string;
+  /** the pilot's environment (Slurm variables; the base of each token's environment) */
+  env: Record<string, string | undefined>;
+}
+
+export interface WorkerSummary {
+  worker: string;
+  claimed: number;
+  done: number;
+  failed: number;
+  requeued: number;
+  lost: number;
+  wallMs: number;
+  peakRssMb: number;
+  httpRequests: number;
+  stopReason: string;
+  claims: Claimer['stats'];
+}
+
+/** A claimed token and everything that keeps it: its lease keeper and the claim that fences writes. */
+interface Held {
+  doc: TokenDoc;
+  claimId: string;
+  keeper: LeaseKeeper;
+  log: Logger;
+  reclaimed: boolean;
+}
+
+interface StopRequest {
+  kind: 'signal' | 'max-time' | 'fatal';
+  reason: string;
+}
+
+export function summaryLine(s: WorkerSummary): string {
+  return `picas-worker ${s.worker}: done ${s.done}, failed ${s.failed}, requeued ${s.requeued}, lost ${s.lost}, wall ${(s.wallMs / 1000).toFixed(1)}s`;
+}
+
+export class Worker {
+  private readonly http;
+  private readonly log: Logger;
+  private readonly started = Date.now();
+  private stopRequest?: StopRequest;
+  private readonly stopController = new AbortController();
+  private readonly running = new Map<string, { held: Held; controller: AbortController; done: Promise<void> }>();
+  private readonly queue: Held[] = [];
+  private wake?: () => void;
+  private readonly counts = { claimed: 0, done: 0, failed: 0, requeued: 0, lost: 0 };
+  private budget!: TimeBudget;
+  private claimer!: Claimer;
+  private replicas!: Replicas;
+  private repairer!: ConflictRepairer;
+  private readonly workRoot: string;
+
+  constructor(private readonly ctx: WorkerContext) {
+    this.http = ctx.couch.http;
+    this.log = ctx.log;
+    this.workRoot = join(ctx.options.workdir ?? tmpdir(), `picas-${safeFileName(ctx.workerId)}`);
+  }
+
+  get stopping(): boolean {
+    return this.stopRequest !== undefined;
+  }
+
+  /** The first signal: stop claiming, stop running commands; their tokens are released by the loop. */
+  stop(reason: string, kind: StopRequest['kind'] = 'signal'): void {
+    if (this.stopRequest) return;
+    this.stopRequest = { kind, reason };
+    this.log.info({ reason }, `stopping: ${reason}`);
+    this.stopController.abort(reason);
+    for (const r of this.running.values()) r.controller.abort({ stop: kind, reason });
+    this.wake?.();
+  }
+
+  async run(): Promise<WorkerSummary> {
+    const o = this.ctx.options;
+    this.replicas = await this.connect();
+    const w = claimWriteQuorum(this.replicas, o.claimQuorum);
+    const unsafe = claimQuorumIsUnsafe(this.replicas, o.claimQuorum);
+    if (unsafe) this.log.warn({ n: this.replicas.n, w }, `--claim-quorum ${String(o.claimQuorum)} is below the ${this.replicas.n} replicas: two pilots may run the same token`);
+    const bulkAllowed = this.replicas.n === 1 || unsafe;
+    if (o.prefetch > 1 && !bulkAllowed) {
+      this.log.warn({ n: this.replicas.n }, `--prefetch ${o.prefetch} ignored: on a cluster a _bulk_docs answer cannot show that every replica took a claim`);
+    }
+    this.budget = await TimeBudget.detect({ timeBudgetMs: o.timeBudget, marginMs: o.budgetMargin, runtimeFactor: o.runtimeFactor, startedMs: this.started }, this.ctx.env, this.log);
+    this.claimer = new Claimer({
+      http: this.http,
+      workerId: this.ctx.workerId,
+      hostname: this.ctx.hostname,
+      leaseMs: o.lease,
+      window: o.window,
+      reclaimExpired: o.reclaimExpired,
+      w,
+      bulkAllowed,
+      jobId: jobIdFields(this.ctx.env).jobId,
+      extra: jobIdFields(this.ctx.env).extra,
+    });
+    this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log });
+    this.repairer.start();
+    this.log.info(
+      { n: this.replicas.n, w: w ?? null, slots: o.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(this.budget.remainingMs()) },
+      'worker started',
+    );
+    const maxTime = o.maxTime;
+    const maxTimer = maxTime !== undefined ? setTimeout(() => this.stop(`--max-time ${maxTime / 1000}s reached`, 'max-time'), Math.max(0, maxTime - (Date.now() - this.started))) : undefined;
+    let stopReason = 'no tokens left';
+    let fatal: unknown;
+    try {
+      stopReason = await this.loop();
+    } catch (err) {
+      fatal = err;
+      this.stop(`fatal: ${(err as Error).message}`, 'fatal');
+    } finally {
+      if (maxTimer) clearTimeout(maxTimer);
+    }
+    await Promise.all([...this.running.values()].map((r) => r.done));
+    await this.releaseQueued();
+    await this.repairer.stop();
+    if (this.stopRequest) stopReason = this.stopRequest.reason;
+    if (!this.ctx.options.keepWorkdir) rmSync(this.workRoot, { recursive: true, force: true, maxRetries: 2 });
+    if (fatal) throw fatal;
+    const usage = process.resourceUsage();
+    const summary: WorkerSummary = {
+      worker: this.ctx.workerId,
+      ...this.counts,
+      wallMs: Date.now() - this.started,
+      peakRssMb: Math.round(usage.maxRSS / 102.4) / 10,
+      httpRequests: this.http.requests,
+      stopReason,
+      claims: this.claimer.stats,
+    };
+    return summary;
+  }
+
+  /** GET /db with retries (a pilot may start while CouchDB restarts); auth errors are fatal at once. */
+  private async connect(): Promise<Replicas> {
+    const retryFor = this.ctx.options.retryFor;
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await readReplicas(this.http, { signal: this.stopController.signal });
+      } catch (err) {
+        if (!(err instanceof UnreachableError) || Date.now() - started >= retryFor || this.stopping) throw err;
+        const delay = Math.min(backoffDelay(attempt, 500, 15_000), Math.max(0, retryFor - (Date.now() - started)));
+        this.log.warn({ err, attempt: attempt + 1, delay_ms: delay }, 'CouchDB unavailable, retrying');
+        await sleep(delay, this.stopController.signal);
+      }
+    }
+  }
+
+  private async loop(): Promise<string> {
+    const o = this.ctx.options;
+    let degraded = 0;
+    let unavailableSince: number | undefined;
+    let unavailableAttempt = 0;
+    let repairedBeforeExit = false;
+    let unfitLogged = false;
+    while (!this.stopping) {
+      if (this.queue.length > 0 && this.running.size < o.slots) {
+        this.start(this.queue.shift()!);
+        continue;
+      }
+      if (this.running.size >= o.slots) {
+        await this.nextEvent();
+        continue;
+      }
+      if (o.maxTokens !== undefined && this.counts.claimed >= o.maxTokens) {
+        if (this.running.size === 0 && this.queue.length === 0) return `--max-tokens ${o.maxTokens} reached`;
+        await this.nextEvent();
+        continue;
+      }
+      const since = o.endless ? await this.currentSeq() : undefined;
+      const want = Math.min(o.prefetch, (o.maxTokens ?? Infinity) - this.counts.claimed);
+      const round: ClaimRound = await this.claimer.claim({ max: Math.max(1, want), accept: (doc) => this.budget.fits(doc), signal: this.stopController.signal });
+      if (this.stopping) {
+        for (const won of round.won) this.queue.push(this.hold(won.doc, won.reclaimed));
+        break;
+      }
+      if (round.outcome !== 'unavailable') {
+        unavailableSince = undefined;
+        unavailableAttempt = 0;
+      }
+      if (round.outcome !== 'degraded') degraded = 0;
+      switch (round.outcome) {
+        case 'won':
+          for (const won of round.won) {
+            this.counts.claimed++;
+            this.queue.push(this.hold(won.doc, won.reclaimed));
+          }
+          break;
+        case 'contended':
+          await sleep(20 + Math.random() * 200, this.stopController.signal);
+          break;
+        case 'degraded': {
+          degraded++;
+          const delay = backoffDelay(degraded, 1000, 60_000);
+          this.log.warn(
+            { n: this.replicas.n, accepted: this.claimer.stats.accepted, delay_ms: delay },
+            `cluster degraded: claims need all ${this.replicas.n} replicas (w=${this.replicas.n}); a claim was only accepted by some of them (202) and is not run. Backing off. (--claim-quorum can lower this, unsafely)`,
+          );
+          await sleep(delay, this.stopController.signal);
+          break;
+        }
+        case 'unavailable': {
+          unavailableSince ??= Date.now();
+          if (Date.now() - unavailableSince >= o.retryFor && this.running.size === 0) {
+            throw new UnreachableError(`${round.error?.message ?? 'CouchDB unavailable'}; gave up after ${Math.round(o.retryFor / 1000)}s (--retry-for)`, { cause: round.error });
+          }
+          const delay = backoffDelay(unavailableAttempt++, 500, 15_000);
+          this.log.warn({ err: round.error, delay_ms: delay }, 'CouchDB unavailable while claiming, retrying');
+          await sleep(delay, this.stopController.signal);
+          break;
+        }
+        case 'unfit':
+        case 'empty': {
+          if (round.outcome === 'unfit' && !unfitLogged) {
+            unfitLogged = true;
+            const doc = round.unfitExample!;
+            this.log.info(
+              { remaining_s: finiteSeconds(this.budget.remainingMs()), expected_s: this.budget.expectedMs(doc) / 1000, margin_s: o.budgetMargin / 1000, example: doc._id },
+              'time budget: the next token does not fit in the time left; not claiming',
+            );
+          }
+          if (this.running.size > 0 || this.queue.length > 0) {
+            await this.nextEvent();
+            break;
+          }
+          if (round.outcome === 'unfit') return 'time budget: no token fits in the time left';
+          if (o.endless) {
+            const r = await waitForChanges(this.http, { since, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
+            this.log.debug({ wait: r }, 'waited for new tokens');
+            this.claimer.forget();
+            break;
+          }
+          // before leaving, put back any token left split by a cluster (only-202 claims)
+          if (!repairedBeforeExit && o.repairInterval > 0) {
+            repairedBeforeExit = true;
+            const report = await this.repairer.runOnce();
+            if (report && report.repaired.some((r) => r.state === 'todo')) break;
+          }
+          return 'no tokens left';
+        }
+      }
+    }
+    return this.stopRequest?.reason ?? 'stopped';
+  }
+
+  private async currentSeq(): Promise<unknown> {
+    try {
+      return (await readReplicas(this.http, { signal: this.stopController.signal })).updateSeq;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until a token finishes or stop() is called. */
+  private nextEvent(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private hold(doc: TokenDoc, reclaimed: boolean): Held {
+    const claimId = doc.claim_id!;
+    const log = this.log.child({ token: doc._id });
+    const keeper = new LeaseKeeper(this.http, doc, { claimId, leaseMs: this.ctx.options.lease, log });
+    keeper.start();
+    log.info({ attempts: doc.attempts, scrub_count: doc.scrub_count, reclaimed }, reclaimed ? 'claimed (reclaimed an expired lease)' : 'claimed');
+    return { doc, claimId, keeper, log, reclaimed };
+  }
+
+  private start(held: Held): void {
+    const controller = new AbortController();
+    const done = this.process(held, controller)
+      .catch((err: unknown) => {
+        this.counts.lost++;
+        held.log.error({ err }, 'could not record the token; it stays locked until its lease expires, then another pilot runs it');
+      })
+      .finally(() => {
+        this.running.delete(held.doc._id);
+        this.wake?.();
+      });
+    this.running.set(held.doc._id, { held, controller, done });
+  }
+
+  /** Runs one held token and records what happened. */
+  private async process(held: Held, controller: AbortController): Promise<void> {
+    const o = this.ctx.options;
+    const { keeper, log } = held;
+    if (keeper.lostInfo) {
+      await keeper.stop();
+      this.counts.lost++;
+      return;
+    }
+    const onLost = () => controller.abort({ lost: keeper.lostInfo });
+    keeper.lost.signal.addEventListener('abort', onLost, { once: true });
+    if (this.stopRequest) controller.abort({ stop: this.stopRequest.kind, reason: this.stopRequest.reason });
+
+    const nonce = randomBytes(3).toString('hex');
+    const base = `${safeFileName(held.doc._id)}-${nonce}`;
+    const cwd = join(this.workRoot, base);
+    const stdoutPath = join(this.workRoot, `${base}.out`);
+    const stderrPath = join(this.workRoot, `${base}.err`);
+    mkdirSync(cwd, { recursive: true });
+    const command = commandFor(held.doc, o.command);
+    let outcome: RunOutcome;
+    if (command === undefined) {
+      const now = Date.now() / 1000;
+      outcome = { exitCode: 127, started: now, finished: now, reason: 'the token input is not a shell command (a string) and no --command was given' };
+    } else {
+      log.debug({ cwd }, 'running');
+      outcome = await runCommand({
+        command,
+        cwd,
+        stdoutPath,
+        stderrPath,
+        env: tokenEnv(this.ctx.env, held.doc),
+        timeoutMs: o.tokenTimeout,
+        killGraceMs: o.killGrace,
+        signal: controller.signal,
+      });
+    }
+    if (outcome.leftovers) log.warn('the command left processes running in its group; they were stopped');
+    await keeper.stop();
+    keeper.lost.signal.removeEventListener('abort', onLost);
+    try {
+      await this.record(held, outcome, stdoutPath, stderrPath, controller.signal);
+    } finally {
+      if (!o.keepWorkdir) {
+        rmSync(cwd, { recursive: true, force: true, maxRetries: 2 });
+        rmSync(stdoutPath, { force: true });
+        rmSync(stderrPath, { force: true });
+      }
+    }
+  }
+
+  private async record(held: Held, outcome: RunOutcome, stdoutPath: string, stderrPath: string, stopSignal: AbortSignal): Promise<void> {
+    const o = this.ctx.options;
+    const { keeper, log } = held;
+    const id = held.doc._id;
+    const lost = keeper.lostInfo;
+    if (lost) {
+      this.counts.lost++;
+      log.warn({ lost: lost.lost, exit_code: outcome.exitCode }, `token lost (${lost.message}); its result was not written`);
+      return;
+    }
+    // Under Slurm, scancel and the time limit signal the whole job: the command may die of SIGTERM an
+    // instant before our own handler runs. Such a death is a stop, not a failure.
+    let stopped = outcome.stoppedBy === 'abort' && (stopSignal.reason as { stop?: string } | undefined)?.stop !== undefined;
+    if (!stopped && outcome.signal && ['SIGTERM', 'SIGINT', 'SIGHUP'].includes(outcome.signal) && outcome.stoppedBy === undefined) {
+      stopped = await this.stopsWithin(2000);
+    }
+    const runMs = Math.max(0, (outcome.finished - outcome.started) * 1000);
+    const attachments = await this.logs(id, stdoutPath, stderrPath);
+    if (stopped) {
+      const why = this.stopRequest?.reason ?? `the command was killed by ${outcome.signal}`;
+      if (o.onSignal === 'fail' && this.stopRequest?.kind !== 'max-time') {
+        const result: RunResult = { ...resultOf(outcome, attachments, this.ctx.hostname), reason: `stopped: ${why} (--on-signal fail)` };
+        if (result.exitCode === 0) result.exitCode = 143;
+        const written = await completeToken(this.http, keeper.current, result, { claimId: held.claimId, workerId: this.ctx.workerId, maxScrub: 0, retryForMs: o.retryFor });
+        this.tally(written.written ? 'failed' : 'lost', log, written.written ? `stopped; marked error (${why})` : `stopped; not written: ${(written as { message: string }).message}`);
+      } else {
+        const written = await requeueToken(this.http, keeper.current, { claimId: held.claimId, workerId: this.ctx.workerId, event: 'requeued', reason: `pilot ${this.ctx.workerId} stopped: ${why}`, retryForMs: o.retryFor });
+        this.tally(written.written ? 'requeued' : 'lost', log, written.written ? `stopped; back to todo (${why})` : `stopped; not written: ${(written as { message: string }).message}`);
+      }
+      return;
+    }
+    this.budget.record(runMs);
+    const result = resultOf(outcome, attachments, this.ctx.hostname);
+    const written = await completeToken(this.http, keeper.current, result, {
+      claimId: held.claimId,
+      workerId: this.ctx.workerId,
+      maxScrub: o.maxScrub,
+      retryForMs: o.retryFor,
+      onRetry: (err, attempt, delay) => log.warn({ err, attempt, delay_ms: delay }, 'saving the result: CouchDB unavailable, retrying'),
+    });
+    if (!written.written) {
+      this.tally('lost', log, `not written: ${written.message}`, { lost: written.lost, exit_code: result.exitCode });
+      return;
+    }
+    const fields = { exit_code: result.exitCode, run_s: Math.round(runMs) / 1000, ...(result.reason ? { reason: result.reason } : {}) };
+    if (written.requeued) this.tally('requeued', log, `failed; back to todo for a retry (--max-scrub ${o.maxScrub})`, fields);
+    else if (result.exitCode === 0) this.tally('done', log, 'done', fields);
+    else this.tally('failed', log, 'failed', fields);
+  }
+
+  private tally(kind: 'done' | 'failed' | 'requeued' | 'lost', log: Logger, message: string, fields: Record<string, unknown> = {}): void {
+    this.counts[kind]++;
+    if (kind === 'lost' || kind === 'failed') log.warn(fields, message);
+    else log.info(fields, message);
+  }
+
+  private async logs(id: string, stdoutPath: string, stderrPath: string) {
+    const max = this.ctx.options.maxLogBytes;
+    const [out, err] = await Promise.all([captureLog(stdoutPath, max), captureLog(stderrPath, max)]);
+    return {
+      [`logs_${id}.out`]: textAttachment(out.data),
+      [`logs_${id}.err`]: textAttachment(err.data),
+    };
+  }
+
+  /** True if a stop is requested within `ms` (a signal that reached our command first reaches us soon). */
+  private async stopsWithin(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.stopping && Date.now() < deadline) await sleep(50);
+    return this.stopping;
+  }
+
+  /** Prefetched tokens that never started go back to todo. */
+  private async releaseQueued(): Promise<void> {
+    const queued = this.queue.splice(0);
+    for (const held of queued) {
+      await held.keeper.stop();
+      if (held.keeper.lostInfo) {
+        this.counts.lost++;
+        continue;
+      }
+      try {
+        const r = await requeueToken(this.http, held.keeper.current, {
+          claimId: held.claimId,
+          workerId: this.ctx.workerId,
+          event: 'requeued',
+          reason: `pilot ${this.ctx.workerId} stopped before starting it: ${this.stopRequest?.reason ?? 'stopping'}`,
+          retryForMs: this.ctx.options.retryFor,
+        });
+        this.tally(r.written ? 'requeued' : 'lost', held.log, r.written ? 'not started; back to todo' : `not started; not written: ${(r as { message: string }).message}`);
+      } catch (err) {
+        this.counts.lost++;
+        held.log.error({ err }, 'could not put a prefetched token back; its lease will expire');
+      }
+    }
+  }
+}
+
+function resultOf(outcome: RunOutcome, attachments: RunResult['attachments'], hostname: string): RunResult {
+  return { exitCode: outcome.exitCode, started: outcome.started, finished: outcome.finished, reason: outcome.reason, attachments, hostname };
+}
+
+/** What runs for a token: `--command` if given (the input goes in PICAS_TOKEN_INPUT), else the input. */
+export function commandFor(doc: TokenDoc, command?: string): string | undefined {
+  if (command) return command;
+  return typeof doc.input === 'string' ? doc.input : undefined;
+}
+
+/** The command's environment: the pilot's, plus PICAS_TOKEN_ID and PICAS_TOKEN_INPUT. */
+export function tokenEnv(base: Record<string, string | undefined>, doc: TokenDoc): Record<string, string | undefined> {
+  return {
+    ...base,
+    PICAS_TOKEN_ID: doc._id,
+    PICAS_TOKEN_INPUT: typeof doc.input === 'string' ? doc.input : JSON.stringify(doc.input ?? null),
+  };
+}
+
+/** PiCaS' job-id field plus the raw Slurm ids, recorded on claimed tokens. */
+export function jobIdFields(env: Record<string, string | undefined>): { jobId?: { field: string; value: string }; extra?: Record<string, unknown> } {
+  const jobId = jobIdFromEnv(env);
+  if (!env.SLURM_JOB_ID) return { jobId };
+  const extra: Record<string, unknown> = { slurm_job_id_raw: env.SLURM_JOB_ID };
+  if (env.SLURM_ARRAY_JOB_ID) extra.slurm_array_job_id = env.SLURM_ARRAY_JOB_ID;
+  if (env.SLURM_ARRAY_TASK_ID) extra.slurm_array_task_id = env.SLURM_ARRAY_TASK_ID;
+  return { jobId, extra };
+}
+
+function finiteSeconds(ms: number): number | null {
+  return Number.isFinite(ms) ? Math.round(ms / 100) / 10 : null;
+}
