@@ -116,9 +116,11 @@ if [ -e "$CONF" ] && ! head -n 1 "$CONF" | grep -qF "$MARKER"; then
   die "$CONF exists and was not written by this script; not touching it (move it away to let this script manage Slurm here)"
 fi
 
-running() { # running NAME: the daemon's pid file names a live process
-  local pidfile="$SLURM_DIR/$1.pid"
-  [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+running() { # running NAME: the daemon's pid file names a live process of that name (not a reused pid)
+  local pidfile="$SLURM_DIR/$1.pid" pid
+  [ -s "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  kill -0 "$pid" 2>/dev/null && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ]
 }
 
 stop_daemon() { # stop_daemon NAME: SIGTERM the pid from its pid file, then wait for it to go

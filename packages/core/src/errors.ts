@@ -92,7 +92,7 @@ export function exitCodeFor(error: unknown): ExitCodeValue {
  */
 export function describeForUser(error: unknown): { exitCode: ExitCodeValue; text: string } {
   const err = coerceError(error);
-  if (err instanceof UsageError && err.problems.length > 1) {
+  if (err instanceof UsageError && (err.problems.length > 1 || (err.problems.length === 1 && err.problems[0] !== err.message))) {
     return { exitCode: err.exitCode, text: `${err.message}\n${err.problems.map((p) => `  - ${p}`).join('\n')}` };
   }
   if (err instanceof PicasError) return { exitCode: err.exitCode, text: err.message };

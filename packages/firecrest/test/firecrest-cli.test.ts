@@ -2,13 +2,17 @@
 // (when it is up) or bash → real picas-worker pilots → tokens done in the test CouchDB.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
 import {
   fileLabel,
+  cleanEnv,
   freshDatabase,
+  repoRoot,
   runCli,
   standinCanUseSlurm,
   startFirecrestStandin,
@@ -189,6 +193,44 @@ test('wrong credentials: a clear error naming AUTH_TOKEN_URL, exit 3, nothing su
     assert.equal(status.exitCode, 0, 'nothing remembered: status needs no login');
   } finally {
     await standin.close();
+  }
+});
+
+test('--only-if-todo submits nothing when no token is waiting', async () => {
+  const db = await poolWithTokens([]);
+  const standin = await startFirecrestStandin({ runner: 'bash' });
+  const { cwd, workdir } = places(standin);
+  try {
+    const res = await runCli(['firecrest', 'submit', '-n', '3', '--workdir', workdir, '--only-if-todo', '--json'], { env: { ...db.env, ...standin.env() }, cwd });
+    assert.equal(res.exitCode, 0, String(res.stderr));
+    assert.deepEqual(JSON.parse(String(res.stdout)), { jobIds: [], submitted: false, todo: 0 });
+    assert.match(String(res.stderr), /no tokens waiting in .*: nothing submitted/);
+    assert.deepEqual(standin.jobIds(), []);
+  } finally {
+    await standin.close();
+  }
+});
+
+test('examples/firecrest/standin.mjs serves a stand-in that `picas firecrest` can use as printed', async () => {
+  const db = await poolWithTokens(['echo one', 'echo two']);
+  const child = spawn(process.execPath, [join(repoRoot, 'examples/firecrest/standin.mjs')], { env: cleanEnv() as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const settings: Record<string, string> = {};
+    const lines = createInterface({ input: child.stdout! });
+    for await (const line of lines) {
+      const match = /^export ([A-Z_]+)=(.*)$/.exec(line);
+      if (match) settings[match[1]!] = match[2]!;
+      if (line.startsWith('# FirecREST stand-in ready')) break;
+    }
+    assert.deepEqual(Object.keys(settings).sort(), ['AUTH_TOKEN_URL', 'FIRECREST_CLIENT_ID', 'FIRECREST_CLIENT_SECRET', 'FIRECREST_SYSTEM', 'FIRECREST_URL', 'PICAS_FIRECREST_WORKDIR']);
+    const cwd = mkdtempSync(join(tmpdir(), 'picas-firecrest-cli-'));
+    const submit = await runCli(['firecrest', 'submit', '--worker-command', workerCommand], { env: { ...db.env, ...settings }, cwd });
+    assert.equal(submit.exitCode, 0, String(submit.stderr));
+    await waitFor(async () => (await counts(db.couch)).done === 2, { what: 'the pilot to run both tokens', timeoutMs: 60_000 });
+  } finally {
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, 'the stand-in stops cleanly on SIGTERM');
   }
 });
 

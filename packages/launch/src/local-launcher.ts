@@ -67,7 +67,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
 
   for (let i = 1; i <= options.count; i++) {
     const child = execa(options.worker.file, [...options.worker.args, ...(options.args ?? [])], {
-      env: { ...env, PICAS_LAUNCH_INDEX: String(i) },
+      env,
       extendEnv: false,
       cwd: options.cwd,
       stdin: 'ignore',

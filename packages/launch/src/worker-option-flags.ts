@@ -14,6 +14,8 @@ export type WorkerValues = Partial<Record<keyof WorkerOptions, string | number |
 
 export interface OptionTarget {
   option(flags: string, description?: string): unknown;
+  /** the options already defined (commander's `Command.options`) */
+  readonly options?: ReadonlyArray<{ long?: string }>;
 }
 
 /**
@@ -44,9 +46,14 @@ function helpFor(spec: SettingSpec): string {
   return `worker: ${spec.description} (env ${spec.env[0]}${dflt})`;
 }
 
-/** Adds every launcher-relevant worker option to `command`. */
+/**
+ * Adds every launcher-relevant worker option to `command`. A flag the command already defines for
+ * itself is left alone (the launcher's meaning wins), so a new worker option can never break a launcher.
+ */
 export function addWorkerOptionFlags<T extends OptionTarget>(command: T): T {
+  const taken = new Set((command.options ?? []).map((o) => o.long));
   for (const spec of launcherWorkerSettings) {
+    if (taken.has(spec.flag)) continue;
     if (spec.type === 'boolean') {
       command.option(spec.flag, helpFor(spec));
       // a flag that is on by default also gets its --no- form, e.g. --no-reclaim-expired

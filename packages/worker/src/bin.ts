@@ -100,7 +100,8 @@ async function main(): Promise<number> {
       pilot.stop(`received ${signal}`);
       return;
     }
-    log.warn(`second ${signal}: exiting at once; running tokens stay locked until their lease expires`);
+    const killed = pilot.killAll();
+    log.warn({ killed }, `second ${signal}: exiting at once; running tokens stay locked until their lease expires`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGTERM', onSignal);

@@ -5,7 +5,7 @@
  * the grace period. When the command exits, anything it left running in its group is stopped too, so a
  * token leaves no orphans behind.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { execa } from 'execa';
 import { sleep } from '@picas/core';
@@ -50,14 +50,41 @@ export function signalExitCode(signal: string | undefined): number {
   return 128 + (n ?? 0);
 }
 
-/** True while any process of the group is alive. */
+/**
+ * True while any process of the group is alive. Zombies do not count: a container's PID 1 may be slow to
+ * reap the orphans it inherits, and a zombie has already released everything.
+ */
 export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return livingMembers(pgid) !== 0;
+}
+
+/** Non-zombie processes in the group, from /proc; -1 when /proc cannot tell (not Linux). */
+function livingMembers(pgid: number): number {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return -1;
+  }
+  let living = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') living++;
+  }
+  return living;
 }
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {

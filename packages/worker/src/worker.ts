@@ -24,6 +24,7 @@ import { TimeBudget } from './time-budget.js';
 import { waitForChanges } from './wait-for-tokens.js';
 import { ConflictRepairer } from './conflict-repairer.js';
 import { safeFileName } from './worker-id.js';
+import { OrphanGuard } from './orphan-guard.js';
 
 export interface WorkerContext {
   couch: Couch;
@@ -73,7 +74,7 @@ export class Worker {
   private readonly started = Date.now();
   private stopRequest?: StopRequest;
   private readonly stopController = new AbortController();
-  private readonly running = new Map<string, { held: Held; controller: AbortController; done: Promise<void> }>();
+  private readonly running = new Map<string, { held: Held; controller: AbortController; done: Promise<void>; pid?: number }>();
   private readonly queue: Held[] = [];
   private wake?: () => void;
   private readonly counts = { claimed: 0, done: 0, failed: 0, requeued: 0, lost: 0 };
@@ -82,11 +83,13 @@ export class Worker {
   private replicas!: Replicas;
   private repairer!: ConflictRepairer;
   private readonly workRoot: string;
+  private readonly guard: OrphanGuard;
 
   constructor(private readonly ctx: WorkerContext) {
     this.http = ctx.couch.http;
     this.log = ctx.log;
     this.workRoot = join(ctx.options.workdir ?? tmpdir(), `picas-${safeFileName(ctx.workerId)}`);
+    this.guard = new OrphanGuard(join(this.workRoot, 'running-groups'), ctx.options.killGrace);
   }
 
   get stopping(): boolean {
@@ -101,6 +104,21 @@ export class Worker {
     this.stopController.abort(reason);
     for (const r of this.running.values()) r.controller.abort({ stop: kind, reason });
     this.wake?.();
+  }
+
+  /** The second signal: SIGKILL every running command's process group at once (their leases will expire). */
+  killAll(): number {
+    let killed = 0;
+    for (const r of this.running.values()) {
+      if (r.pid === undefined) continue;
+      try {
+        process.kill(-r.pid, 'SIGKILL');
+        killed++;
+      } catch {
+        // already gone
+      }
+    }
+    return killed;
   }
 
   async run(): Promise<WorkerSummary> {
@@ -126,6 +144,8 @@ export class Worker {
       jobId: jobIdFields(this.ctx.env).jobId,
       extra: jobIdFields(this.ctx.env).extra,
     });
+    mkdirSync(this.workRoot, { recursive: true });
+    this.guard.start();
     this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log });
     this.repairer.start();
     this.log.info(
@@ -147,6 +167,7 @@ export class Worker {
     await Promise.all([...this.running.values()].map((r) => r.done));
     await this.releaseQueued();
     await this.repairer.stop();
+    await this.guard.stop();
     if (this.stopRequest) stopReason = this.stopRequest.reason;
     if (!this.ctx.options.keepWorkdir) rmSync(this.workRoot, { recursive: true, force: true, maxRetries: 2 });
     if (fatal) throw fatal;
@@ -304,8 +325,9 @@ export class Worker {
   }
 
   private start(held: Held): void {
-    const controller = new AbortController();
-    const done = this.process(held, controller)
+    const entry: { held: Held; controller: AbortController; done: Promise<void>; pid?: number } = { held, controller: new AbortController(), done: Promise.resolve() };
+    this.running.set(held.doc._id, entry);
+    entry.done = this.process(held, entry.controller)
       .catch((err: unknown) => {
         this.counts.lost++;
         held.log.error({ err }, 'could not record the token; it stays locked until its lease expires, then another pilot runs it');
@@ -314,7 +336,6 @@ export class Worker {
         this.running.delete(held.doc._id);
         this.wake?.();
       });
-    this.running.set(held.doc._id, { held, controller, done });
   }
 
   /** Runs one held token and records what happened. */
@@ -352,7 +373,13 @@ export class Worker {
         timeoutMs: o.tokenTimeout,
         killGraceMs: o.killGrace,
         signal: controller.signal,
+        onSpawn: (pid) => {
+          this.guard.add(pid);
+          const entry = this.running.get(held.doc._id);
+          if (entry) entry.pid = pid;
+        },
       });
+      if (outcome.pid !== undefined) this.guard.remove(outcome.pid);
     }
     if (outcome.leftovers) log.warn('the command left processes running in its group; they were stopped');
     await keeper.stop();

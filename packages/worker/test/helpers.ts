@@ -48,16 +48,16 @@ export async function leaves(couch: Couch, id: string): Promise<TokenDoc[]> {
 
 /**
  * Writes a sibling of the token's current revision with `new_edits:false`, as a cluster split would:
- * afterwards the token has two leaves. Returns the new leaf's rev.
+ * afterwards the token has two leaves. Returns the new leaf's rev. Of two leaves of the same length,
+ * CouchDB's winner is the one with the greater hash: pass `hash` to choose.
  */
-export async function injectConflict(couch: Couch, id: string, change: (doc: TokenDoc) => TokenDoc = (d) => d): Promise<string> {
+export async function injectConflict(couch: Couch, id: string, change: (doc: TokenDoc) => TokenDoc = (d) => d, hash = randomBytes(16).toString('hex')): Promise<string> {
   const current = await couch.http.expectOk<TokenDoc & { _revisions: { start: number; ids: string[] } }>({ path: couch.http.docPath(id), query: { revs: true } });
-  const hash = randomBytes(16).toString('hex');
-  const { _revisions, ...doc } = current;
+  const { _revisions, _attachments, ...doc } = current;
+  void _attachments; // stubs of the current revision cannot be carried to a sibling
   const ids = [hash, ..._revisions.ids.slice(1)];
   const rev = `${_revisions.start}-${hash}`;
   const body = { ...change(doc as TokenDoc), _id: id, _rev: rev, _revisions: { start: _revisions.start, ids } };
-  delete (body as { _attachments?: unknown })._attachments;
   await couch.http.expectOk({ method: 'POST', path: couch.http.dbPath('/_bulk_docs'), body: { docs: [body], new_edits: false } }, 'writing a conflicting revision');
   return rev;
 }
@@ -79,12 +79,18 @@ export function readPid(path: string): number | undefined {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
+/** True while the process runs (a zombie, waiting for a busy PID 1 to reap it, has already ended). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
   }
 }
 

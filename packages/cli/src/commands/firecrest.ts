@@ -338,7 +338,7 @@ async function showStatus(opts: Record<string, unknown>, cmd: Command): Promise<
           const byState = new Map<string, number>();
           for (const v of views) byState.set(v.state, (byState.get(v.state) ?? 0) + 1);
           say(`pilots: ${[...byState].map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}`);
-          const rows = [['JOBID', 'SYSTEM', 'NAME', 'STATE', 'EXIT', 'SUBMITTED'], ...views.map((v) => [v.record.jobId, v.record.system, v.record.name, v.rawState, v.exitCode === undefined ? '' : String(v.exitCode), v.record.submittedAt])];
+          const rows = [['JOBID', 'SYSTEM', 'NAME', 'STATE', 'EXIT', 'SUBMITTED'], ...views.map((v) => [v.record.jobId, v.record.system, v.record.name, v.rawState, v.exitCode === undefined || !finalState(v.state) ? '' : String(v.exitCode), v.record.submittedAt])];
           for (const line of formatTable(rows).split('\n')) say(`  ${line}`);
         }
         if (elsewhere > 0) note(`picas firecrest: ${elsewhere} pilot(s) submitted to another FIRECREST_URL are not shown`);

@@ -1,4 +1,42 @@
 import type { Command } from 'commander';
+import { printJson, say, withCouch } from '../context.js';
 
-// placeholder: replaced by the real command
-export function register(_program: Command): void {}
+interface RepairFlags {
+  dryRun?: boolean;
+  json?: boolean;
+  force?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('repair')
+    .description('resolve tokens with conflicting revisions (left by claims a cluster only half accepted): keep one, put it back to todo')
+    .option('--dry-run', 'list what would be repaired, change nothing')
+    .option('--json', 'print the report as JSON')
+    .option('--force', 'also repair tokens with a revision locked under a live lease (a pilot may still be running it)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  picas repair --dry-run\n  picas repair --json\n\n` +
+        `For each token with conflicts, the losing revisions are deleted. A finished result (done or error) found on any\n` +
+        `revision is kept; otherwise the token goes back to todo (scrub_count + 1) with a note in its events.\n` +
+        `Safe to run at any time and more than once; pilots also run it on a jittered interval (--repair-interval).`,
+    )
+    .action(async (flags: RepairFlags, command: Command) => {
+      const { repairConflicts } = await import('@picas/core/ops/repair');
+      await withCouch(command, async (couch) => {
+        const report = await repairConflicts(couch.http, { dryRun: flags.dryRun, force: flags.force, actor: 'picas repair' });
+        if (flags.json) {
+          printJson(report);
+          return;
+        }
+        const verb = report.dryRun ? 'would repair' : 'repaired';
+        if (report.found === 0) {
+          say('no tokens with conflicting revisions');
+          return;
+        }
+        for (const r of report.repaired) say(`${verb} ${r.id}: ${r.removed.length} losing revision(s) ${report.dryRun ? 'to delete' : 'deleted'}, now ${r.state}`);
+        for (const s of report.skipped) say(`skipped ${s.id}: ${s.reason}`);
+        say(`${report.found} token(s) with conflicts: ${report.repaired.length} ${verb}, ${report.skipped.length} skipped`);
+      });
+    });
+}

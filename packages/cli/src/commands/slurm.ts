@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option('--error <pattern>', 'pilot stderr file (default: with --output)')
     .option('--chdir <dir>', 'the jobs\' working directory (default: the current directory)')
     .option('--sbatch-option <option>', 'any other sbatch option, e.g. --sbatch-option=--qos=short (repeatable)', collect)
-    .option('--env-file <path>', 'write the pilots\' settings, password included, to this file (mode 0600) and pass only its path (PICAS_ENV_FILE)')
+    .option('--pilot-env-file <path>', 'write the pilots\' settings, password included, to this file (mode 0600) and pass only its path (PICAS_ENV_FILE)')
     .option('--worker-command <cmd>', 'how a pilot starts picas-worker (env PICAS_WORKER_CMD; default: this installation\'s picas-worker, else picas-worker from PATH)')
     .option('--only-if-todo', 'autopilot: submit nothing when no token is waiting (todo, or locked with an expired lease)')
     .option('--dry-run', 'print the job script (stdout) and what would be passed to sbatch (stderr), submit nothing')
@@ -44,7 +44,7 @@ Examples:
 
 The CouchDB settings (PICAS_URL, PICAS_DB, PICAS_USERNAME, PICAS_PASSWORD) and the worker options reach
 the pilots through sbatch's environment (--export=ALL,<names>: names only, values never on a command line),
-or through --env-file. The script itself never contains them.`,
+or through --pilot-env-file. The script itself never contains them.`,
   );
   submit.action(async (opts: Record<string, unknown>, cmd: Command) => {
     const { collectWorkerValues, pilotEnvironment, planSlurmSubmission, resolveWorkerCommand, submitSlurmPilots, pendingWork, formatTokenCounts, tokenCounts } =
@@ -70,11 +70,14 @@ or through --env-file. The script itself never contains them.`,
         extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],
       },
       pilot: pilotEnvironment(connection, workerValues, { workerCommand: worker.source === 'path' ? undefined : worker.commandLine }),
-      envFile: opts.envFile as string | undefined,
+      envFile: opts.pilotEnvFile as string | undefined,
       chdir: opts.chdir as string | undefined,
     };
     // validates every option before anything talks to CouchDB or Slurm
     const plan = planSlurmSubmission(submission);
+    if (['127.0.0.1', 'localhost', '[::1]'].includes(new URL(connection.url).hostname)) {
+      note(`picas slurm: note: the pilots will connect to ${connection.url}, which only works for jobs on this machine; set PICAS_URL to an address the compute nodes can reach`);
+    }
 
     if (opts.onlyIfTodo) {
       const work = await withCouch(cmd, (couch) => pendingWork(couch, { includeExpiredLeases: workerValues.reclaimExpired !== false }));

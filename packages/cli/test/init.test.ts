@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileLabel, freshDatabase, runCli } from '@picas/testkit';
+import { getDoc, putDocs, PYTHON_PICAS_VIEWS } from './fixtures.js';
+
+test('init creates the database and the views; a second run changes nothing and says so', async () => {
+  const db = await freshDatabase(fileLabel(import.meta.url), { create: false });
+  const first = await runCli(['init'], { env: db.env });
+  assert.equal(first.exitCode, 0, first.stderr);
+  assert.match(first.stdout, new RegExp(`^created database '${db.config.db}'`, 'm'));
+  assert.match(first.stdout, /^created _design\/Monitor \(views: todo, locked, done, error, overview_total\)$/m);
+  assert.match(first.stdout, /^created _design\/picas \(views: todo_by_priority, locked_by_lease, conflicts\)$/m);
+
+  const monitor = await getDoc(db.couch, '_design/Monitor');
+  assert.equal(monitor.language, 'javascript');
+  // PiCaS' view functions, character for character
+  assert.deepEqual(monitor.views, PYTHON_PICAS_VIEWS);
+  const picas = await getDoc(db.couch, '_design/picas');
+  assert.deepEqual(Object.keys(picas.views).sort(), ['conflicts', 'locked_by_lease', 'todo_by_priority']);
+  assert.equal(picas.views.conflicts.reduce, '_count');
+
+  const second = await runCli(['init'], { env: db.env });
+  assert.equal(second.exitCode, 0, second.stderr);
+  assert.match(second.stdout, /^nothing to do: database '.*' and its views are up to date/);
+  assert.equal((await getDoc(db.couch, '_design/Monitor'))._rev, monitor._rev, 'Monitor was not rewritten');
+  assert.equal((await getDoc(db.couch, '_design/picas'))._rev, picas._rev, 'picas was not rewritten');
+});
+
+test("init on a Python PiCaS database keeps the user's views and fixes only ours", async () => {
+  const db = await freshDatabase(fileLabel(import.meta.url) + '_picas');
+  const autopilot = { map: 'function(doc) { if (doc.type == "token" && doc.cores == 4) { emit(doc._id, doc._id); } }' };
+  await putDocs(db.couch, [
+    {
+      _id: '_design/Monitor',
+      language: 'javascript',
+      // PiCaS' own views, one of them damaged, plus a user's extra view
+      views: { ...PYTHON_PICAS_VIEWS, error: { map: 'function(doc) { emit(doc._id, 1); }' }, multicore_todo: autopilot },
+    },
+  ]);
+  const r = await runCli(['init'], { env: db.env });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /^updated _design\/Monitor: fixed error; kept other views: multicore_todo$/m);
+  assert.match(r.stdout, /^created _design\/picas/m);
+  const monitor = await getDoc(db.couch, '_design/Monitor');
+  assert.deepEqual(monitor.views, { ...PYTHON_PICAS_VIEWS, multicore_todo: autopilot });
+
+  const again = await runCli(['init'], { env: db.env });
+  assert.match(again.stdout, /^nothing to do/);
+});
+
+test('a PiCaS Monitor stored with a leading newline (as in the Python source) counts as up to date', async () => {
+  const db = await freshDatabase(fileLabel(import.meta.url) + '_newline');
+  const withNewlines = Object.fromEntries(
+    Object.entries(PYTHON_PICAS_VIEWS).map(([name, view]) => [name, Object.fromEntries(Object.entries(view).map(([k, code]) => [k, `\n${code}`]))]),
+  );
+  await putDocs(db.couch, [{ _id: '_design/Monitor', language: 'javascript', views: withNewlines }]);
+  const r = await runCli(['init'], { env: db.env });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /^_design\/Monitor is up to date$/m);
+  assert.deepEqual((await getDoc(db.couch, '_design/Monitor')).views, withNewlines, 'not rewritten, so its index is kept');
+});

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileLabel, waitFor } from '@picas/testkit';
+import { alive, getToken, killGroup, poolDatabase, pushTokens, readPid, tempDir, worker } from './helpers.js';
+
+test('a pilot killed with -9 mid-token: its command is stopped, and a second pilot finishes the token once', async (t) => {
+  const db = await poolDatabase(fileLabel(import.meta.url));
+  const dir = tempDir();
+  const runs = join(dir, 'runs.txt');
+  // the first run hangs; any later run finishes at once
+  await pushTokens(db.couch, [
+    ['long_1', `echo "$PICAS_TOKEN_ID" >> '${runs}'; if [ ! -e '${dir}/first' ]; then touch '${dir}/first'; echo $$ > '${dir}/shell.pid'; sleep 1000; fi`],
+  ]);
+  const first = worker(db, ['--lease', '3s', '--worker-id', 'doomed']);
+  t.after(() => first.kill('SIGKILL'));
+  const shell = await waitFor(() => readPid(join(dir, 'shell.pid')), { what: 'the first run to start' });
+  t.after(() => killGroup(shell));
+  first.kill('SIGKILL');
+  const r1 = await first;
+  assert.equal(r1.signal, 'SIGKILL');
+  // the orphan guard stops the command of a pilot that died without cleaning up
+  await waitFor(() => !alive(shell), { what: 'the dead pilot\'s command to be stopped', timeoutMs: 15_000 });
+
+  const locked = await getToken(db.couch, 'long_1');
+  assert.equal(locked.worker_id, 'doomed');
+  assert.ok(locked.lock > 0 && locked.done === 0, 'still locked by the dead pilot');
+
+  // a second pilot reclaims it once the lease has expired (it waits for it: todo is empty, a lease will expire)
+  await waitFor(async () => (await getToken(db.couch, 'long_1')).lease_until! * 1000 <= Date.now(), { what: 'the lease to expire', timeoutMs: 10_000 });
+  const second = await worker(db, ['--lease', '3s', '--worker-id', 'rescuer']);
+  assert.equal(second.exitCode, 0, second.stderr);
+  assert.match(second.stdout, /done 1, failed 0/);
+  const tok = await getToken(db.couch, 'long_1');
+  assert.equal(tok.exit_code, 0);
+  assert.equal(tok.worker_id, 'rescuer');
+  assert.equal(tok.attempts, 2);
+  assert.equal(tok.scrub_count, 1);
+  const event = tok.events!.find((e) => e.event === 'lease_expired');
+  assert.ok(event, 'the reclaim is recorded');
+  assert.match(event.message!, /lease of doomed expired at .*; reclaimed by rescuer/);
+  assert.deepEqual(readFileSync(runs, 'utf8').trim().split('\n'), ['long_1', 'long_1'], 'started twice, finished once');
+});
