@@ -91,3 +91,16 @@ test('listing pages through views with small pages, also over repeated keys', as
   const { targets } = await findTokensToDelete(db.couch, { ids: leased.filter((id) => id.startsWith('same_lease_')) });
   assert.equal((await deleteTokens(db.couch, targets)).deleted.length, 5);
 });
+
+test('picas list | head: when the reader goes away, list stops quietly with exit 0', async () => {
+  const piped = await freshDatabase(fileLabel(import.meta.url) + '_pipe');
+  await runCli(['init'], { env: piped.env });
+  await putDocs(piped.couch, Array.from({ length: 1500 }, (_, i) => newToken(`many_${String(i).padStart(4, '0')}`, `echo ${i}`)));
+  for (const args of [['list'], ['list', '--json']]) {
+    const child = runCli(args, { env: piped.env, buffer: { stdout: false } });
+    child.stdout!.once('data', () => child.stdout!.destroy());
+    const r = await child;
+    assert.equal(r.exitCode, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+  }
+});

@@ -105,3 +105,18 @@ test('small batches give the same result, and a missing database says to run pic
   assert.equal(missing.exitCode, 4);
   assert.match(missing.stderr, /database 'no_such_db_here' does not exist: run picas init/);
 });
+
+test('a document the server refuses is reported by id, never dropped silently', async () => {
+  await db.couch.http.expectOk({
+    method: 'PUT',
+    path: db.couch.http.docPath('_design/guard'),
+    body: { validate_doc_update: 'function (doc) { if (doc.input === "rm -rf /") { throw({forbidden: "not this one"}); } }' },
+  });
+  const guarded = tempDir({ 'mixed.jsonl': '{"input": "echo fine"}\n{"input": "rm -rf /", "_id": "dangerous"}\n' });
+  const r = await runCli(['push', 'mixed.jsonl'], { env: db.env, cwd: guarded });
+  assert.equal(r.stdout.trim(), 'pushed 1 token, 0 already present');
+  assert.match(r.stderr, /token dangerous was not written: forbidden \(not this one\)/);
+  assert.match(r.stderr, /1 token was not written \(listed above\)/);
+  assert.equal(r.exitCode, 3);
+  await db.couch.http.request({ method: 'DELETE', path: db.couch.http.docPath('_design/guard'), query: { rev: (await getDoc(db.couch, '_design/guard'))._rev } });
+});

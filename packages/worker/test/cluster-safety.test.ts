@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { newToken } from '@picas/core';
 import { Claimer, claimDocument } from '@picas/core/ops/claim';
 import { fileLabel, runCli } from '@picas/testkit';
-import { getToken, injectConflict, leaves, poolDatabase, pushTokens, startProxy, tempDir, worker } from './helpers.js';
+import { getToken, injectConflict, leaves, poolDatabase, pushTokens, startProxy, summaryOf, tempDir, worker } from './helpers.js';
 
 const label = fileLabel(import.meta.url);
 
@@ -19,8 +19,10 @@ test('a token with conflicting revisions is skipped by claimers; picas repair pu
   ]);
   // what only-202 claims leave behind: two locked leaves, nobody running the token
   await injectConflict(couch, 'split_1', (doc) => ({ ...doc, lock: 1, worker_id: 'a', claim_id: 'a:1', lease_until: 1 }));
-  await injectConflict(couch, 'split_1', (doc) => ({ ...doc, lock: 2, worker_id: 'b', claim_id: 'b:1', lease_until: 1 }));
+  await injectConflict(couch, 'split_1', (doc) => ({ ...doc, lock: 2, worker_id: 'b', claim_id: 'b:1', lease_until: 1 }), 'f'.repeat(32));
   assert.equal((await leaves(couch, 'split_1')).length, 3);
+  // the winning revision is a lock whose lease expired: the expired-lease view lists it, claimers must still skip it
+  assert.equal((await getToken(couch, 'split_1')).worker_id, 'b');
 
   const r = await worker(db, ['--repair-interval', '0']);
   assert.equal(r.exitCode, 0, r.stderr);
@@ -28,6 +30,7 @@ test('a token with conflicting revisions is skipped by claimers; picas repair pu
   assert.ok(existsSync(join(dir, 'plain_1')));
   assert.ok(!existsSync(join(dir, 'split_1')), 'the conflicted token was not run');
   assert.equal((await leaves(couch, 'split_1')).length, 3, 'nor written');
+  assert.ok(summaryOf(r.stderr).claims.viewReads < 10, 'and the worker did not spin on it');
 
   const dry = await runCli(['repair', '--dry-run', '--json'], { env: db.env });
   assert.equal(dry.exitCode, 0, dry.stderr);

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { after } from 'node:test';
 import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type TokenDoc, type Couch } from '@picas/core';
-import { freshDatabase, logLines, runWorker, type TestDatabase, type RunOptions } from '@picas/testkit';
+import { freshDatabase, logLines, runWorker, testServer, type TestDatabase, type RunOptions } from '@picas/testkit';
+
+// start (or find) the test server at file level, so that a file run on its own keeps it for all its tests
+await testServer();
 
 export async function poolDatabase(label: string): Promise<TestDatabase> {
   const db = await freshDatabase(label);

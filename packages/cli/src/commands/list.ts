@@ -1,7 +1,9 @@
 import { Option, type Command } from 'commander';
 import type { TokenState } from '@picas/core';
+import type { ListedToken } from '@picas/core/ops/list-tokens';
 import { note, withCouch } from '../context.js';
 import { positiveCountOption, STATE_CHOICES } from '../option-parsers.js';
+import { watchStdoutClosed } from '../stdout-closed.js';
 import { excerpt, formatTable } from '../table.js';
 
 interface ListFlags {
@@ -23,27 +25,46 @@ export function register(program: Command): void {
     .addHelpText('after', `\nExamples:\n  picas list --state error\n  picas list --state done --limit 10 --json`)
     .action(async (flags: ListFlags, command: Command) => {
       const { listTokens } = await import('@picas/core/ops/list-tokens');
-      await withCouch(command, async (couch) => {
-        let count = 0;
-        let chunk: string[][] = [];
-        const flush = () => {
-          if (chunk.length > 0) process.stdout.write(formatTable(chunk) + '\n');
-          chunk = [];
-        };
-        if (flags.json) process.stdout.write('[');
-        else chunk.push(['ID', 'STATE', 'SCRUB', 'HOST', 'INPUT']);
-        for await (const { state, doc } of listTokens(couch, { state: flags.state, limit: flags.limit })) {
-          if (flags.json) {
-            process.stdout.write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(doc)}`);
-          } else {
-            chunk.push([doc._id, state, String(doc.scrub_count ?? 0), String(doc.hostname || '-'), excerpt(doc.input)]);
-            if (chunk.length >= CHUNK) flush();
-          }
-          count++;
-        }
-        if (flags.json) process.stdout.write(count === 0 ? ']\n' : '\n]\n');
-        else if (count > 0) flush();
-        if (count === 0) note(`no ${flags.state ? `${flags.state} ` : ''}tokens`);
-      });
+      const stdout = watchStdoutClosed();
+      try {
+        await withCouch(command, async (couch) => {
+          const tokens = listTokens(couch, { state: flags.state, limit: flags.limit, signal: stdout.signal });
+          const count = flags.json ? await printJson(tokens, stdout.signal) : await printTable(tokens, stdout.signal);
+          if (count === 0) note(`no ${flags.state ? `${flags.state} ` : ''}tokens`);
+        });
+      } catch (err) {
+        if (!stdout.signal.aborted) throw err; // else the reader went away (picas list | head): stop quietly
+      } finally {
+        stdout.dispose();
+      }
     });
+}
+
+async function printJson(tokens: AsyncIterable<ListedToken>, closed: AbortSignal): Promise<number> {
+  let count = 0;
+  process.stdout.write('[');
+  for await (const { doc } of tokens) {
+    process.stdout.write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(doc)}`);
+    count++;
+    if (closed.aborted) return count;
+  }
+  process.stdout.write(count === 0 ? ']\n' : '\n]\n');
+  return count;
+}
+
+async function printTable(tokens: AsyncIterable<ListedToken>, closed: AbortSignal): Promise<number> {
+  let count = 0;
+  let chunk: string[][] = [['ID', 'STATE', 'SCRUB', 'HOST', 'INPUT']];
+  const flush = () => {
+    if (count > 0) process.stdout.write(formatTable(chunk) + '\n');
+    chunk = [];
+  };
+  for await (const { state, doc } of tokens) {
+    chunk.push([doc._id, state, String(doc.scrub_count ?? 0), String(doc.hostname || '-'), excerpt(doc.input)]);
+    count++;
+    if (chunk.length >= CHUNK) flush();
+    if (closed.aborted) return count;
+  }
+  flush();
+  return count;
 }

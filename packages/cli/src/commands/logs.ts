@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '@picas/core';
 import { withCouch } from '../context.js';
+import { watchStdoutClosed } from '../stdout-closed.js';
 
 export function register(program: Command): void {
   program
@@ -20,7 +21,14 @@ export function register(program: Command): void {
           throw new NotFoundError(`token '${id}' has no log ${name} (${has})`);
         }
         const body = await couch.http.expectOk<Buffer>({ path: couch.http.docPath(id, name), raw: true, headers: { accept: '*/*' } }, `reading ${name}`);
-        await new Promise<void>((resolve, reject) => process.stdout.write(body, (err) => (err ? reject(err) : resolve())));
+        const stdout = watchStdoutClosed();
+        try {
+          await new Promise<void>((resolve, reject) => process.stdout.write(body, (err) => (err ? reject(err) : resolve())));
+        } catch (err) {
+          if (!stdout.signal.aborted) throw err; // the reader went away (picas logs ID | head)
+        } finally {
+          stdout.dispose();
+        }
       });
     });
 }

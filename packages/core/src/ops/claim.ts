@@ -183,6 +183,7 @@ export class Claimer {
         if (candidates.length === 0) return { outcome: 'empty', won: [] };
       }
       let contended = false;
+      let stale = 0;
       const ready: Candidate[] = [];
       while (candidates.length > 0 && ready.length < max) {
         const c = candidates.shift()!;
@@ -193,6 +194,7 @@ export class Claimer {
         }
         if (state === 'stale') {
           this.stats.staleRows++;
+          stale++;
           contended = true;
           continue;
         }
@@ -204,7 +206,9 @@ export class Claimer {
       }
       if (ready.length === 0) {
         if (unfitExample) return { outcome: 'unfit', won: [], unfitExample };
-        continue; // only stale rows: read a fresh window
+        // stale rows: read a fresh window; only conflicted tokens: nothing to claim until they are repaired
+        if (stale > 0) continue;
+        return { outcome: 'empty', won: [] };
       }
       const result = max === 1 ? await this.claimOne(ready[0]!, options.signal) : await this.claimBulk(ready, options.signal);
       contended ||= result.conflicts > 0;

@@ -59,8 +59,10 @@ export async function deleteTokens(couch: Couch, targets: readonly DeleteTarget[
       { method: 'POST', path: http.dbPath('/_bulk_docs'), body: { docs: batch.map((t) => ({ _id: t.id, _rev: t.rev, _deleted: true })) }, signal: options.signal },
       'deleting tokens',
     );
-    batch.forEach((target, k) => {
-      const row = rows[k];
+    // match answers by id: the embedded server does not keep the request's order
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    batch.forEach((target) => {
+      const row = byId.get(target.id);
       if (row && !row.error) outcome.deleted.push(target.id);
       else if (row?.error === 'conflict') outcome.skipped.push({ id: target.id, reason: 'changed since it was read (conflict): not deleted' });
       else outcome.skipped.push({ id: target.id, reason: `not deleted: ${row?.error ?? 'no answer'}${row?.reason ? ` (${row.reason})` : ''}` });

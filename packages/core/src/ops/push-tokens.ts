@@ -46,6 +46,7 @@ export async function pushTokens(couch: Couch, docs: readonly TokenDoc[], option
       // should not happen; never count documents we have no answer for as written
       for (const doc of batch) result.failed.push({ id: doc._id, error: 'no_answer', reason: 'the server did not report on this document' });
     } else {
+      // counted by answer, not by position: the embedded server does not keep the request's order
       rows.forEach((row, i) => {
         const id = row.id ?? batch[i]!._id;
         if (row.error === undefined && (row.ok || row.rev)) result.created++;
