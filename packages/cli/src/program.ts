@@ -7,6 +7,8 @@ import { describeForUser, ExitCode, redactText } from '@picas/core';
 
 type Register = (program: Command) => void;
 
+const PICAS_VERSION = '0.1.0';
+
 // each module exports `register(program)`; heavy work is imported lazily inside the actions
 const COMMAND_MODULES = [
   './commands/init.js',
@@ -28,6 +30,7 @@ const COMMAND_MODULES = [
 export async function buildProgram(): Promise<Command> {
   const program = new Command('picas')
     .description('picas: a pilot-job token pool on CouchDB, compatible with Python PiCaS')
+    .version(PICAS_VERSION, '-V, --version')
     .option('--url <url>', 'CouchDB URL (env PICAS_URL or PICAS_HOST_URL; default: the embedded server)')
     .option('--db <name>', 'database (env PICAS_DB or PICAS_DATABASE; default: picas)')
     .option('--username <name>', 'CouchDB user (env PICAS_USERNAME)')

@@ -123,7 +123,13 @@ export class Worker {
 
   async run(): Promise<WorkerSummary> {
     const o = this.ctx.options;
-    this.replicas = await this.connect();
+    try {
+      this.replicas = await this.connect();
+    } catch (err) {
+      // a signal during start-up is a normal stop, not a failure
+      if (this.stopping) return this.summary(this.stopRequest!.reason);
+      throw err;
+    }
     const w = claimWriteQuorum(this.replicas, o.claimQuorum);
     const unsafe = claimQuorumIsUnsafe(this.replicas, o.claimQuorum);
     if (unsafe) this.log.warn({ n: this.replicas.n, w }, `--claim-quorum ${String(o.claimQuorum)} is below the ${this.replicas.n} replicas: two pilots may run the same token`);
@@ -171,17 +177,19 @@ export class Worker {
     if (this.stopRequest) stopReason = this.stopRequest.reason;
     if (!this.ctx.options.keepWorkdir) rmSync(this.workRoot, { recursive: true, force: true, maxRetries: 2 });
     if (fatal) throw fatal;
-    const usage = process.resourceUsage();
-    const summary: WorkerSummary = {
+    return this.summary(stopReason);
+  }
+
+  private summary(stopReason: string): WorkerSummary {
+    return {
       worker: this.ctx.workerId,
       ...this.counts,
       wallMs: Date.now() - this.started,
-      peakRssMb: Math.round(usage.maxRSS / 102.4) / 10,
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 102.4) / 10,
       httpRequests: this.http.requests,
       stopReason,
-      claims: this.claimer.stats,
+      claims: this.claimer?.stats ?? { viewReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 },
     };
-    return summary;
   }
 
   /** GET /db with retries (a pilot may start while CouchDB restarts); auth errors are fatal at once. */
@@ -223,7 +231,13 @@ export class Worker {
       }
       const since = o.endless ? await this.currentSeq() : undefined;
       const want = Math.min(o.prefetch, (o.maxTokens ?? Infinity) - this.counts.claimed);
-      const round: ClaimRound = await this.claimer.claim({ max: Math.max(1, want), accept: (doc) => this.budget.fits(doc), signal: this.stopController.signal });
+      let round: ClaimRound;
+      try {
+        round = await this.claimer.claim({ max: Math.max(1, want), accept: (doc) => this.budget.fits(doc), signal: this.stopController.signal });
+      } catch (err) {
+        if (this.stopping) break; // the stop aborted a claim in flight: it was not won
+        throw err;
+      }
       if (this.stopping) {
         for (const won of round.won) this.queue.push(this.hold(won.doc, won.reclaimed));
         break;
@@ -427,14 +441,25 @@ export class Worker {
       return;
     }
     this.budget.record(runMs);
-    const result = resultOf(outcome, attachments, this.ctx.hostname);
-    const written = await completeToken(this.http, keeper.current, result, {
-      claimId: held.claimId,
-      workerId: this.ctx.workerId,
-      maxScrub: o.maxScrub,
-      retryForMs: o.retryFor,
-      onRetry: (err, attempt, delay) => log.warn({ err, attempt, delay_ms: delay }, 'saving the result: CouchDB unavailable, retrying'),
-    });
+    let result = resultOf(outcome, attachments, this.ctx.hostname);
+    const complete = () =>
+      completeToken(this.http, keeper.current, result, {
+        claimId: held.claimId,
+        workerId: this.ctx.workerId,
+        maxScrub: o.maxScrub,
+        retryForMs: o.retryFor,
+        onRetry: (err, attempt, delay) => log.warn({ err, attempt, delay_ms: delay }, 'saving the result: CouchDB unavailable, retrying'),
+      });
+    let written;
+    try {
+      written = await complete();
+    } catch (err) {
+      if (httpStatusOf(err) !== 413) throw err;
+      // the server refused a document this large: keep the result with smaller logs
+      log.warn({ max_log_bytes: FALLBACK_LOG_BYTES }, `CouchDB refused the logs as too large (413): storing them capped to ${FALLBACK_LOG_BYTES} bytes per stream`);
+      result = resultOf(outcome, await this.logs(id, stdoutPath, stderrPath, FALLBACK_LOG_BYTES), this.ctx.hostname);
+      written = await complete();
+    }
     if (!written.written) {
       this.tally('lost', log, `not written: ${written.message}`, { lost: written.lost, exit_code: result.exitCode });
       return;
@@ -451,8 +476,7 @@ export class Worker {
     else log.info(fields, message);
   }
 
-  private async logs(id: string, stdoutPath: string, stderrPath: string) {
-    const max = this.ctx.options.maxLogBytes;
+  private async logs(id: string, stdoutPath: string, stderrPath: string, max = this.ctx.options.maxLogBytes) {
     const [out, err] = await Promise.all([captureLog(stdoutPath, max), captureLog(stderrPath, max)]);
     return {
       [`logs_${id}.out`]: textAttachment(out.data),
@@ -491,6 +515,14 @@ export class Worker {
       }
     }
   }
+}
+
+/** Per-stream log cap used when CouchDB refuses the document with the configured cap (413). */
+const FALLBACK_LOG_BYTES = 65_536;
+
+function httpStatusOf(err: unknown): number | undefined {
+  const status = (err as { cause?: { statusCode?: unknown } })?.cause?.statusCode;
+  return typeof status === 'number' ? status : undefined;
 }
 
 function resultOf(outcome: RunOutcome, attachments: RunResult['attachments'], hostname: string): RunResult {

@@ -136,6 +136,8 @@ export interface TestProxy {
 }
 
 export interface ProxyRules {
+  /** answer at once with this status (and a CouchDB-style error body), without forwarding */
+  reject?: (req: IncomingMessage) => number | undefined;
   /** rewrite the status of an answer (e.g. 201 → 202 for claim PUTs) */
   status?: (req: IncomingMessage, status: number) => number;
   /** rewrite a JSON answer body */
@@ -148,6 +150,14 @@ export async function startProxy(target: string, rules: ProxyRules = {}): Promis
   const requests: ProxyRequest[] = [];
   const sockets = new Set<Socket>();
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const rejected = rules.reject?.(req);
+    if (rejected !== undefined) {
+      requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', status: rejected });
+      req.resume();
+      res.writeHead(rejected, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error: 'rejected_by_test_proxy', reason: `status ${rejected}` }));
+      return;
+    }
     const up = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (upRes) => {

@@ -116,3 +116,30 @@ test('a command that ignores SIGTERM is killed after --kill-grace; a second sign
   killGroup(pids.shell);
 });
 
+
+test('a signal while the worker waits for an unreachable CouchDB stops it cleanly (exit 0)', async (t) => {
+  const db = await poolDatabase(label);
+  const w = worker(db, ['--retry-for', '60s'], { env: { PICAS_URL: 'http://127.0.0.1:9' } });
+  t.after(() => w.kill('SIGKILL'));
+  await new Promise((r) => setTimeout(r, 1500));
+  w.kill('SIGTERM');
+  const r = await w;
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stderr, /CouchDB unavailable, retrying/);
+  assert.match(r.stdout, /done 0, failed 0, requeued 0, lost 0/);
+});
+
+test('--max-time stops the pilot: running tokens go back to todo, exit 0', async (t) => {
+  const db = await poolDatabase(label);
+  const dir = tempDir();
+  await pushTokens(db.couch, [['maxtime_1', sleeper(dir)], ['maxtime_2', 'true', { priority: -1 }]]);
+  const w = worker(db, ['--max-time', '2s', '--kill-grace', '2s']);
+  t.after(() => w.kill('SIGKILL'));
+  const r = await w;
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /done 0, failed 0, requeued 1, lost 0/);
+  const tok = await getToken(db.couch, 'maxtime_1');
+  assert.equal(tok.lock, 0);
+  assert.match(tok.events!.at(-1)!.message!, /--max-time 2s reached/);
+  assert.equal((await getToken(db.couch, 'maxtime_2')).lock, 0, 'nothing else was claimed');
+});

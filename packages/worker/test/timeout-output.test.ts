@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileLabel } from '@picas/testkit';
-import { alive, getToken, killGroup, poolDatabase, pushTokens, readPid, summaryOf, tempDir, worker } from './helpers.js';
+import { alive, getToken, killGroup, poolDatabase, pushTokens, readPid, startProxy, summaryOf, tempDir, worker } from './helpers.js';
 
 const db = await poolDatabase(fileLabel(import.meta.url));
 const { couch } = db;
@@ -64,4 +64,20 @@ test('binary (non-UTF-8) output survives byte for byte', async () => {
   const raw = await couch.http.request({ path: couch.http.docPath('bin_1', 'logs_bin_1.out'), raw: true });
   assert.equal(raw.status, 200);
   assert.deepEqual([...(raw.body as Buffer)], [0xff, 0xfe, 0x00, 0x01, 0x61, 0x62, 0x63, 0x80, 0x0a]);
+});
+
+test('when CouchDB refuses a result as too large (413), it is stored with smaller logs rather than lost', async () => {
+  await pushTokens(couch, [['huge_1', `head -c 3000000 /dev/zero | tr '\\0' 'x'`]]);
+  const proxy = await startProxy(db.config.url, {
+    reject: (req) => (req.method === 'PUT' && Number(req.headers['content-length'] ?? 0) > 1_000_000 ? 413 : undefined),
+  });
+  const r = await worker(db, ['--max-log-bytes', '2000000'], { env: { PICAS_URL: proxy.url } });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /done 1, failed 0, requeued 0, lost 0/);
+  assert.match(r.stderr, /refused the logs as too large \(413\)/);
+  assert.ok(proxy.requests.some((q) => q.status === 413));
+  const tok = await getToken(couch, 'huge_1', { attachments: true });
+  assert.equal(tok.exit_code, 0);
+  const out = Buffer.from(tok._attachments!['logs_huge_1.out']!.data!, 'base64').toString('latin1');
+  assert.match(out, /\[picas: 2934464 bytes omitted/);
 });

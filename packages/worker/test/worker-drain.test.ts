@@ -146,7 +146,25 @@ test('a wrong password exits 3 with a clear message; an unreachable server exits
     assert.match(r.stderr, /authentication failed for user admin/);
     assert.ok(!r.stderr.includes('definitely-wrong'));
   }
+  if (server.username) {
+    // credentials inside the URL are used, and never shown
+    const url = new URL(server.url);
+    url.username = server.username;
+    url.password = 'wrong-in-url';
+    const r = await worker(db, [], { env: { PICAS_URL: url.toString(), PICAS_USERNAME: '', PICAS_PASSWORD: '' } });
+    assert.equal(r.exitCode, 3, r.stderr);
+    assert.ok(!r.stderr.includes('wrong-in-url') && !r.stdout.includes('wrong-in-url'));
+  }
   const down = await worker(db, ['--retry-for', '1s'], { env: { PICAS_URL: 'http://127.0.0.1:9' } });
   assert.equal(down.exitCode, 2, down.stderr);
   assert.match(down.stderr, /cannot reach CouchDB at http:\/\/127\.0\.0\.1:9/);
+});
+
+test('--slots N runs N tokens at once (they meet at a barrier only all of them can pass)', async () => {
+  const dir = tempDir();
+  const barrier = (id: string) => `touch '${dir}/${id}'; for i in $(seq 300); do [ $(ls '${dir}' | wc -l) -ge 3 ] && exit 0; sleep 0.1; done; exit 9`;
+  await pushTokens(couch, [['slot_a', barrier('a')], ['slot_b', barrier('b')], ['slot_c', barrier('c')]]);
+  const r = await worker(db, ['--slots', '3']);
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /done 3, failed 0/);
 });
