@@ -20,6 +20,8 @@ export class LeaseKeeper {
   private timer?: NodeJS.Timeout;
   private inflight?: Promise<void>;
   private stopped = false;
+  /** aborts a heartbeat in flight when the keeper stops (its retries must not delay the completion) */
+  private readonly stopping = new AbortController();
   beats = 0;
 
   constructor(
@@ -65,6 +67,7 @@ export class LeaseKeeper {
         claimId: this.options.claimId,
         leaseMs: this.options.leaseMs,
         retryForMs: this.intervalMs,
+        signal: this.stopping.signal,
         onRetry: (err, attempt, delay) => log.warn({ err, attempt, delay_ms: delay }, 'heartbeat: CouchDB unavailable, retrying'),
       });
       this.beats++;
@@ -76,6 +79,8 @@ export class LeaseKeeper {
         this.lost.abort({ lost: outcome.lost, message: outcome.message } satisfies LostInfo);
       }
     } catch (err) {
+      // stopped meanwhile: the completion (fenced itself) takes over; a PUT cut short only costs it a re-read
+      if (this.stopped) return;
       log.error({ err }, 'heartbeat failed; will retry at the next beat');
     }
   }
@@ -84,6 +89,7 @@ export class LeaseKeeper {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.stopping.abort();
     await this.inflight;
   }
 }

@@ -14,7 +14,13 @@ while kill -0 "$pilot" 2>/dev/null; do sleep 1; done
 groups=$(cat "$list" 2>/dev/null)
 [ -z "$groups" ] && exit 0
 for g in $groups; do kill -TERM -- "-$g" 2>/dev/null; done
-sleep "$grace"
+waited=0
+while [ "$waited" -lt "$grace" ]; do
+  left=0
+  for g in $groups; do kill -0 -- "-$g" 2>/dev/null && left=1; done
+  [ "$left" = 0 ] && break
+  sleep 1; waited=$((waited + 1))
+done
 for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
 rm -f "$list"
 `;
@@ -54,6 +60,16 @@ export class OrphanGuard {
       writeFileSync(this.listPath, [...this.groups].join(' '));
     } catch {
       // the work directory is gone: nothing left to guard
+    }
+  }
+
+  /** For an immediate exit (a second signal): the pilot has killed its commands itself. */
+  killNow(): void {
+    if (!this.guard?.pid) return;
+    try {
+      process.kill(-this.guard.pid, 'SIGKILL');
+    } catch {
+      // gone
     }
   }
 

@@ -118,6 +118,7 @@ export class Worker {
         // already gone
       }
     }
+    this.guard.killNow();
     return killed;
   }
 
@@ -235,11 +236,15 @@ export class Worker {
       try {
         round = await this.claimer.claim({ max: Math.max(1, want), accept: (doc) => this.budget.fits(doc), signal: this.stopController.signal });
       } catch (err) {
-        if (this.stopping) break; // the stop aborted a claim in flight: it was not won
+        if (this.stopping) break; // the stop cut a view read short: nothing was claimed
         throw err;
       }
       if (this.stopping) {
-        for (const won of round.won) this.queue.push(this.hold(won.doc, won.reclaimed));
+        // won just as the stop came: never started, put back by releaseQueued()
+        for (const won of round.won) {
+          this.counts.claimed++;
+          this.queue.push(this.hold(won.doc, won.reclaimed));
+        }
         break;
       }
       if (round.outcome !== 'unavailable') {
@@ -295,6 +300,8 @@ export class Worker {
           if (o.endless) {
             const r = await waitForChanges(this.http, { since, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
             this.log.debug({ wait: r }, 'waited for new tokens');
+            // other pilots' writes wake every idle pilot too: gather a burst of changes before looking again
+            if (r === 'changed') await sleep(250 + Math.random() * 750, this.stopController.signal);
             this.claimer.forget();
             break;
           }
@@ -535,10 +542,15 @@ export function commandFor(doc: TokenDoc, command?: string): string | undefined 
   return typeof doc.input === 'string' ? doc.input : undefined;
 }
 
-/** The command's environment: the pilot's, plus PICAS_TOKEN_ID and PICAS_TOKEN_INPUT. */
+/**
+ * The command's environment: the pilot's, plus PICAS_TOKEN_ID and PICAS_TOKEN_INPUT, minus the CouchDB
+ * password (a command that prints its environment would otherwise store it in the token's logs).
+ */
 export function tokenEnv(base: Record<string, string | undefined>, doc: TokenDoc): Record<string, string | undefined> {
+  const { PICAS_PASSWORD, ...rest } = base;
+  void PICAS_PASSWORD;
   return {
-    ...base,
+    ...rest,
     PICAS_TOKEN_ID: doc._id,
     PICAS_TOKEN_INPUT: typeof doc.input === 'string' ? doc.input : JSON.stringify(doc.input ?? null),
   };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileLabel, waitFor } from '@picas/testkit';
 import { alive, getToken, injectConflict, leaves, poolDatabase, putToken, pushTokens, readPid, summaryOf, tempDir, worker } from './helpers.js';
@@ -28,7 +28,7 @@ test('completion conflict: a field added while the token runs is kept, and the r
   t.after(() => w.kill('SIGKILL'));
   const claimed = await runningToken(couch, 'merge_1', dir);
   await putToken(couch, { ...claimed, output: { note: 'added by someone else' }, reviewer: 'alice' });
-  await import('node:fs').then((fs) => fs.writeFileSync(join(dir, 'go'), ''));
+  writeFileSync(join(dir, 'go'), '');
   const r = await w;
   assert.equal(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /done 1, failed 0, requeued 0, lost 0/);
@@ -96,7 +96,7 @@ test('a conflict at completion (the token changed and split while running): noth
   // someone edits the token (so the worker's completion gets a 409), and a replica brings a sibling of that edit
   await putToken(couch, { ...claimed, reviewer: 'bob' });
   await injectConflict(couch, 'split_done', (doc) => ({ ...doc, reviewer: 'carol' }));
-  await import('node:fs').then((fs) => fs.writeFileSync(join(dir, 'go'), ''));
+  writeFileSync(join(dir, 'go'), '');
   const r = await w;
   assert.equal(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /done 0, failed 0, requeued 0, lost 1/);

@@ -4,7 +4,7 @@
  * and a small HTTP proxy in front of the server for fault injection.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +72,11 @@ export async function monitorCounts(couch: Couch): Promise<Record<string, number
   return out;
 }
 
+/** A temporary directory, removed after the test (or file) that made it. */
 export function tempDir(prefix = 'picas-worker-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 export function readPid(path: string): number | undefined {

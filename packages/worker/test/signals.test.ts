@@ -143,3 +143,23 @@ test('--max-time stops the pilot: running tokens go back to todo, exit 0', async
   assert.match(tok.events!.at(-1)!.message!, /--max-time 2s reached/);
   assert.equal((await getToken(db.couch, 'maxtime_2')).lock, 0, 'nothing else was claimed');
 });
+
+test('prefetched tokens that never started go back to todo on a signal too', async (t) => {
+  const db = await poolDatabase(label);
+  const dir = tempDir();
+  await pushTokens(db.couch, [['pre_0', sleeper(dir), { priority: 9 }], ...[1, 2, 3].map((i) => [`pre_${i}`, 'sleep 1000'] as [string, string])]);
+  const w = worker(db, ['--prefetch', '4', '--kill-grace', '2s']);
+  t.after(() => w.kill('SIGKILL'));
+  const pids = await started(dir);
+  w.kill('SIGTERM');
+  const r = await w;
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /done 0, failed 0, requeued 4, lost 0/);
+  for (const id of ['pre_0', 'pre_1', 'pre_2', 'pre_3']) {
+    const tok = await getToken(db.couch, id);
+    assert.equal(tok.lock, 0, id);
+    assert.equal(tok.attempts, 1, id);
+  }
+  assert.match((await getToken(db.couch, 'pre_3')).events!.at(-1)!.message!, /stopped before starting it/);
+  assert.ok(!alive(pids.shell));
+});

@@ -11,7 +11,7 @@ const { couch } = db;
 test('with no options the worker drains the pool once: results, logs, views, summary', async () => {
   await pushTokens(couch, [
     ['ok_1', 'echo "hello $PICAS_TOKEN_ID"; echo "to stderr" >&2'],
-    ['ok_2', 'pwd; test -w .'],
+    ['ok_2', 'pwd; test -w .; env | grep -c "^PICAS_PASSWORD=" >&2; true'],
     ['bad_1', 'echo failing; exit 3'],
   ]);
   const workdir = tempDir();
@@ -32,6 +32,7 @@ test('with no options the worker drains the pool once: results, logs, views, sum
   assert.ok(cwd.startsWith(workdir), `token ran in its own directory under --workdir: ${cwd}`);
   assert.ok(!existsSync(cwd), 'the per-token working directory is cleaned');
   assert.deepEqual(readdirSync(workdir), [], 'nothing left under --workdir');
+  assert.equal(Buffer.from(ok2._attachments!['logs_ok_2.err']!.data!, 'base64').toString(), '0\n', 'the command does not get the password');
   const bad = await getToken(couch, 'bad_1');
   assert.equal(bad.exit_code, 3);
   assert.equal(bad.error!.at(-1)!.message, 'exit code 3');

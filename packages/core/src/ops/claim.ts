@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CouchHttp } from '../couch/http.js';
-import { UnreachableError } from '../errors.js';
+import { NotFoundError, UnreachableError } from '../errors.js';
 import { leaseExpired, lockedBy, scrubbed, type ClaimInfo, type TokenDoc } from '../token.js';
 import { hasConflicts, writable } from './read-token.js';
 
@@ -210,7 +210,9 @@ export class Claimer {
         if (stale > 0) continue;
         return { outcome: 'empty', won: [] };
       }
-      const result = max === 1 ? await this.claimOne(ready[0]!, options.signal) : await this.claimBulk(ready, options.signal);
+      // the claim write itself is not cut short by `signal`: a claim the server applied must be seen as won,
+      // so that the caller can put the token back (an unseen win would stay locked until its lease expires)
+      const result = max === 1 ? await this.claimOne(ready[0]!) : await this.claimBulk(ready);
       contended ||= result.conflicts > 0;
       if (result.won.length > 0) {
         // an uncontended window is kept for the next claim (saves a view read per token); a contended one is stale
@@ -219,18 +221,19 @@ export class Claimer {
       }
       if (result.accepted > 0) return { outcome: 'degraded', won: [] };
       if (result.error) return { outcome: 'unavailable', won: [], error: result.error };
-      // every try was lost to another worker: go on with the rest of this window, then a fresh one
+      // lost to another worker: the rest of this window was read at the same moment and is likely taken too
+      candidates = [];
     }
   }
 
-  private async claimOne(c: Candidate, signal?: AbortSignal) {
+  private async claimOne(c: Candidate) {
     this.stats.attempts++;
-    const attempt = await claimDocument(this.options.http, c.doc, this.claimInfo(), { expired: c.expired, w: this.options.w, signal });
+    const attempt = await claimDocument(this.options.http, c.doc, this.claimInfo(), { expired: c.expired, w: this.options.w });
     return this.tally([attempt]);
   }
 
   /** Several claims in one `_bulk_docs`: each document wins or fails on its own `_rev`. */
-  private async claimBulk(ready: Candidate[], signal?: AbortSignal) {
+  private async claimBulk(ready: Candidate[]) {
     const http = this.options.http;
     const bodies = ready.map((c) => claimBody(c.doc, this.claimInfo(), c.expired));
     this.stats.attempts += bodies.length;
@@ -241,7 +244,6 @@ export class Claimer {
         path: http.dbPath('/_bulk_docs'),
         query: { w: this.options.w },
         body: { docs: bodies },
-        signal,
         timeoutMs: 30_000,
       });
     } catch (err) {
@@ -308,7 +310,7 @@ export class Claimer {
     });
     if (res.status >= 500 || res.status === 429) throw http.errorFor(res, `reading ${view}`);
     if (res.status === 404 && (res.body as { reason?: string })?.reason !== 'Database does not exist.') {
-      throw http.errorFor(res, `reading ${view} (run picas init to install the design documents)`);
+      throw new NotFoundError(`database '${http.db}' has no ${view.split('/_view/')[0]} views (missing ${view}): run picas init`);
     }
     if (res.status !== 200) throw http.errorFor(res, `reading ${view}`);
     return res.body.rows ?? [];
