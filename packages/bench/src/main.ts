@@ -174,25 +174,23 @@ async function pushRate(server: Server, http: Http, count: number, work: string,
   return { rate: count / seconds, seconds };
 }
 
+/** What the bench reads from a worker's summary JSON log line (`"summary": true`). */
 interface WorkerSummary {
   done?: number;
   failed?: number;
-  claims?: number;
-  conflicts?: number;
-  requests?: number;
-  claimLatencyMs?: number[];
-  claimP50Ms?: number;
-  claimP99Ms?: number;
-  peakRssMb?: number;
+  claimed?: number;
+  http_requests?: number;
+  peak_rss_mb?: number;
+  claims?: { won?: number; conflicts?: number; accepted?: number; attempts?: number };
+  claim_latency_ms?: { n: number; p50: number; p99: number };
 }
 
-/** The worker's summary JSON log line (`"summary": true`). */
 function parseSummary(stderr: string): WorkerSummary {
   const lines = stderr.split('\n').filter((l) => l.startsWith('{'));
   for (const line of lines.reverse()) {
     try {
       const obj = JSON.parse(line);
-      if (obj.summary) return obj.summary === true ? obj : obj.summary;
+      if (obj.summary === true) return obj as WorkerSummary;
     } catch {
       // not JSON
     }
@@ -244,21 +242,22 @@ async function endToEnd(server: Server, http: Http, work: string, name: string, 
   const counts: Record<string, number> = {};
   for (const row of overview.body.rows ?? []) counts[row.key] = row.value;
   const sum = (f: (s: WorkerSummary) => number | undefined) => summaries.reduce((a, s) => a + (f(s) ?? 0), 0);
-  const claims = sum((s) => s.claims ?? s.done);
-  const latencies = summaries.flatMap((s) => s.claimLatencyMs ?? []);
+  const claims = sum((s) => s.claims?.won);
+  // per-worker percentiles, combined: the median of the medians, the worst p99
+  const p50s = summaries.map((s) => s.claim_latency_ms?.p50).filter((v): v is number => typeof v === 'number' && (v > 0 || summaries.length === 1));
   const result: E2EResult = {
     name,
     tokens,
     tokensPerSec: tokens / seconds,
-    conflictsPerClaim: claims ? sum((s) => s.conflicts) / claims : NaN,
-    requestsPerToken: sum((s) => s.requests) / tokens,
+    conflictsPerClaim: claims ? sum((s) => s.claims?.conflicts) / claims : NaN,
+    requestsPerToken: sum((s) => s.http_requests) / tokens,
     doubleExecutions: doubles,
     missing: tokens - seen.size,
     leftLocked: counts.locked ?? 0,
     leftTodo: counts.todo ?? 0,
-    claimP50Ms: latencies.length ? percentile(latencies, 50) : Math.max(...summaries.map((s) => s.claimP50Ms ?? NaN)),
-    claimP99Ms: latencies.length ? percentile(latencies, 99) : Math.max(...summaries.map((s) => s.claimP99Ms ?? NaN)),
-    peakRssMb: Math.max(...summaries.map((s) => s.peakRssMb ?? NaN)),
+    claimP50Ms: percentile(p50s, 50),
+    claimP99Ms: Math.max(...summaries.map((s) => s.claim_latency_ms?.p99 ?? NaN)),
+    peakRssMb: Math.max(...summaries.map((s) => s.peak_rss_mb ?? NaN)),
   };
   await http.call('DELETE', `/${db}`);
   return result;

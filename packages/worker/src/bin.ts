@@ -120,6 +120,7 @@ async function main(): Promise<number> {
         peak_rss_mb: summary.peakRssMb,
         http_requests: summary.httpRequests,
         claims: summary.claims,
+        claim_latency_ms: summary.claimLatencyMs,
         stop_reason: summary.stopReason,
       },
       summaryLine(summary),

@@ -48,6 +48,7 @@ export interface WorkerSummary {
   httpRequests: number;
   stopReason: string;
   claims: Claimer['stats'];
+  claimLatencyMs: { n: number; p50: number; p99: number };
 }
 
 /** A claimed token and everything that keeps it: its lease keeper and the claim that fences writes. */
@@ -190,6 +191,7 @@ export class Worker {
       httpRequests: this.http.requests,
       stopReason,
       claims: this.claimer?.stats ?? { viewReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 },
+      claimLatencyMs: this.claimer?.latency() ?? { n: 0, p50: 0, p99: 0 },
     };
   }
 

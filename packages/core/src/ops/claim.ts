@@ -140,6 +140,8 @@ export async function claimDocument(http: CouchHttp, doc: TokenDoc, claim: Claim
 
 export class Claimer {
   readonly stats: ClaimStats = { viewReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 };
+  /** wall time of each claim round that won, in ms (bounded), for the benchmark's p50/p99 */
+  private readonly latenciesMs: number[] = [];
   private cached: Candidate[] = [];
   private nextExpiredCheck = 0;
   private readonly random: () => number;
@@ -156,6 +158,13 @@ export class Claimer {
     return { workerId: o.workerId, claimId: newClaimId(o.workerId), hostname: o.hostname, leaseMs: o.leaseMs, now: this.now(), jobId: o.jobId, extra: o.extra };
   }
 
+  /** Claim latency percentiles (ms) over the rounds that won. */
+  latency(): { n: number; p50: number; p99: number } {
+    const sorted = [...this.latenciesMs].sort((a, b) => a - b);
+    const at = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 10) / 10 : 0);
+    return { n: sorted.length, p50: at(0.5), p99: at(0.99) };
+  }
+
   /** Forget cached candidates (e.g. after waiting for new tokens). */
   forget(): void {
     this.cached = [];
@@ -167,6 +176,7 @@ export class Claimer {
    */
   async claim(options: { max?: number; accept?: (doc: TokenDoc) => boolean; signal?: AbortSignal } = {}): Promise<ClaimRound> {
     const max = this.options.bulkAllowed ? Math.max(1, options.max ?? 1) : 1;
+    const startedMs = performance.now();
     let unfitExample: TokenDoc | undefined;
     let candidates = this.cached;
     this.cached = [];
@@ -217,6 +227,7 @@ export class Claimer {
       if (result.won.length > 0) {
         // an uncontended window is kept for the next claim (saves a view read per token); a contended one is stale
         if (!contended) this.cached = candidates;
+        if (this.latenciesMs.length < 100_000) this.latenciesMs.push(performance.now() - startedMs);
         return { outcome: 'won', won: result.won };
       }
       if (result.accepted > 0) return { outcome: 'degraded', won: [] };
