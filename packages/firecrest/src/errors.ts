@@ -28,26 +28,17 @@ export interface FirecrestErrorDetails {
   request?: string;
 }
 
+/** The server's error details, carried as fields by both error classes (declaration merging). */
+export interface FirecrestError extends Readonly<FirecrestErrorDetails> {}
 export class FirecrestError extends ExternalError {
-  readonly status?: number;
-  readonly serverMessage?: string;
-  readonly errorType?: string;
-  readonly causedBy?: string[] | null;
-  readonly data?: unknown;
-  readonly request?: string;
   constructor(message: string, details: FirecrestErrorDetails = {}, options?: { cause?: unknown }) {
     super(message, options);
     Object.assign(this, details);
   }
 }
 
+export interface FirecrestAuthError extends Readonly<FirecrestErrorDetails> {}
 export class FirecrestAuthError extends AuthError {
-  readonly status?: number;
-  readonly serverMessage?: string;
-  readonly errorType?: string;
-  readonly causedBy?: string[] | null;
-  readonly data?: unknown;
-  readonly request?: string;
   constructor(message: string, details: FirecrestErrorDetails = {}, options?: { cause?: unknown }) {
     super(message, options);
     Object.assign(this, details);

@@ -8,17 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, waitFor, workerBin } from '@picas/testkit';
+import { runCli, waitFor, workerBin, processAlive } from '@picas/testkit';
 import { tokenPool, tokensByState } from './token-pool.js';
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('picas-worker is built (the launch tests run the real worker)', () => {
   assert.ok(existsSync(workerBin), `${workerBin} is missing: build it with npx tsc -b packages/worker`);

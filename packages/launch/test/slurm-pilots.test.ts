@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { runCli, waitFor, workerBin } from '@picas/testkit';
+import { runCli, waitFor, workerBin, processAlive } from '@picas/testkit';
 import { allTokens, tokenPool, tokensByState } from './token-pool.js';
 
 async function whySlurmIsUnavailable(): Promise<string | undefined> {
@@ -65,15 +65,6 @@ async function submit(args: string[], env: Record<string, string>, cwd?: string)
   assert.match(jobId, /^\d+$/, `submit prints the job id, got '${run.stdout}'`);
   submitted.push(jobId);
   return jobId;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 if (unavailable && required) {

@@ -7,6 +7,7 @@
  * own in-process server instead.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
@@ -26,6 +27,9 @@ export interface TestServer {
 
 let ownServer: Promise<EmbeddedServer> | undefined;
 const ownAdmin = { username: 'admin', password: randomBytes(9).toString('base64url') };
+// registered at import (the file's root), not inside the first test that asks for a server: the server
+// must outlive that test
+after(async () => (ownServer ? (await ownServer).close() : undefined));
 
 /** The server for this test run: the shared one from `npm test`, or an in-process one for this file. */
 export async function testServer(): Promise<TestServer> {
@@ -33,10 +37,7 @@ export async function testServer(): Promise<TestServer> {
   if (env.PICAS_TEST_URL) {
     return { url: env.PICAS_TEST_URL, username: env.PICAS_TEST_USERNAME ?? '', password: env.PICAS_TEST_PASSWORD ?? '' };
   }
-  if (!ownServer) {
-    ownServer = startEmbeddedServer({ inMemory: true, admin: ownAdmin });
-    after(async () => (await ownServer)?.close());
-  }
+  ownServer ??= startEmbeddedServer({ inMemory: true, admin: ownAdmin });
   const server = await ownServer;
   return { url: server.url, ...ownAdmin };
 }
@@ -138,3 +139,18 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
   }
 }
 export * from './firecrest-standin.js';
+
+/** True while the process runs (a zombie, waiting for a busy PID 1 to reap it, has already ended). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}

@@ -85,20 +85,7 @@ export function readPid(path: string): number | undefined {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-/** True while the process runs (a zombie, waiting for a busy PID 1 to reap it, has already ended). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-}
+export { processAlive as alive } from '@picas/testkit';
 
 /** Kills a process group left by a test (e.g. the orphan of a kill -9'd pilot). */
 export function killGroup(pgid: number | undefined): void {
