@@ -1,17 +1,25 @@
 /**
- * A small CouchDB HTTP client on undici, for the operations where the status code itself is the answer
- * (a claim is won only on 201, never on 202) and for the worker's hot path: keep-alive connections,
- * per-request timeouts, AbortSignal, and a request counter the benchmark reads.
+ * A small CouchDB HTTP client for the operations where the status code itself is the answer (a claim is
+ * won only on 201, never on 202) and for the worker's hot path: keep-alive connections, per-request
+ * timeouts, AbortSignal, and a request counter the benchmark reads.
+ *
+ * It is built on node:http/https with a keep-alive agent rather than undici: the worker stays small
+ * (undici's module alone adds ~19 MB RSS to every pilot, and the pilot's idle RSS is a target), and the
+ * single-node server is the bottleneck, not the client. (nano, for the CLI, uses Node's built-in fetch;
+ * the FirecREST client uses undici.)
  *
  * It never throws for an HTTP status: callers look at `status`. Network faults throw UnreachableError.
  * Use `expectOk` to turn a non-2xx answer into the matching picas error.
  */
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ConnectionConfig } from '../connection-config.js';
 import { errorForStatus, networkCode, unreachable, type CouchErrorContext } from './errors.js';
 
+export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE' | 'COPY';
+
 export interface CouchRequest {
-  method?: Dispatcher.HttpMethod;
+  method?: HttpMethod;
   /** path below the server root, e.g. `/picas/token_1`; use `docPath` to build it */
   path: string;
   query?: Record<string, string | number | boolean | undefined | unknown[] | object>;
@@ -27,7 +35,7 @@ export interface CouchRequest {
 export interface CouchResponse<T = any> {
   status: number;
   body: T;
-  headers: Record<string, string | string[] | undefined>;
+  headers: IncomingHttpHeaders;
 }
 
 const JSON_QUERY_KEYS = new Set(['key', 'keys', 'startkey', 'endkey', 'start_key', 'end_key']);
@@ -37,14 +45,17 @@ export class CouchHttp {
   readonly db: string;
   /** requests sent since creation, for request-per-token accounting */
   requests = 0;
-  private readonly dispatcher: Agent;
+  private readonly agent: HttpAgent;
+  private readonly secure: boolean;
   private readonly authHeader?: string;
   private readonly ctx: CouchErrorContext;
 
   constructor(config: ConnectionConfig, options: { connections?: number } = {}) {
     this.baseUrl = config.url.replace(/\/+$/, '');
     this.db = config.db;
-    this.dispatcher = new Agent({ connections: options.connections ?? 16, keepAliveTimeout: 10_000, pipelining: 1 });
+    this.secure = this.baseUrl.startsWith('https:');
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: options.connections ?? 16, maxFreeSockets: options.connections ?? 16 };
+    this.agent = this.secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     if (config.username) {
       this.authHeader = 'Basic ' + Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');
     }
@@ -77,31 +88,45 @@ export class CouchHttp {
     }
     const timeout = AbortSignal.timeout(req.timeoutMs ?? 60_000);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     this.requests++;
-    let res: Dispatcher.ResponseData;
+    let res: IncomingMessage;
+    let data: Buffer;
     try {
-      res = await undiciRequest(url, { method: req.method ?? 'GET', headers, body, signal, dispatcher: this.dispatcher });
+      ({ res, data } = await this.send(url, req.method ?? 'GET', headers, body, signal));
     } catch (err) {
       if (req.signal?.aborted) throw err;
       if (timeout.aborted) throw unreachable(this.ctx, 'timeout', err);
       throw unreachable(this.ctx, networkCode(err) ?? (err as Error).message, err);
     }
+    const status = res.statusCode ?? 0;
     let parsed: unknown;
-    try {
-      if (req.raw && res.statusCode < 300) {
-        parsed = Buffer.from(await res.body.arrayBuffer());
-      } else {
-        const text = await res.body.text();
-        try {
-          parsed = text ? JSON.parse(text) : undefined;
-        } catch {
-          parsed = { error: 'bad_json', reason: text.slice(0, 200) };
-        }
+    if (req.raw && status < 300) {
+      parsed = data;
+    } else {
+      const text = data.toString('utf8');
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = { error: 'bad_json', reason: text.slice(0, 200) };
       }
-    } catch (err) {
-      throw unreachable(this.ctx, networkCode(err) ?? 'response aborted', err);
     }
-    return { status: res.statusCode, body: parsed as T, headers: res.headers };
+    return { status, body: parsed as T, headers: res.headers };
+  }
+
+  private send(url: URL, method: string, headers: Record<string, string>, body: string | Buffer | undefined, signal: AbortSignal): Promise<{ res: IncomingMessage; data: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const send = this.secure ? httpsRequest : httpRequest;
+      const request = send(url, { method, headers, agent: this.agent, signal }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ res, data: Buffer.concat(chunks) }));
+        res.on('error', reject);
+        res.on('aborted', () => reject(Object.assign(new Error('response aborted'), { code: 'ECONNRESET' })));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
   }
 
   /** Sends the request and returns the body on 2xx; any other status becomes the matching picas error. */
@@ -116,6 +141,6 @@ export class CouchHttp {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.agent.destroy();
   }
 }
