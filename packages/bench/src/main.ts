@@ -11,7 +11,7 @@
  * (zero double executions, zero tokens left locked) fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -138,13 +138,16 @@ async function putCeiling(http: Http, seconds: number): Promise<number> {
   return count / seconds;
 }
 
-/** 1b. _bulk_docs inserts/s of token-shaped documents, batches of 1,000. */
+/**
+ * 1b. _bulk_docs inserts/s of token-shaped documents, batches of 1,000, with ids shaped like the ones
+ * `picas push` writes (`token_` + 16 hex digits of a content hash): the same documents, the same key order.
+ */
 async function bulkCeiling(http: Http, total: number): Promise<number> {
   const db = 'bench_bulk';
   await createDb(http, db, false);
   const started = performance.now();
   for (let i = 0; i < total; i += 1000) {
-    const docs = Array.from({ length: Math.min(1000, total - i) }, (_, j) => newToken(`token_${i + j}`, `echo ${i + j}`));
+    const docs = Array.from({ length: Math.min(1000, total - i) }, (_, j) => newToken(`token_${createHash('sha256').update(`echo ${i + j}`).digest('hex').slice(0, 16)}`, `echo ${i + j}`));
     const r = await http.call('POST', `/${db}/_bulk_docs`, { docs });
     if (r.status >= 300) throw new Error(`bulk insert failed: ${r.status}`);
   }
@@ -370,6 +373,7 @@ async function main() {
       ['1 worker --slots 16', 1, ['--slots', '16'], sizes.e2eSlots],
       ['4 workers --prefetch 8', 4, ['--prefetch', '8'], sizes.e2e],
       ['16 workers --prefetch 8 --slots 4', 16, ['--prefetch', '8', '--slots', '4'], sizes.e2e],
+      ['1 worker --prefetch 16 --slots 16', 1, ['--prefetch', '16', '--slots', '16'], sizes.e2e],
     ];
     const e2e: E2EResult[] = [];
     for (const [name, procs, wargs, n] of configs) {

@@ -121,6 +121,7 @@ async function main(): Promise<number> {
         http_requests: summary.httpRequests,
         claims: summary.claims,
         claim_latency_ms: summary.claimLatencyMs,
+        completions: summary.completions,
         stop_reason: summary.stopReason,
       },
       summaryLine(summary),

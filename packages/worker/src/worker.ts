@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { backoffDelay, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
 import { Claimer, type ClaimRound } from '@picas/core/ops/claim';
 import { completeToken } from '@picas/core/ops/complete';
+import { CompletionBatcher } from '@picas/core/ops/complete-batch';
 import { requeueToken } from '@picas/core/ops/release';
 import { claimQuorumIsUnsafe, claimWriteQuorum, readReplicas, type Replicas } from '@picas/core/ops/replicas';
 import type { WorkerOptions } from './options.js';
@@ -49,6 +50,8 @@ export interface WorkerSummary {
   stopReason: string;
   claims: Claimer['stats'];
   claimLatencyMs: { n: number; p50: number; p99: number };
+  /** batched completion writes (only with --prefetch and --slots > 1 on a single node) */
+  completions?: CompletionBatcher['stats'];
 }
 
 /** A claimed token and everything that keeps it: its lease keeper and the claim that fences writes. */
@@ -83,6 +86,8 @@ export class Worker {
   private claimer!: Claimer;
   private replicas!: Replicas;
   private repairer!: ConflictRepairer;
+  /** with --prefetch on a single node and several slots: results that finish together share one write */
+  private completer?: CompletionBatcher;
   private readonly workRoot: string;
   private readonly guard: OrphanGuard;
 
@@ -152,6 +157,7 @@ export class Worker {
       jobId: jobIdFields(this.ctx.env).jobId,
       extra: jobIdFields(this.ctx.env).extra,
     });
+    if (o.prefetch > 1 && bulkAllowed && o.slots > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: o.slots, windowMs: 50 });
     mkdirSync(this.workRoot, { recursive: true });
     this.guard.start();
     this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log });
@@ -192,6 +198,7 @@ export class Worker {
       stopReason,
       claims: this.claimer?.stats ?? { viewReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 },
       claimLatencyMs: this.claimer?.latency() ?? { n: 0, p50: 0, p99: 0 },
+      completions: this.completer?.stats,
     };
   }
 
@@ -451,14 +458,16 @@ export class Worker {
     }
     this.budget.record(runMs);
     let result = resultOf(outcome, attachments, this.ctx.hostname);
-    const complete = () =>
-      completeToken(this.http, keeper.current, result, {
+    const complete = () => {
+      const options = {
         claimId: held.claimId,
         workerId: this.ctx.workerId,
         maxScrub: o.maxScrub,
         retryForMs: o.retryFor,
-        onRetry: (err, attempt, delay) => log.warn({ err, attempt, delay_ms: delay }, 'saving the result: CouchDB unavailable, retrying'),
-      });
+        onRetry: (err: unknown, attempt: number, delay: number) => log.warn({ err, attempt, delay_ms: delay }, 'saving the result: CouchDB unavailable, retrying'),
+      };
+      return this.completer ? this.completer.complete(keeper.current, result, options) : completeToken(this.http, keeper.current, result, options);
+    };
     let written;
     try {
       written = await complete();

@@ -30,12 +30,16 @@ export interface PushOptions {
 
 type BulkRow = { id?: string; rev?: string; ok?: boolean; error?: string; reason?: string };
 
+/** Batches in flight at once: the next batch is encoded and sent while the server stores the previous one. */
+export const PUSH_CONCURRENCY = 2;
+
 export async function pushTokens(couch: Couch, docs: readonly TokenDoc[], options: PushOptions = {}): Promise<PushResult> {
   const { http } = couch;
   const batchSize = Math.max(1, options.batchSize ?? DEFAULT_PUSH_BATCH);
   const result: PushResult = { created: 0, alreadyPresent: 0, failed: [] };
-  for (let start = 0; start < docs.length; start += batchSize) {
-    if (options.signal?.aborted) break;
+  let handled = 0;
+  let next = 0;
+  const writeBatch = async (start: number) => {
     const batch = docs.slice(start, start + batchSize);
     // the ids are fixed, so retrying a batch after a network fault cannot duplicate tokens
     const rows = await withRetry(
@@ -54,7 +58,17 @@ export async function pushTokens(couch: Couch, docs: readonly TokenDoc[], option
         else result.failed.push({ id, error: row.error ?? 'unknown', reason: row.reason });
       });
     }
-    options.onProgress?.(Math.min(start + batch.length, docs.length), docs.length);
-  }
+    handled += batch.length;
+    options.onProgress?.(handled, docs.length);
+  };
+  // a few lanes, each taking the next batch; a failing batch stops its lane and the error is thrown
+  const lane = async () => {
+    while (next < docs.length && !options.signal?.aborted) {
+      const start = next;
+      next += batchSize;
+      await writeBatch(start);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PUSH_CONCURRENCY, Math.ceil(docs.length / batchSize)) }, lane));
   return result;
 }
