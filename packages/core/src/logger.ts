@@ -3,6 +3,7 @@
  * Passwords, authorization headers and credentials in URLs are redacted.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import prettyFactory from 'pino-pretty';
 import { redactText } from './redact.js';
 
 export type { Logger };
@@ -48,7 +49,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
   if (pretty) {
     // pino-pretty as a synchronous stream (no worker thread), so nothing outlives the process
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return pino(opts, prettyStream(destination));
   }
   return pino(opts, destination as DestinationStream);
@@ -56,8 +56,5 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 function prettyStream(destination: DestinationStream | NodeJS.WritableStream): DestinationStream {
   // pino-pretty exports a factory returning a transform stream
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   return prettyFactory({ colorize: true, destination, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' });
 }
-
-import prettyFactory from 'pino-pretty';
