@@ -201,6 +201,19 @@ function parseSummary(stderr: string): WorkerSummary {
   return {};
 }
 
+/** Executions beyond the first, over all tokens (from a count of runs per token id). */
+function doubleRuns(runs: Map<string, number>): number {
+  return [...runs.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0);
+}
+
+/** Tokens per state, from PiCaS' overview_total view. */
+async function stateCounts(http: Http, db: string): Promise<Record<string, number>> {
+  const overview = await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
+  const counts: Record<string, number> = {};
+  for (const row of overview.body.rows ?? []) counts[row.key] = row.value;
+  return counts;
+}
+
 interface E2EResult {
   name: string;
   tokens: number;
@@ -240,10 +253,8 @@ async function endToEnd(server: Server, http: Http, work: string, name: string, 
   const lines = readFileSync(execLog, 'utf8').split('\n').filter(Boolean);
   const seen = new Map<string, number>();
   for (const l of lines) seen.set(l, (seen.get(l) ?? 0) + 1);
-  const doubles = [...seen.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0);
-  const overview = await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
-  const counts: Record<string, number> = {};
-  for (const row of overview.body.rows ?? []) counts[row.key] = row.value;
+  const doubles = doubleRuns(seen);
+  const counts = await stateCounts(http, db);
   const sum = (f: (s: WorkerSummary) => number | undefined) => summaries.reduce((a, s) => a + (f(s) ?? 0), 0);
   const claims = sum((s) => s.claims?.won);
   // per-worker percentiles, combined: the median of the medians, the worst p99
@@ -296,10 +307,8 @@ async function picasBaseline(http: Http, tokens: number, clients: number): Promi
   }
   await http.call('GET', `/${db}/_design/Monitor/_view/todo?limit=1`);
   const r = await runPicasBaseline(http, db, clients);
-  const doubles = [...r.executions.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0);
-  const overview = await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
-  const counts: Record<string, number> = {};
-  for (const row of overview.body.rows ?? []) counts[row.key] = row.value;
+  const doubles = doubleRuns(r.executions);
+  const counts = await stateCounts(http, db);
   await http.call('DELETE', `/${db}`);
   const claims = [...r.executions.values()].reduce((a, n) => a + n, 0);
   return {

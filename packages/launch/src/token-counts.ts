@@ -3,30 +3,13 @@
  * so the numbers match what Python PiCaS and `picas status` show. Used by the launchers' autopilot
  * (`--only-if-todo`) and by `picas slurm status`.
  */
-import { NotFoundError, type Couch, type TokenState } from '@picas/core';
+import type { Couch, TokenState } from '@picas/core';
+import { stateCounts } from '@picas/core/ops/status';
 
 export type TokenCounts = Record<TokenState, number>;
 
-export async function tokenCounts(couch: Couch, signal?: AbortSignal): Promise<TokenCounts> {
-  const counts: TokenCounts = { todo: 0, locked: 0, done: 0, error: 0 };
-  const res = await couch.http.request<{ rows?: Array<{ key: string; value: number }> }>({
-    path: couch.http.dbPath('/_design/Monitor/_view/overview_total'),
-    query: { group: true },
-    signal,
-  });
-  if (res.status === 404) {
-    const reason = (res.body as { reason?: string } | undefined)?.reason ?? '';
-    throw new NotFoundError(
-      /database/i.test(reason)
-        ? `database '${couch.config.db}' does not exist: run picas init`
-        : `database '${couch.config.db}' has no _design/Monitor views: run picas init`,
-    );
-  }
-  if (res.status < 200 || res.status >= 300) throw couch.http.errorFor(res, 'reading token counts (overview_total)');
-  for (const row of res.body.rows ?? []) {
-    if (row.key in counts) counts[row.key as TokenState] = Number(row.value) || 0;
-  }
-  return counts;
+export function tokenCounts(couch: Couch, signal?: AbortSignal): Promise<TokenCounts> {
+  return stateCounts(couch, { signal });
 }
 
 /**

@@ -13,7 +13,8 @@ export interface TokenCounts extends Record<TokenState, number> {
   conflicts: number | null;
 }
 
-export async function tokenStatus(couch: Couch, options: { signal?: AbortSignal } = {}): Promise<TokenCounts> {
+/** Tokens per state from PiCaS' `Monitor/overview_total` (group=true): the numbers Python PiCaS shows too. */
+export async function stateCounts(couch: Couch, options: { signal?: AbortSignal } = {}): Promise<Record<TokenState, number>> {
   const { http } = couch;
   const overview = await http.request<{ rows?: Array<{ key: unknown; value: unknown }> }>({
     path: http.dbPath('/_design/Monitor/_view/overview_total'),
@@ -22,12 +23,18 @@ export async function tokenStatus(couch: Couch, options: { signal?: AbortSignal 
   });
   if (overview.status === 404) throw missingView(couch, overview.body, 'Monitor', 'overview_total');
   if (overview.status >= 300) throw http.errorFor(overview, 'reading the Monitor/overview_total view');
-  const counts: TokenCounts = { todo: 0, locked: 0, done: 0, error: 0, total: 0, conflicts: null };
+  const counts: Record<TokenState, number> = { todo: 0, locked: 0, done: 0, error: 0 };
   for (const row of overview.body?.rows ?? []) {
     const key = row.key as TokenState;
     if (key === 'todo' || key === 'locked' || key === 'done' || key === 'error') counts[key] = Number(row.value) || 0;
   }
-  counts.total = counts.todo + counts.locked + counts.done + counts.error;
+  return counts;
+}
+
+export async function tokenStatus(couch: Couch, options: { signal?: AbortSignal } = {}): Promise<TokenCounts> {
+  const { http } = couch;
+  const states = await stateCounts(couch, options);
+  const counts: TokenCounts = { ...states, total: states.todo + states.locked + states.done + states.error, conflicts: null };
 
   const conflicts = await http.request<{ rows?: Array<{ value: unknown }> }>({
     path: http.dbPath('/_design/picas/_view/conflicts'),
