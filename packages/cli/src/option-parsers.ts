@@ -28,4 +28,9 @@ export function portOption(value: string): number {
   return n;
 }
 
+/** For a repeatable option: each use adds its value to the list. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 export const STATE_CHOICES: readonly TokenState[] = TOKEN_STATES;

@@ -12,7 +12,7 @@ import { loadLayers, redactUrl, sleep, UsageError, type ConnectionConfig } from 
 import type { FirecrestClient, FirecrestConfig, FirecrestJob, PilotRecord } from '@picas/firecrest';
 import { addWorkerOptionFlags, type OptionTarget } from '@picas/launch/worker-option-flags';
 import { connectionFor, note, printJson, say, withCouch } from '../context.js';
-import { durationOption, positiveCountOption } from '../option-parsers.js';
+import { collect, durationOption, positiveCountOption } from '../option-parsers.js';
 import { formatTable } from '../table.js';
 
 interface FirecrestFlags {
@@ -23,10 +23,6 @@ interface FirecrestFlags {
   account?: string;
   stateFile?: string;
   json?: boolean;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** The FirecREST connection options every subcommand takes. */

@@ -7,10 +7,7 @@ import type { Command } from 'commander';
 import { UsageError } from '@picas/core';
 import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
 import { connectionFor, note, printJson, say, withCouch } from '../context.js';
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
+import { collect } from '../option-parsers.js';
 
 export function register(program: Command): void {
   const slurm = program.command('slurm').description('run pilots as Slurm array jobs');
