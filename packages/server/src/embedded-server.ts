@@ -14,6 +14,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import PouchDB from 'pouchdb';
 import MemoryAdapter from 'pouchdb-adapter-memory';
 import expressPouchdb from 'express-pouchdb';
+import { viewFunctionsPlugin } from './view-functions.js';
 
 export interface EmbeddedServerOptions {
   host?: string;
@@ -34,12 +35,18 @@ export interface EmbeddedServer {
 }
 
 let memoryPluginLoaded = false;
+let viewPluginLoaded = false;
 
 export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
   const host = options.host ?? '127.0.0.1';
   let tempDir: string | undefined;
   let Pouch: any;
   let configDir: string;
+  if (!viewPluginLoaded) {
+    // map functions compiled once in one sandbox, instead of a new vm context per document (view-functions.ts)
+    PouchDB.plugin(viewFunctionsPlugin());
+    viewPluginLoaded = true;
+  }
   if (options.inMemory) {
     if (!memoryPluginLoaded) {
       PouchDB.plugin(MemoryAdapter);

@@ -15,3 +15,16 @@ declare module 'pouchdb-adapter-memory' {
   const plugin: any;
   export default plugin;
 }
+declare module 'pouchdb-abstract-mapreduce' {
+  interface AbstractMapReduce {
+    query(...args: unknown[]): unknown;
+    viewCleanup(...args: unknown[]): unknown;
+  }
+  function createAbstractMapReduce(
+    localDocName: string,
+    mapper: (mapFun: unknown, emit: (key: unknown, value?: unknown) => void) => (doc: unknown) => unknown,
+    reducer: (reduceFun: unknown) => (keys: unknown, values: unknown, rereduce?: boolean) => unknown,
+    ddocValidator: (ddoc: any, viewName: string) => void,
+  ): AbstractMapReduce;
+  export default createAbstractMapReduce;
+}

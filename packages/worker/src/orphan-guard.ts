@@ -2,16 +2,27 @@
  * Stops the pilot's running commands if the pilot itself dies without cleaning up (kill -9, the OOM
  * killer). Otherwise a command would go on running, orphaned, while its token's lease expires and
  * another pilot runs the same token. A small detached shell watches the pilot's pid once a second; when
- * the pilot is gone it sends SIGTERM, then SIGKILL after the grace period, to every process group listed
- * in a file the pilot keeps up to date. On a normal exit the pilot stops the guard.
+ * the pilot is gone it sends SIGTERM, then SIGKILL after the grace period, to every process group still
+ * running by the pilot's journal. On a normal exit the pilot stops the guard.
+ *
+ * The journal is append-only (`+pgid` when a command starts, `-pgid` when it ends) on a descriptor kept
+ * open: one small write per event, where rewriting a whole list file per event cost more than the rest of
+ * a short token's bookkeeping. It is compacted (rewritten with only the live groups) once it grows.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { execa } from 'execa';
 
 const GUARD_SCRIPT = `
 pilot=$1; list=$2; grace=$3
 while kill -0 "$pilot" 2>/dev/null; do sleep 1; done
-groups=$(cat "$list" 2>/dev/null)
+declare -A live
+while read -r entry; do
+  case $entry in
+    +*) live[\${entry#+}]=1 ;;
+    -*) unset "live[\${entry#-}]" ;;
+  esac
+done < "$list" 2>/dev/null
+groups="\${!live[*]}"
 [ -z "$groups" ] && exit 0
 for g in $groups; do kill -TERM -- "-$g" 2>/dev/null; done
 waited=0
@@ -25,9 +36,14 @@ for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
 rm -f "$list"
 `;
 
+/** Journal size (bytes) past which it is rewritten with only the live groups. */
+const COMPACT_AT = 64 * 1024;
+
 export class OrphanGuard {
   private readonly groups = new Set<number>();
   private guard?: ReturnType<typeof execa>;
+  private fd?: number;
+  private written = 0;
 
   constructor(
     private readonly listPath: string,
@@ -35,7 +51,7 @@ export class OrphanGuard {
   ) {}
 
   start(): void {
-    writeFileSync(this.listPath, '');
+    this.fd = openSync(this.listPath, 'w');
     const grace = Math.max(1, Math.ceil(this.killGraceMs / 1000));
     this.guard = execa('bash', ['-c', GUARD_SCRIPT, 'picas-orphan-guard', String(process.pid), this.listPath, String(grace)], {
       detached: true,
@@ -48,19 +64,42 @@ export class OrphanGuard {
 
   add(pgid: number): void {
     this.groups.add(pgid);
-    this.write();
+    this.append(`+${pgid}\n`);
   }
 
   remove(pgid: number): void {
-    if (this.groups.delete(pgid)) this.write();
+    if (this.groups.delete(pgid)) this.append(`-${pgid}\n`);
   }
 
-  private write(): void {
+  private append(entry: string): void {
+    if (this.fd === undefined) return;
     try {
-      writeFileSync(this.listPath, [...this.groups].join(' '));
+      if (this.written >= COMPACT_AT) this.compact();
+      this.written += writeSync(this.fd, entry);
     } catch {
       // the work directory is gone: nothing left to guard
     }
+  }
+
+  /** Rewrites the journal with the live groups only; the rename makes the swap atomic for the guard. */
+  private compact(): void {
+    const fresh = [...this.groups].map((g) => `+${g}\n`).join('');
+    const next = `${this.listPath}.next`;
+    writeFileSync(next, fresh);
+    renameSync(next, this.listPath);
+    closeSync(this.fd!);
+    this.fd = openSync(this.listPath, 'a');
+    this.written = Buffer.byteLength(fresh);
+  }
+
+  private closeJournal(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    this.fd = undefined;
   }
 
   /** For an immediate exit (a second signal): the pilot has killed its commands itself. */
@@ -74,6 +113,7 @@ export class OrphanGuard {
   }
 
   async stop(): Promise<void> {
+    this.closeJournal();
     const guard = this.guard;
     this.guard = undefined;
     if (!guard) return;

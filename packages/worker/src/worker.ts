@@ -7,10 +7,9 @@
  *    back to todo (`--on-signal requeue`) or mark them error (`--on-signal fail`).
  * Up to `--slots` tokens run at once.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { backoffDelay, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
 import { Claimer, type ClaimRound } from '@picas/core/ops/claim';
 import { completeToken } from '@picas/core/ops/complete';
@@ -90,6 +89,8 @@ export class Worker {
   private completer?: CompletionBatcher;
   private readonly workRoot: string;
   private readonly guard: OrphanGuard;
+  /** numbers the runs' working directories */
+  private runSeq = 0;
 
   constructor(private readonly ctx: WorkerContext) {
     this.http = ctx.couch.http;
@@ -381,12 +382,10 @@ export class Worker {
     keeper.lost.signal.addEventListener('abort', onLost, { once: true });
     if (this.stopRequest) controller.abort({ stop: this.stopRequest.kind, reason: this.stopRequest.reason });
 
-    const nonce = randomBytes(3).toString('hex');
-    const base = `${safeFileName(held.doc._id)}-${nonce}`;
+    const base = this.makeRunDir(held.doc._id);
     const cwd = join(this.workRoot, base);
     const stdoutPath = join(this.workRoot, `${base}.out`);
     const stderrPath = join(this.workRoot, `${base}.err`);
-    mkdirSync(cwd, { recursive: true });
     const command = commandFor(held.doc, o.command);
     let outcome: RunOutcome;
     if (command === undefined) {
@@ -417,10 +416,23 @@ export class Worker {
     try {
       await this.record(held, outcome, stdoutPath, stderrPath, controller.signal);
     } finally {
-      if (!o.keepWorkdir) {
-        rmSync(cwd, { recursive: true, force: true, maxRetries: 2 });
-        rmSync(stdoutPath, { force: true });
-        rmSync(stderrPath, { force: true });
+      if (!o.keepWorkdir) removeRunFiles(cwd, stdoutPath, stderrPath);
+    }
+  }
+
+  /**
+   * A new working directory for one run: the token id and a counter (a kept work root from an earlier
+   * pilot with the same --worker-id may hold the same names: those are skipped).
+   */
+  private makeRunDir(tokenId: string): string {
+    const safe = safeFileName(tokenId);
+    for (;;) {
+      const base = `${safe}-${++this.runSeq}`;
+      try {
+        mkdirSync(join(this.workRoot, base));
+        return base;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
     }
   }
@@ -579,4 +591,23 @@ export function jobIdFields(env: Record<string, string | undefined>): { jobId?: 
 
 function finiteSeconds(ms: number): number | null {
   return Number.isFinite(ms) ? Math.round(ms / 100) / 10 : null;
+}
+
+/**
+ * Removes a finished token's working directory and log files. Most commands leave their directory empty:
+ * one rmdir then, and the recursive walk only when something is left in it.
+ */
+function removeRunFiles(cwd: string, ...files: string[]): void {
+  try {
+    rmdirSync(cwd);
+  } catch {
+    rmSync(cwd, { recursive: true, force: true, maxRetries: 2 });
+  }
+  for (const file of files) {
+    try {
+      unlinkSync(file);
+    } catch {
+      // never written, or already gone
+    }
+  }
 }

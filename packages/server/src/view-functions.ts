@@ -1,0 +1,175 @@
+/**
+ * How the embedded server runs view map and reduce functions.
+ *
+ * PouchDB's own Node build evaluates a design document's map function in a brand-new `vm` context for
+ * every document it indexes (it even inlines the document as JSON into the source it compiles). That costs
+ * about a millisecond per document per view, and on a token pool every claim and every completion is a
+ * change to index: it was the largest single cost of the server under a busy pool.
+ *
+ * This module does what CouchDB's `couchjs` does instead: one long-lived sandbox context, each function
+ * source compiled once. The sandbox keeps what PouchDB's gives a map function (`emit`, `log`, `sum`,
+ * `isArray`, `toJSON`, strict mode), and a function still sees a copy of the document made inside the
+ * sandbox, so it cannot change what the indexer stores. It is installed as PouchDB's `query`/`viewCleanup`
+ * plugin on the same abstract map/reduce code and the same index storage (`mrviews`), so existing view
+ * indexes stay valid.
+ */
+import vm from 'node:vm';
+import createAbstractMapReduce from 'pouchdb-abstract-mapreduce';
+
+type Emit = (key: unknown, value?: unknown) => void;
+type Compiled = (...args: unknown[]) => unknown;
+
+/** Globals a view function sees, defined inside the sandbox (as in PouchDB's own sandbox). */
+const SANDBOX_PRELUDE = `
+"use strict";
+var log = function () {};
+var isArray = Array.isArray;
+var toJSON = JSON.parse;
+var __parse__ = JSON.parse;
+function createBuiltInError(name) { return { builtInError: true, name: name }; }
+function sum(values) {
+  var result = 0;
+  for (var i = 0, len = values.length; i < len; i++) {
+    var num = values[i];
+    if (typeof num !== 'number') {
+      if (Array.isArray(num)) {
+        result = typeof result === 'number' ? [result] : result;
+        for (var j = 0, jLen = num.length; j < jLen; j++) {
+          var jNum = num[j];
+          if (typeof jNum !== 'number') throw createBuiltInError('_sum');
+          else if (typeof result[j] === 'undefined') result.push(jNum);
+          else result[j] += jNum;
+        }
+      } else {
+        throw createBuiltInError('_sum');
+      }
+    } else if (typeof result === 'number') {
+      result += num;
+    } else {
+      result[0] += num;
+    }
+  }
+  return result;
+}
+`;
+
+const MAX_COMPILED = 500;
+
+export class ViewFunctionSandbox {
+  private readonly context = vm.createContext(Object.create(null));
+  private readonly compiled = new Map<string, (emit: Emit | undefined) => Compiled>();
+  /** JSON.parse of the sandbox's realm: documents handed to view functions are sandbox objects */
+  private readonly parse: (text: string) => unknown;
+  /** the sandbox's `sum`, shared by `_sum`/`_stats`; a bad value comes back as a thrown builtInError object */
+  private readonly sum: (values: unknown[]) => unknown;
+
+  constructor() {
+    vm.runInContext(SANDBOX_PRELUDE, this.context);
+    this.parse = vm.runInContext('__parse__', this.context) as (text: string) => unknown;
+    const sandboxSum = vm.runInContext('sum', this.context) as (values: unknown[]) => unknown;
+    this.sum = (values) => {
+      try {
+        return sandboxSum(values);
+      } catch (err) {
+        throw this.builtInFailure(err) ?? err;
+      }
+    };
+  }
+
+  /** A function source compiled once; each call binds a fresh `emit`. */
+  private factory(source: string): (emit: Emit | undefined) => Compiled {
+    let make = this.compiled.get(source);
+    if (!make) {
+      const code = `(function (emit) { "use strict"; return (${source.replace(/;\s*$/, '')}); })`;
+      make = vm.runInContext(code, this.context, { filename: 'view-function.js' }) as (emit: Emit | undefined) => Compiled;
+      if (this.compiled.size >= MAX_COMPILED) this.compiled.clear();
+      this.compiled.set(source, make);
+    }
+    return make;
+  }
+
+  /** PouchDB's `mapper(mapFun, emit)`: a function of one document. */
+  mapper(mapFun: unknown, emit: Emit): (doc: unknown) => unknown {
+    // temp views may pass a real function taking (doc, emit)
+    if (typeof mapFun === 'function' && mapFun.length === 2) {
+      const fn = mapFun as (doc: unknown, emit: Emit) => unknown;
+      return (doc) => fn(doc, emit);
+    }
+    const fn = this.factory(String(mapFun))(emit);
+    return (doc) => this.settle(fn(this.copy(doc)));
+  }
+
+  /** PouchDB's `reducer(reduceFun)`: built-ins natively, anything else in the sandbox. */
+  reducer(reduceFun: unknown): (keys: unknown, values: unknown, rereduce?: boolean) => unknown {
+    const source = String(reduceFun);
+    const builtIn = builtInReducer(source, this.sum);
+    if (builtIn) return builtIn;
+    const fn = this.factory(source)(undefined);
+    return (keys, values, rereduce) => this.settle(fn(this.copy(keys), this.copy(values), rereduce));
+  }
+
+  private copy(value: unknown): unknown {
+    return value === undefined ? undefined : this.parse(JSON.stringify(value));
+  }
+
+  /** `sum()` inside the sandbox signals a bad input with a plain object; turn it into PouchDB's error. */
+  private settle(result: unknown): unknown {
+    const failure = this.builtInFailure(result);
+    if (failure) throw failure;
+    return result;
+  }
+
+  private builtInFailure(value: unknown): Error | undefined {
+    if (value && typeof value === 'object' && (value as { builtInError?: boolean }).builtInError) return builtInError((value as { name: string }).name);
+    return undefined;
+  }
+}
+
+function builtInError(name: string): Error {
+  const err = new Error(`builtin ${name} function requires map values to be numbers or number arrays`);
+  Object.assign(err, { status: 500, name: 'invalid_value', error: true });
+  return err;
+}
+
+/** CouchDB's built-in reduces as PouchDB implements them (`_sum`, `_count`, `_stats`), on the sandbox's `sum`. */
+function builtInReducer(source: string, sum: (values: unknown[]) => unknown): ((keys: unknown, values: unknown) => unknown) | undefined {
+  if (/^_sum/.test(source)) return (_keys, values) => sum(values as unknown[]);
+  if (/^_count/.test(source)) return (_keys, values) => (values as unknown[]).length;
+  if (/^_stats/.test(source)) {
+    return (_keys, values) => {
+      const v = values as number[];
+      let sumsqr = 0;
+      for (const n of v) sumsqr += n * n;
+      return { sum: sum(v), min: Math.min(...v), max: Math.max(...v), count: v.length, sumsqr };
+    };
+  }
+  if (/^_/.test(source)) throw new Error(`${source} is not a supported reduce function.`);
+  return undefined;
+}
+
+function ddocValidator(ddoc: { _id: string; views?: Record<string, { map?: unknown }> }, viewName: string): void {
+  const fun = ddoc.views?.[viewName];
+  if (typeof fun?.map !== 'string') {
+    const err = new Error(`ddoc ${ddoc._id} has no string view named ${viewName}, instead found object of type: ${typeof fun?.map}`);
+    Object.assign(err, { status: 404, name: 'not_found', error: true });
+    throw err;
+  }
+}
+
+/** The PouchDB plugin: `query` and `viewCleanup` backed by one shared sandbox. */
+export function viewFunctionsPlugin(sandbox = new ViewFunctionSandbox()): { query: unknown; viewCleanup: unknown } {
+  const abstract = createAbstractMapReduce(
+    'mrviews',
+    (mapFun: unknown, emit: Emit) => sandbox.mapper(mapFun, emit),
+    (reduceFun: unknown) => sandbox.reducer(reduceFun),
+    ddocValidator,
+  );
+  return {
+    query(this: unknown, ...args: unknown[]) {
+      return abstract.query.apply(this, args);
+    },
+    viewCleanup(this: unknown, ...args: unknown[]) {
+      return abstract.viewCleanup.apply(this, args);
+    },
+  };
+}
