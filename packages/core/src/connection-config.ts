@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { parse as parseYaml } from 'yaml';
 import { UsageError } from './errors.js';
+import { yamlModule } from './lazy-modules.js';
 import { redactUrl } from './redact.js';
 import { resolveSettings, type SettingSpec } from './settings.js';
 
@@ -72,7 +72,7 @@ export function loadLayers(ctx: LoadContext): LoadedLayers {
       errors.push(`--config: file ${configPath} does not exist`);
     } else {
       try {
-        const parsed = parseYaml(readFileSync(configPath, 'utf8')) as unknown;
+        const parsed = yamlModule().parse(readFileSync(configPath, 'utf8')) as unknown;
         if (parsed !== null && parsed !== undefined) {
           if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('must be a mapping of setting: value');
           out.file = parsed as Record<string, unknown>;

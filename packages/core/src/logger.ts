@@ -3,7 +3,7 @@
  * Passwords, authorization headers and credentials in URLs are redacted.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
-import prettyFactory from 'pino-pretty';
+import { prettyModule } from './lazy-modules.js';
 import { redactText } from './redact.js';
 
 export type { Logger };
@@ -56,5 +56,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 function prettyStream(destination: DestinationStream | NodeJS.WritableStream): DestinationStream {
   // pino-pretty exports a factory returning a transform stream
+  const pretty = prettyModule();
+  const prettyFactory = (pretty as unknown as { default?: typeof pretty }).default ?? pretty;
   return prettyFactory({ colorize: true, destination, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' });
 }

@@ -15,8 +15,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { isSeq, LineCounter, parseDocument } from 'yaml';
 import { UsageError } from './errors.js';
+import { yamlModule } from './lazy-modules.js';
 import { arrayElementOffsets, findJsonSyntaxError, positionAt } from './json-syntax.js';
 import { newToken, nowSeconds, type TokenDoc } from './token.js';
 
@@ -140,6 +140,7 @@ function parseJsonLines(name: string, text: string): ParsedTokenFile {
 }
 
 function parseYaml(name: string, text: string): ParsedTokenFile {
+  const { isSeq, LineCounter, parseDocument } = yamlModule();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length > 0) {

@@ -118,6 +118,7 @@ async function main(): Promise<number> {
         claimed: summary.claimed,
         wall_s: Math.round(summary.wallMs / 100) / 10,
         peak_rss_mb: summary.peakRssMb,
+        cpu_ms: summary.cpuMs,
         http_requests: summary.httpRequests,
         claims: summary.claims,
         claim_latency_ms: summary.claimLatencyMs,

@@ -89,7 +89,10 @@ export class LeaseKeeper {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.stopping.abort();
+    // a fixed reason: a bare abort() would build a DOMException (with its stack) for every token
+    this.stopping.abort(KEEPER_STOPPED);
     await this.inflight;
   }
 }
+
+const KEEPER_STOPPED = new Error('lease keeper stopped');

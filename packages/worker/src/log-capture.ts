@@ -3,7 +3,7 @@
  * kept (the head and the tail) with one marker line in between. The bytes are stored as they are (the
  * attachment is base64 of the raw bytes), so output that is not UTF-8 survives; only the marker is added.
  */
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Attachment } from '@picas/core';
 
 export interface CapturedLog {
@@ -25,31 +25,36 @@ export function capSplit(size: number, maxBytes: number): { head: number; tail: 
   return { head, tail, omitted: size - head - tail };
 }
 
-export async function captureLog(path: string, maxBytes: number): Promise<CapturedLog> {
-  let file;
+/**
+ * Reads one log back, capped. Synchronous on purpose: it reads at most `maxBytes` (1 MiB by default)
+ * from a file the command has just closed, and for the usual few bytes one open/fstat/read/close costs
+ * far less than the same calls through the thread pool, once per token.
+ */
+export function captureLog(path: string, maxBytes: number): CapturedLog {
+  let fd: number;
   try {
-    file = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { data: Buffer.alloc(0), size: 0, truncated: false };
     throw err;
   }
   try {
-    const { size } = await file.stat();
+    const { size } = fstatSync(fd);
     const split = capSplit(size, maxBytes);
-    const head = await readAt(file, 0, split.head);
+    const head = readAt(fd, 0, split.head);
     if (split.omitted === 0) return { data: head, size, truncated: false };
-    const tail = await readAt(file, size - split.tail, split.tail);
+    const tail = readAt(fd, size - split.tail, split.tail);
     return { data: Buffer.concat([head, capMarker(split.omitted), tail]), size, truncated: true };
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 
-async function readAt(file: Awaited<ReturnType<typeof open>>, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await file.read(buf, done, length - done, position + done);
+    const bytesRead = readSync(fd, buf, done, length - done, position + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }

@@ -4,6 +4,7 @@
  * FirecREST) turn a set of values back into `PICAS_*` env vars with `workerEnv`, so an option added here
  * works everywhere.
  */
+import { parsePrefetch, type PrefetchSetting } from './prefetch.js';
 import { connectionSettings, resolveSettings, type SettingLayers, type SettingSpec, type SettingValue } from '@picas/core';
 
 export const workerSettings: readonly SettingSpec[] = [
@@ -26,7 +27,7 @@ export const workerSettings: readonly SettingSpec[] = [
   { key: 'window', flag: '--window', env: ['PICAS_WINDOW'], type: 'int', default: 32, min: 1, description: 'todo candidates read per view query; one is picked at random to spread contention' },
   { key: 'pollInterval', flag: '--poll-interval', env: ['PICAS_POLL_INTERVAL'], type: 'duration', default: '5s', description: 'with --endless: how often to look for tokens when the _changes feed is unavailable' },
   { key: 'claimQuorum', flag: '--claim-quorum', env: ['PICAS_CLAIM_QUORUM'], type: 'string', default: 'all', description: 'replicas that must take a claim: "all" (safe: only a 201 from every replica wins) or a number below n (UNSAFE on a cluster: two pilots may run the same token; trades safety for availability when a node is down)' },
-  { key: 'prefetch', flag: '--prefetch', env: ['PICAS_PREFETCH'], type: 'int', default: 1, min: 1, description: 'claim up to this many tokens in one _bulk_docs request (for very short tokens; with --slots > 1 results that finish together share one _bulk_docs write too); only on a single node or with a lowered --claim-quorum, since a bulk answer cannot prove a win on every replica' },
+  { key: 'prefetch', flag: '--prefetch', env: ['PICAS_PREFETCH'], type: 'string', default: 'auto', description: 'tokens claimed per request: "auto" (adapts: many per request for tokens much shorter than a second, one otherwise) or a number; above 1, one _bulk_docs claims them and results that finish within 50 ms share one _bulk_docs write. Only on a single node or with a lowered --claim-quorum (a bulk answer cannot prove a win on every replica); 1 is the strict one-token-at-a-time mode' },
   { key: 'repairInterval', flag: '--repair-interval', env: ['PICAS_REPAIR_INTERVAL'], type: 'duration', default: '10m', description: 'how often (jittered) the pilot repairs tokens left with conflicting revisions; 0 turns it off' },
   { key: 'command', flag: '--command', env: ['PICAS_COMMAND'], type: 'string', description: 'shell command run for every token instead of its input (the input is in PICAS_TOKEN_INPUT, the id in PICAS_TOKEN_ID)' },
   { key: 'retryFor', flag: '--retry-for', env: ['PICAS_RETRY_FOR'], type: 'duration', default: '5m', description: 'keep retrying an unreachable CouchDB (network errors, 5xx) this long before giving up with exit code 2' },
@@ -57,7 +58,7 @@ export interface WorkerOptions {
   pollInterval: number;
   /** 'all' or a positive number of replicas */
   claimQuorum: 'all' | number;
-  prefetch: number;
+  prefetch: PrefetchSetting;
   repairInterval: number;
   command?: string;
   retryFor: number;
@@ -75,8 +76,10 @@ export function resolveWorkerOptions(layers: SettingLayers): { options?: WorkerO
     if (!Number.isInteger(n) || n < 1) errors.push(`--claim-quorum (from ${r.sources.claimQuorum}): '${String(v.claimQuorum)}' must be "all" or a whole number of replicas`);
     else claimQuorum = n;
   }
+  const prefetch = parsePrefetch(v.prefetch);
+  if (prefetch === undefined) errors.push(`--prefetch (from ${r.sources.prefetch}): '${String(v.prefetch)}' must be "auto" or a whole number of at least 1`);
   if (errors.length) return { errors };
-  return { options: { ...(v as unknown as WorkerOptions), claimQuorum }, errors };
+  return { options: { ...(v as unknown as WorkerOptions), claimQuorum, prefetch: prefetch! }, errors };
 }
 
 /**

@@ -11,7 +11,7 @@ import { mkdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backoffDelay, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
-import { Claimer, type ClaimRound } from '@picas/core/ops/claim';
+import { Claimer, emptyClaimStats, type ClaimRound } from '@picas/core/ops/claim';
 import { completeToken } from '@picas/core/ops/complete';
 import { CompletionBatcher } from '@picas/core/ops/complete-batch';
 import { requeueToken } from '@picas/core/ops/release';
@@ -25,6 +25,7 @@ import { waitForChanges } from './wait-for-tokens.js';
 import { ConflictRepairer } from './conflict-repairer.js';
 import { safeFileName } from './worker-id.js';
 import { OrphanGuard } from './orphan-guard.js';
+import { prefetchCap, prefetchDepth } from './prefetch.js';
 
 export interface WorkerContext {
   couch: Couch;
@@ -45,11 +46,13 @@ export interface WorkerSummary {
   lost: number;
   wallMs: number;
   peakRssMb: number;
+  /** CPU time of the pilot process itself (user + system), not of the commands it ran */
+  cpuMs: number;
   httpRequests: number;
   stopReason: string;
   claims: Claimer['stats'];
   claimLatencyMs: { n: number; p50: number; p99: number };
-  /** batched completion writes (only with --prefetch and --slots > 1 on a single node) */
+  /** batched completion writes (on a single node unless --prefetch 1) */
   completions?: CompletionBatcher['stats'];
 }
 
@@ -77,7 +80,10 @@ export class Worker {
   private readonly started = Date.now();
   private stopRequest?: StopRequest;
   private readonly stopController = new AbortController();
+  /** tokens taken from the queue and not yet recorded: their command runs, or their result is being written */
   private readonly running = new Map<string, { held: Held; controller: AbortController; done: Promise<void>; pid?: number }>();
+  /** commands running now: what --slots limits (a finished command's result may still be being written) */
+  private executing = 0;
   private readonly queue: Held[] = [];
   private wake?: () => void;
   private readonly counts = { claimed: 0, done: 0, failed: 0, requeued: 0, lost: 0 };
@@ -85,8 +91,10 @@ export class Worker {
   private claimer!: Claimer;
   private replicas!: Replicas;
   private repairer!: ConflictRepairer;
-  /** with --prefetch on a single node and several slots: results that finish together share one write */
+  /** when claims may be bulk (single node) and --prefetch is not 1: results that finish together share one write */
   private completer?: CompletionBatcher;
+  /** a bulk answer proves each win (single node, or a lowered --claim-quorum) */
+  private bulkAllowed = false;
   private readonly workRoot: string;
   private readonly guard: OrphanGuard;
   /** numbers the runs' working directories */
@@ -142,7 +150,8 @@ export class Worker {
     const unsafe = claimQuorumIsUnsafe(this.replicas, o.claimQuorum);
     if (unsafe) this.log.warn({ n: this.replicas.n, w }, `--claim-quorum ${String(o.claimQuorum)} is below the ${this.replicas.n} replicas: two pilots may run the same token`);
     const bulkAllowed = this.replicas.n === 1 || unsafe;
-    if (o.prefetch > 1 && !bulkAllowed) {
+    this.bulkAllowed = bulkAllowed;
+    if (o.prefetch !== 'auto' && o.prefetch > 1 && !bulkAllowed) {
       this.log.warn({ n: this.replicas.n }, `--prefetch ${o.prefetch} ignored: on a cluster a _bulk_docs answer cannot show that every replica took a claim`);
     }
     this.budget = await TimeBudget.detect({ timeBudgetMs: o.timeBudget, marginMs: o.budgetMargin, runtimeFactor: o.runtimeFactor, startedMs: this.started }, this.ctx.env, this.log);
@@ -158,7 +167,8 @@ export class Worker {
       jobId: jobIdFields(this.ctx.env).jobId,
       extra: jobIdFields(this.ctx.env).extra,
     });
-    if (o.prefetch > 1 && bulkAllowed && o.slots > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: o.slots, windowMs: 50 });
+    const cap = prefetchCap(o.prefetch, o.slots, bulkAllowed);
+    if (cap > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: Math.max(cap, o.slots), windowMs: 50 });
     mkdirSync(this.workRoot, { recursive: true });
     this.guard.start();
     this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log });
@@ -190,14 +200,16 @@ export class Worker {
   }
 
   private summary(stopReason: string): WorkerSummary {
+    const usage = process.resourceUsage();
     return {
       worker: this.ctx.workerId,
       ...this.counts,
       wallMs: Date.now() - this.started,
-      peakRssMb: Math.round(process.resourceUsage().maxRSS / 102.4) / 10,
+      peakRssMb: Math.round(usage.maxRSS / 102.4) / 10,
+      cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
       httpRequests: this.http.requests,
       stopReason,
-      claims: this.claimer?.stats ?? { viewReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 },
+      claims: this.claimer?.stats ?? emptyClaimStats(),
       claimLatencyMs: this.claimer?.latency() ?? { n: 0, p50: 0, p99: 0 },
       completions: this.completer?.stats,
     };
@@ -227,11 +239,11 @@ export class Worker {
     let repairedBeforeExit = false;
     let unfitLogged = false;
     while (!this.stopping) {
-      if (this.queue.length > 0 && this.running.size < o.slots) {
+      if (this.queue.length > 0 && this.executing < o.slots) {
         this.start(this.queue.shift()!);
         continue;
       }
-      if (this.running.size >= o.slots) {
+      if (this.executing >= o.slots) {
         await this.nextEvent();
         continue;
       }
@@ -241,7 +253,8 @@ export class Worker {
         continue;
       }
       const since = o.endless ? await this.currentSeq() : undefined;
-      const want = Math.min(o.prefetch, (o.maxTokens ?? Infinity) - this.counts.claimed);
+      const depth = prefetchDepth(o.prefetch, { slots: o.slots, bulkAllowed: this.bulkAllowed, meanRuntimeMs: this.budget.meanMs() });
+      const want = Math.min(depth, (o.maxTokens ?? Infinity) - this.counts.claimed);
       let round: ClaimRound;
       try {
         round = await this.claimer.claim({ max: Math.max(1, want), accept: (doc) => this.budget.fits(doc), signal: this.stopController.signal });
@@ -358,19 +371,30 @@ export class Worker {
   private start(held: Held): void {
     const entry: { held: Held; controller: AbortController; done: Promise<void>; pid?: number } = { held, controller: new AbortController(), done: Promise.resolve() };
     this.running.set(held.doc._id, entry);
-    entry.done = this.process(held, entry.controller)
+    this.executing++;
+    let slotHeld = true;
+    // the slot is free once the command has ended: the next token starts while this result is written
+    const freeSlot = () => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      this.executing--;
+      entry.pid = undefined;
+      this.wake?.();
+    };
+    entry.done = this.process(held, entry.controller, freeSlot)
       .catch((err: unknown) => {
         this.counts.lost++;
         held.log.error({ err }, 'could not record the token; it stays locked until its lease expires, then another pilot runs it');
       })
       .finally(() => {
+        freeSlot();
         this.running.delete(held.doc._id);
         this.wake?.();
       });
   }
 
   /** Runs one held token and records what happened. */
-  private async process(held: Held, controller: AbortController): Promise<void> {
+  private async process(held: Held, controller: AbortController, commandEnded: () => void): Promise<void> {
     const o = this.ctx.options;
     const { keeper, log } = held;
     if (keeper.lostInfo) {
@@ -410,6 +434,7 @@ export class Worker {
       });
       if (outcome.pid !== undefined) this.guard.remove(outcome.pid);
     }
+    commandEnded();
     if (outcome.leftovers) log.warn('the command left processes running in its group; they were stopped');
     await keeper.stop();
     keeper.lost.signal.removeEventListener('abort', onLost);
@@ -454,7 +479,7 @@ export class Worker {
       stopped = await this.stopsWithin(2000);
     }
     const runMs = Math.max(0, (outcome.finished - outcome.started) * 1000);
-    const attachments = await this.logs(id, stdoutPath, stderrPath);
+    const attachments = this.logs(id, stdoutPath, stderrPath);
     if (stopped) {
       const why = this.stopRequest?.reason ?? `the command was killed by ${outcome.signal}`;
       if (o.onSignal === 'fail' && this.stopRequest?.kind !== 'max-time') {
@@ -487,7 +512,7 @@ export class Worker {
       if (httpStatusOf(err) !== 413) throw err;
       // the server refused a document this large: keep the result with smaller logs
       log.warn({ max_log_bytes: FALLBACK_LOG_BYTES }, `CouchDB refused the logs as too large (413): storing them capped to ${FALLBACK_LOG_BYTES} bytes per stream`);
-      result = resultOf(outcome, await this.logs(id, stdoutPath, stderrPath, FALLBACK_LOG_BYTES), this.ctx.hostname);
+      result = resultOf(outcome, this.logs(id, stdoutPath, stderrPath, FALLBACK_LOG_BYTES), this.ctx.hostname);
       written = await complete();
     }
     if (!written.written) {
@@ -506,8 +531,9 @@ export class Worker {
     else log.info(fields, message);
   }
 
-  private async logs(id: string, stdoutPath: string, stderrPath: string, max = this.ctx.options.maxLogBytes) {
-    const [out, err] = await Promise.all([captureLog(stdoutPath, max), captureLog(stderrPath, max)]);
+  private logs(id: string, stdoutPath: string, stderrPath: string, max = this.ctx.options.maxLogBytes) {
+    const out = captureLog(stdoutPath, max);
+    const err = captureLog(stderrPath, max);
     return {
       [`logs_${id}.out`]: textAttachment(out.data),
       [`logs_${id}.err`]: textAttachment(err.data),

@@ -18,19 +18,19 @@ test('captureLog stores raw bytes (non-UTF-8 too) and marks what it left out', a
   const path = join(dir, 'out');
   const bytes = Buffer.from([0xff, 0x00, 0xfe, 0x80, 0x41, 0x0a]);
   writeFileSync(path, bytes);
-  const small = await captureLog(path, 1024);
+  const small = captureLog(path, 1024);
   assert.deepEqual(small, { data: bytes, size: 6, truncated: false });
   assert.deepEqual(Buffer.from(textAttachment(small.data).data!, 'base64'), bytes);
   assert.equal(textAttachment(small.data).content_type, 'text/plain');
 
   writeFileSync(path, Buffer.concat([Buffer.alloc(3000, 'h'), Buffer.alloc(4000, 'm'), Buffer.alloc(3000, 't')]));
-  const capped = await captureLog(path, 2000);
+  const capped = captureLog(path, 2000);
   assert.equal(capped.size, 10_000);
   assert.ok(capped.truncated);
   const text = capped.data.toString('latin1');
   assert.equal(text, `${'h'.repeat(1000)}\n[picas: 8000 bytes omitted (--max-log-bytes)]\n${'t'.repeat(1000)}`);
 
-  assert.deepEqual(await captureLog(join(dir, 'missing'), 100), { data: Buffer.alloc(0), size: 0, truncated: false });
+  assert.deepEqual(captureLog(join(dir, 'missing'), 100), { data: Buffer.alloc(0), size: 0, truncated: false });
 });
 
 test('backoff delays grow exponentially, are jittered within [half, full], and are capped', () => {

@@ -2,7 +2,9 @@
  * Claiming a token: the one place that decides whether this worker won a token.
  *
  * 1. Read a window of candidates from `_design/picas/_view/todo_by_priority` with `include_docs` and
- *    `conflicts` (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming).
+ *    `conflicts` (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming): at the
+ *    head, or, once other pilots' claims get in the way, at a random offset in the top priority group
+ *    (claim-spread.ts).
  * 2. Try them in random order within each priority, checking each on the document we got (view rows can
  *    be stale): a token, todo (or an expired lease), and a single leaf (no `_conflicts`).
  * 3. PUT the locked document with exactly the `_rev` we read, a body unique to this claim (`claim_id` =
@@ -18,6 +20,7 @@ import type { CouchHttp } from '../couch/http.js';
 import { NotFoundError, UnreachableError } from '../errors.js';
 import { leaseExpired, lockedBy, scrubbed, type ClaimInfo, type TokenDoc } from '../token.js';
 import { hasConflicts, writable } from './read-token.js';
+import { ClaimSpread, type WindowPlan } from './claim-spread.js';
 
 export const TODO_VIEW = '_design/picas/_view/todo_by_priority';
 export const LEASE_VIEW = '_design/picas/_view/locked_by_lease';
@@ -40,6 +43,8 @@ export interface ClaimerOptions {
   extra?: Record<string, unknown>;
   /** while todo tokens remain, look for expired leases at most this often (ms); default 30 s */
   expiredCheckMs?: number;
+  /** widest random offset into the top priority group when claims collide (rows); 0 always reads at the head */
+  maxSpread?: number;
   random?: () => number;
   now?: () => number;
 }
@@ -77,6 +82,8 @@ export interface ClaimRound {
 
 export interface ClaimStats {
   viewReads: number;
+  /** reads at a random offset (see claim-spread.ts) */
+  spreadReads: number;
   attempts: number;
   won: number;
   reclaimed: number;
@@ -85,6 +92,10 @@ export interface ClaimStats {
   errors: number;
   staleRows: number;
   conflictedSkipped: number;
+}
+
+export function emptyClaimStats(): ClaimStats {
+  return { viewReads: 0, spreadReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 };
 }
 
 interface Candidate {
@@ -139,17 +150,19 @@ export async function claimDocument(http: CouchHttp, doc: TokenDoc, claim: Claim
 }
 
 export class Claimer {
-  readonly stats: ClaimStats = { viewReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 };
+  readonly stats: ClaimStats = emptyClaimStats();
   /** wall time of each claim round that won, in ms (bounded), for the benchmark's p50/p99 */
   private readonly latenciesMs: number[] = [];
   private cached: Candidate[] = [];
   private nextExpiredCheck = 0;
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly spread: ClaimSpread;
 
   constructor(private readonly options: ClaimerOptions) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
+    this.spread = new ClaimSpread({ maxSpread: options.maxSpread ?? 2048, headEveryMs: 2000, random: this.random, now: this.now });
   }
 
   /** A new claim's identity: unique per claim, so two claimants never write identical revisions. */
@@ -180,12 +193,13 @@ export class Claimer {
     let unfitExample: TokenDoc | undefined;
     let candidates = this.cached;
     this.cached = [];
+    const limit = Math.max(this.options.window, max * 2);
     for (let reads = 0; ; ) {
       if (candidates.length === 0) {
         if (reads >= 5) return { outcome: 'contended', won: [] };
         reads++;
         try {
-          candidates = await this.readWindow(Math.max(this.options.window, max * 2), options.signal);
+          candidates = await this.readWindow(limit, options.signal);
         } catch (err) {
           if (err instanceof UnreachableError) return { outcome: 'unavailable', won: [], error: err };
           throw err;
@@ -217,13 +231,17 @@ export class Claimer {
       if (ready.length === 0) {
         if (unfitExample) return { outcome: 'unfit', won: [], unfitExample };
         // stale rows: read a fresh window; only conflicted tokens: nothing to claim until they are repaired
-        if (stale > 0) continue;
+        if (stale > 0) {
+          this.spread.contention(limit, true);
+          continue;
+        }
         return { outcome: 'empty', won: [] };
       }
       // the claim write itself is not cut short by `signal`: a claim the server applied must be seen as won,
       // so that the caller can put the token back (an unseen win would stay locked until its lease expires)
       const result = max === 1 ? await this.claimOne(ready[0]!) : await this.claimBulk(ready);
       contended ||= result.conflicts > 0;
+      this.spread.contention(limit, contended);
       if (result.won.length > 0) {
         // an uncontended window is kept for the next claim (saves a view read per token); a contended one is stale
         if (!contended) this.cached = candidates;
@@ -299,11 +317,11 @@ export class Claimer {
   /** Reads candidates: expired leases (when due) and the todo window, shuffled within each priority. */
   private async readWindow(limit: number, signal?: AbortSignal): Promise<Candidate[]> {
     const nowMs = this.now();
-    const todo = await this.readView(TODO_VIEW, { limit }, signal);
+    const todo = await this.readTodo(limit, signal);
     let expired: Array<{ key: unknown; doc?: TokenDoc }> = [];
     if (this.options.reclaimExpired && (todo.length === 0 || nowMs >= this.nextExpiredCheck)) {
       this.nextExpiredCheck = nowMs + (this.options.expiredCheckMs ?? 30_000);
-      expired = await this.readView(LEASE_VIEW, { endkey: Math.floor(nowMs / 1000), limit }, signal);
+      expired = (await this.readView(LEASE_VIEW, { endkey: Math.floor(nowMs / 1000), limit }, signal)).rows;
     }
     const out: Candidate[] = [];
     for (const row of shuffle(expired, this.random)) if (row.doc) out.push({ doc: row.doc, expired: true });
@@ -311,10 +329,23 @@ export class Claimer {
     return out;
   }
 
+  /** The todo window where the spread plan puts it; a spread read past the end of the group reads the head. */
+  private async readTodo(limit: number, signal?: AbortSignal) {
+    let plan: WindowPlan = this.spread.plan(limit);
+    let read = await this.readView(TODO_VIEW, planQuery(plan), signal);
+    if (plan.kind === 'spread') this.stats.spreadReads++;
+    if (!this.spread.observe(plan, read.rows, read.total_rows) && plan.kind === 'spread') {
+      plan = { kind: 'head', limit };
+      read = await this.readView(TODO_VIEW, planQuery(plan), signal);
+      this.spread.observe(plan, read.rows, read.total_rows);
+    }
+    return read.rows;
+  }
+
   private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal) {
     const http = this.options.http;
     this.stats.viewReads++;
-    const res = await http.request<{ rows?: Array<{ key: unknown; id: string; doc?: TokenDoc }> }>({
+    const res = await http.request<{ total_rows?: number; rows?: Array<{ key: unknown; id: string; doc?: TokenDoc }> }>({
       path: http.dbPath(`/${view}`),
       query: { include_docs: true, conflicts: true, reduce: undefined, ...query } as Record<string, string | number | boolean | undefined>,
       signal,
@@ -324,8 +355,13 @@ export class Claimer {
       throw new NotFoundError(`database '${http.db}' has no ${view.split('/_view/')[0]} views (missing ${view}): run picas init`);
     }
     if (res.status !== 200) throw http.errorFor(res, `reading ${view}`);
-    return res.body.rows ?? [];
+    return { rows: res.body.rows ?? [], total_rows: res.body.total_rows };
   }
+}
+
+function planQuery(plan: WindowPlan): Record<string, unknown> {
+  if (plan.kind === 'head') return { limit: plan.limit };
+  return { limit: plan.limit, skip: plan.skip, startkey: [plan.top], endkey: [plan.top, {}] };
 }
 
 function groupByPriority<T extends { key: unknown }>(rows: T[]): T[][] {

@@ -1,0 +1,42 @@
+/**
+ * How many tokens one claim request asks for (pure: no I/O).
+ *
+ * `--prefetch auto` (the default) adapts to the tokens: it starts at one, and once this pilot has seen how
+ * long its tokens run, it claims enough to keep its slots busy for about two seconds, up to
+ * `max(16, 2 x slots)`. Very short tokens are then claimed (and their results written) many per request,
+ * while tokens of a second or more are still claimed one at a time, so a pilot never sits on work other
+ * pilots could run. A number fixes the depth. Either way it is one per request unless a bulk answer can
+ * prove each win (a single node, or a lowered `--claim-quorum`): on a cluster every claim is its own PUT.
+ */
+
+export type PrefetchSetting = 'auto' | number;
+
+/** work an automatic prefetch keeps claimed ahead per slot (ms) */
+export const AUTO_PREFETCH_AHEAD_MS = 2000;
+
+export function autoPrefetchCap(slots: number): number {
+  return Math.max(16, 2 * slots);
+}
+
+/** The most tokens a claim may ask for: what batched completions are sized for. */
+export function prefetchCap(setting: PrefetchSetting, slots: number, bulkAllowed: boolean): number {
+  if (!bulkAllowed) return 1;
+  return setting === 'auto' ? autoPrefetchCap(slots) : setting;
+}
+
+/** Tokens to ask for in the next claim, given the mean runtime of this pilot's finished tokens. */
+export function prefetchDepth(setting: PrefetchSetting, options: { slots: number; bulkAllowed: boolean; meanRuntimeMs?: number }): number {
+  if (!options.bulkAllowed) return 1;
+  if (setting !== 'auto') return setting;
+  const mean = options.meanRuntimeMs;
+  if (mean === undefined) return 1;
+  const ahead = Math.floor((AUTO_PREFETCH_AHEAD_MS * options.slots) / Math.max(mean, 1));
+  return Math.max(1, Math.min(autoPrefetchCap(options.slots), ahead));
+}
+
+/** Parses `--prefetch`: "auto" or a whole number of at least 1. */
+export function parsePrefetch(value: unknown): PrefetchSetting | undefined {
+  if (value === undefined || value === 'auto') return 'auto';
+  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+}
