@@ -6,8 +6,6 @@
  * Exit codes: 0 normal (also after a handled SIGTERM/SIGINT), 1 bad configuration, 2 CouchDB unreachable
  * (after --retry-for), 3 authentication failed; a second signal exits at once (130/143).
  */
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import {
   connectionSettings,
   createLogger,
@@ -47,9 +45,16 @@ function optionTable(): Record<string, { type: 'string' | 'boolean'; describe: s
   return table;
 }
 
-async function main(): Promise<number> {
+/**
+ * The flags. A pilot launched by `picas launch`, Slurm or FirecREST gets its settings from PICAS_* env
+ * vars and has no arguments: there is nothing to parse then, and yargs (a large share of the start-up
+ * time, paid once per pilot) is not loaded.
+ */
+async function parseFlags(args: string[]): Promise<{ argv?: Record<string, unknown>; usageError?: string }> {
+  if (args.length === 0) return { argv: {} };
+  const { default: yargs } = await import('yargs');
   let usageError: string | undefined;
-  const argv = await yargs(hideBin(process.argv))
+  const argv = await yargs(args)
     .scriptName('picas-worker')
     .usage('$0 [options]\n\nClaims tokens from a picas/PiCaS CouchDB database and runs each one\'s input as `bash -c "$input"`.\nWith no options it drains the pool once and exits 0.')
     .options(optionTable())
@@ -67,7 +72,12 @@ async function main(): Promise<number> {
       usageError = message ?? err?.message ?? 'invalid arguments';
     })
     .parseAsync();
-  if (usageError) {
+  return usageError ? { usageError } : { argv };
+}
+
+async function main(): Promise<number> {
+  const { argv, usageError } = await parseFlags(process.argv.slice(2));
+  if (usageError || !argv) {
     process.stderr.write(`picas-worker: ${usageError}\nRun picas-worker --help for the options.\n`);
     return ExitCode.usage;
   }
@@ -75,7 +85,7 @@ async function main(): Promise<number> {
 
   const flags: Record<string, unknown> = {};
   for (const spec of [...connectionSettings, ...workerSettings]) if (argv[spec.key] !== undefined) flags[spec.key] = argv[spec.key];
-  const layers = loadLayers({ flags: { config: argv.config }, env: process.env });
+  const layers = loadLayers({ flags: { config: argv.config as string | undefined }, env: process.env });
   const workerLayers = { flags, env: layers.env, dotenv: layers.dotenv, dotenvName: layers.dotenvName, file: layers.file, fileName: layers.fileName };
   const connection = resolveConnection({ flags, env: process.env }, layers);
   const worker = resolveWorkerOptions(workerLayers);
@@ -119,6 +129,7 @@ async function main(): Promise<number> {
         wall_s: Math.round(summary.wallMs / 100) / 10,
         peak_rss_mb: summary.peakRssMb,
         cpu_ms: summary.cpuMs,
+        commands_cpu_ms: summary.commandsCpuMs,
         http_requests: summary.httpRequests,
         claims: summary.claims,
         claim_latency_ms: summary.claimLatencyMs,

@@ -7,7 +7,7 @@
  *    back to todo (`--on-signal requeue`) or mark them error (`--on-signal fail`).
  * Up to `--slots` tokens run at once.
  */
-import { mkdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backoffDelay, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
@@ -48,6 +48,8 @@ export interface WorkerSummary {
   peakRssMb: number;
   /** CPU time of the pilot process itself (user + system), not of the commands it ran */
   cpuMs: number;
+  /** CPU time of the commands it ran (Linux: from /proc; undefined elsewhere) */
+  commandsCpuMs?: number;
   httpRequests: number;
   stopReason: string;
   claims: Claimer['stats'];
@@ -168,7 +170,8 @@ export class Worker {
       extra: jobIdFields(this.ctx.env).extra,
     });
     const cap = prefetchCap(o.prefetch, o.slots, bulkAllowed);
-    if (cap > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: Math.max(cap, o.slots), windowMs: 50 });
+    // results wait at most 200 ms for company, and go out at once when the pilot turns to claim more
+    if (cap > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: Math.max(cap, o.slots), windowMs: 200 });
     mkdirSync(this.workRoot, { recursive: true });
     this.guard.start();
     this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log });
@@ -207,6 +210,7 @@ export class Worker {
       wallMs: Date.now() - this.started,
       peakRssMb: Math.round(usage.maxRSS / 102.4) / 10,
       cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
+      commandsCpuMs: childrenCpuMs(),
       httpRequests: this.http.requests,
       stopReason,
       claims: this.claimer?.stats ?? emptyClaimStats(),
@@ -253,6 +257,7 @@ export class Worker {
         continue;
       }
       const since = o.endless ? await this.currentSeq() : undefined;
+      if (this.completer) void this.completer.flush();
       const depth = prefetchDepth(o.prefetch, { slots: o.slots, bulkAllowed: this.bulkAllowed, meanRuntimeMs: this.budget.meanMs() });
       const want = Math.min(depth, (o.maxTokens ?? Infinity) - this.counts.claimed);
       let round: ClaimRound;
@@ -635,5 +640,17 @@ function removeRunFiles(cwd: string, ...files: string[]): void {
     } catch {
       // never written, or already gone
     }
+  }
+}
+
+/** CPU time (ms) of this process's finished children, from /proc/self/stat (cutime + cstime, in 1/100 s). */
+function childrenCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); cutime and cstime are fields 16 and 17
+    return (Number(fields[13]) + Number(fields[14])) * 10;
+  } catch {
+    return undefined;
   }
 }

@@ -46,3 +46,47 @@ test('a token changed by someone else while it ran falls out of the batch and is
   assert.ok(summary.completions.singles >= 1, `the changed token went through the single-document path: ${JSON.stringify(summary.completions)}`);
   assert.equal(summary.done, 4);
 });
+
+test('by default (--prefetch auto) short tokens are claimed and recorded many per request; --prefetch 1 is one PUT each way', async () => {
+  const log = join(tempDir(), 'auto.log');
+  writeFileSync(log, '');
+  await pushTokens(couch, Array.from({ length: 200 }, (_, i): [string, string] => [`auto_${String(i).padStart(3, '0')}`, `echo "$PICAS_TOKEN_ID" >> ${log}`]));
+  const auto = await worker(db, []);
+  assert.equal(auto.exitCode, 0, auto.stderr);
+  const a = summaryOf(auto.stderr);
+  assert.equal(a.done, 200);
+  assert.ok(a.http_requests < 200 * 0.6, `fewer requests than tokens: ${a.http_requests} for 200`);
+  assert.ok(a.completions.batched > 100, `results written in batches: ${JSON.stringify(a.completions)}`);
+  assert.equal(a.claims.won, 200);
+
+  await pushTokens(couch, Array.from({ length: 40 }, (_, i): [string, string] => [`strict_${i}`, `echo "$PICAS_TOKEN_ID" >> ${log}`]));
+  const strict = await worker(db, ['--prefetch', '1']);
+  assert.equal(strict.exitCode, 0, strict.stderr);
+  const s = summaryOf(strict.stderr);
+  assert.equal(s.done, 40);
+  assert.equal(s.claims.attempts, 40, 'one claim write per token');
+  assert.equal(s.completions, undefined, 'no batched completions');
+  assert.ok(s.http_requests >= 80, `a claim PUT and a completion PUT per token: ${s.http_requests}`);
+
+  const ids = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  assert.equal(ids.length, 240);
+  assert.equal(new Set(ids).size, 240, 'no token ran twice');
+  assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: 364, error: 0 });
+});
+
+test('pilots that contend spread their reads over the pool: exactly once, and few lost claims', async () => {
+  const log = join(tempDir(), 'spread.log');
+  writeFileSync(log, '');
+  await pushTokens(couch, Array.from({ length: 600 }, (_, i): [string, string] => [`spread_${String(i).padStart(3, '0')}`, `echo "$PICAS_TOKEN_ID" >> ${log}`]));
+  const runs = await Promise.all(Array.from({ length: 6 }, () => worker(db, [])));
+  for (const r of runs) assert.equal(r.exitCode, 0, r.stderr);
+  const ids = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  assert.equal(ids.length, 600);
+  assert.equal(new Set(ids).size, 600, 'no token ran twice');
+  const summaries = runs.map((r) => summaryOf(r.stderr));
+  assert.equal(summaries.reduce((n, s) => n + s.done, 0), 600);
+  const conflicts = summaries.reduce((n, s) => n + s.claims.conflicts, 0);
+  assert.ok(summaries.some((s) => s.claims.spreadReads > 0) || conflicts === 0, 'pilots that lost claims read at random offsets');
+  assert.ok(conflicts / 600 <= 0.3, `lost claims per token: ${conflicts / 600}`);
+  assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: 964, error: 0 });
+});

@@ -81,7 +81,8 @@ export class ClaimSpread {
 
   /** After a claim round: widen on contention (lost claims, rows already taken), narrow when alone. */
   contention(limit: number, contended: boolean): void {
-    if (contended) this.width = Math.min(this.options.maxSpread, Math.max(2 * this.width, 2 * limit));
-    else this.width = Math.floor(this.width * 0.9);
+    // widen fast (every contended round costs a wasted read or lost claims), narrow slowly
+    if (contended) this.width = Math.min(this.options.maxSpread, Math.max(4 * this.width, 4 * limit));
+    else this.width = Math.floor(this.width * 0.95);
   }
 }
