@@ -90,3 +90,17 @@ test('pilots that contend spread their reads over the pool: exactly once, and fe
   assert.ok(conflicts / 600 <= 0.3, `lost claims per token: ${conflicts / 600}`);
   assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: 964, error: 0 });
 });
+
+test('spread reads never take a lower priority while a higher one is left', async () => {
+  const log = join(tempDir(), 'priority.log');
+  writeFileSync(log, '');
+  await pushTokens(couch, [
+    ...Array.from({ length: 150 }, (_, i): [string, string, Record<string, unknown>] => [`low_${String(i).padStart(3, '0')}`, `echo "$PICAS_TOKEN_ID" >> ${log}`, { priority: 0 }]),
+    ...Array.from({ length: 40 }, (_, i): [string, string, Record<string, unknown>] => [`high_${String(i).padStart(3, '0')}`, `echo "$PICAS_TOKEN_ID" >> ${log}`, { priority: 7 }]),
+  ]);
+  const r = await worker(db, []);
+  assert.equal(r.exitCode, 0, r.stderr);
+  const order = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  assert.equal(order.length, 190);
+  assert.deepEqual(new Set(order.slice(0, 40).map((id) => id.split('_')[0])), new Set(['high']), 'all 40 high-priority tokens ran first');
+});

@@ -2,10 +2,10 @@
  * Where in the todo view a claimer reads its window (pure: no I/O).
  *
  * Pilots that all read the head of `todo_by_priority` fight over the same few tokens: all but one of them
- * lose each token (409), and each loss costs another view read. So a claimer that meets contention
- * spreads out: it reads its window at a random offset (`skip`) inside the highest-priority group instead
- * of at the head, and widens that range while it keeps meeting other pilots' claims; a claimer alone (no
- * conflicts) narrows it back to the head, where reads are cheapest.
+ * lose each token (409), and each loss costs another view read. So a claimer reads its window at a random
+ * offset (`skip`) inside the highest-priority group instead of at the head. It starts spread out (pilots
+ * are usually started together), goes back to the widest range whenever it meets other pilots' claims,
+ * and narrows towards the head, where reads are cheapest, while it meets nobody.
  *
  * Priorities still come first: a spread read is limited to the top priority (`startkey`/`endkey` on the
  * key's first element) learned from the last read at the head, and a read at the head is made again
@@ -38,13 +38,22 @@ export function priorityOf(key: unknown): unknown {
 
 export class ClaimSpread {
   /** current width of the random offset range (rows) */
-  private width = 0;
+  private width: number;
+  /** claim rounds since this claimer last met contention (Infinity: never) */
+  private calmRounds = Infinity;
   private top: { key: unknown; groupSize: number; readAt: number } | undefined;
 
-  constructor(private readonly options: SpreadOptions) {}
+  constructor(private readonly options: SpreadOptions) {
+    this.width = options.maxSpread;
+  }
 
   get spread(): number {
     return this.width;
+  }
+
+  /** Whether other pilots' claims got in the way within the last few rounds. */
+  get crowded(): boolean {
+    return this.calmRounds < 8;
   }
 
   /** The next read: at the head, or at a random offset in the top priority group. */
@@ -79,10 +88,9 @@ export class ClaimSpread {
     return rows.length > 0;
   }
 
-  /** After a claim round: widen on contention (lost claims, rows already taken), narrow when alone. */
-  contention(limit: number, contended: boolean): void {
-    // widen fast (every contended round costs a wasted read or lost claims), narrow slowly
-    if (contended) this.width = Math.min(this.options.maxSpread, Math.max(4 * this.width, 4 * limit));
-    else this.width = Math.floor(this.width * 0.95);
+  /** After a claim round: the widest range on contention (lost claims, rows already taken), narrower when alone. */
+  contention(contended: boolean): void {
+    this.width = contended ? this.options.maxSpread : Math.floor(this.width * 0.8);
+    this.calmRounds = contended ? 0 : this.calmRounds + 1;
   }
 }

@@ -158,6 +158,8 @@ export class Claimer {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly spread: ClaimSpread;
+  /** todo tokens in the pool at the last read (the view's total_rows) */
+  private todoRows?: number;
 
   constructor(private readonly options: ClaimerOptions) {
     this.random = options.random ?? Math.random;
@@ -188,7 +190,9 @@ export class Claimer {
    * (the time budget); a rejected candidate is not claimed.
    */
   async claim(options: { max?: number; accept?: (doc: TokenDoc) => boolean; signal?: AbortSignal } = {}): Promise<ClaimRound> {
-    const max = this.options.bulkAllowed ? Math.max(1, options.max ?? 1) : 1;
+    // among competing pilots, a bulk claim takes a fair share of what is left
+    const share = this.spread.crowded ? fairShare(this.todoRows) : Infinity;
+    const max = this.options.bulkAllowed ? Math.max(1, Math.min(options.max ?? 1, share)) : 1;
     const startedMs = performance.now();
     let unfitExample: TokenDoc | undefined;
     let candidates = this.cached;
@@ -232,7 +236,7 @@ export class Claimer {
         if (unfitExample) return { outcome: 'unfit', won: [], unfitExample };
         // stale rows: read a fresh window; only conflicted tokens: nothing to claim until they are repaired
         if (stale > 0) {
-          this.spread.contention(limit, true);
+          this.spread.contention(true);
           continue;
         }
         return { outcome: 'empty', won: [] };
@@ -241,7 +245,7 @@ export class Claimer {
       // so that the caller can put the token back (an unseen win would stay locked until its lease expires)
       const result = max === 1 ? await this.claimOne(ready[0]!) : await this.claimBulk(ready);
       contended ||= result.conflicts > 0;
-      this.spread.contention(limit, contended);
+      this.spread.contention(contended);
       if (result.won.length > 0) {
         // an uncontended window is kept for the next claim (saves a view read per token); a contended one is stale
         if (!contended) this.cached = candidates;
@@ -329,17 +333,26 @@ export class Claimer {
     return out;
   }
 
-  /** The todo window where the spread plan puts it; a spread read past the end of the group reads the head. */
+  /**
+   * The todo window where the spread plan puts it. A read at the head that shows a group worth spreading
+   * over (a pilot's first read, and the regular look at the head) is followed by the spread read itself:
+   * pilots started together would otherwise all claim from the same head window. A spread read past the
+   * end of the group falls back to the head.
+   */
   private async readTodo(limit: number, signal?: AbortSignal) {
-    let plan: WindowPlan = this.spread.plan(limit);
-    let read = await this.readView(TODO_VIEW, planQuery(plan), signal);
-    if (plan.kind === 'spread') this.stats.spreadReads++;
-    if (!this.spread.observe(plan, read.rows, read.total_rows) && plan.kind === 'spread') {
-      plan = { kind: 'head', limit };
-      read = await this.readView(TODO_VIEW, planQuery(plan), signal);
-      this.spread.observe(plan, read.rows, read.total_rows);
-    }
-    return read.rows;
+    const read = async (plan: WindowPlan) => {
+      const r = await this.readView(TODO_VIEW, planQuery(plan), signal);
+      if (plan.kind === 'spread') this.stats.spreadReads++;
+      this.todoRows = r.total_rows;
+      return { ...r, found: this.spread.observe(plan, r.rows, r.total_rows) };
+    };
+    const plan = this.spread.plan(limit);
+    const first = await read(plan);
+    if (plan.kind === 'spread') return first.found ? first.rows : (await read({ kind: 'head', limit })).rows;
+    const next = this.spread.plan(limit);
+    if (next.kind !== 'spread') return first.rows;
+    const spread = await read(next);
+    return spread.found ? spread.rows : first.rows;
   }
 
   private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal) {
@@ -357,6 +370,15 @@ export class Claimer {
     if (res.status !== 200) throw http.errorFor(res, `reading ${view}`);
     return { rows: res.body.rows ?? [], total_rows: res.body.total_rows };
   }
+}
+
+/**
+ * The most tokens one bulk claim may take from a pool of `todo` while other pilots compete: a 32nd of it
+ * (at least one). Near the end of a pool, a pilot that took a large batch would collide with the others
+ * and then leave them idle.
+ */
+export function fairShare(todo: number | undefined): number {
+  return todo === undefined ? Infinity : Math.max(1, Math.floor(todo / 32));
 }
 
 function planQuery(plan: WindowPlan): Record<string, unknown> {
