@@ -2,8 +2,10 @@
  * The pilots `picas firecrest submit` started, remembered in a local file (default
  * `.picas/firecrest-pilots.json`, mode 0600) so that `status` and `cancel` can find them again.
  * It holds job ids, systems and addresses only: never a secret, a token or a password.
+ * Changes are read-modify-write under an exclusive lock file (`<file>.lock`, holding the owner's pid), so
+ * two `picas firecrest` commands run at once in the same directory do not lose each other's pilots.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '@picas/core';
 
@@ -55,11 +57,64 @@ export function writePilots(path: string, pilots: readonly PilotRecord[]): void 
   renameSync(tmp, path);
 }
 
+/** Changes the list: reads it, applies `change` and writes the result, all under the lock. */
+export function updatePilots(path: string, change: (pilots: PilotRecord[]) => PilotRecord[], options: { waitMs?: number } = {}): void {
+  withLock(path, options.waitMs ?? 10_000, () => writePilots(path, change(readPilots(path))));
+}
+
 /** Adds pilots (replacing any with the same system and job id). */
 export function addPilots(path: string, added: readonly PilotRecord[]): void {
   const keyOf = (p: PilotRecord) => `${p.firecrestUrl} ${p.system} ${p.jobId}`;
   const keys = new Set(added.map(keyOf));
-  writePilots(path, [...readPilots(path).filter((p) => !keys.has(keyOf(p))), ...added]);
+  updatePilots(path, (pilots) => [...pilots.filter((p) => !keys.has(keyOf(p))), ...added]);
+}
+
+function withLock(path: string, waitMs: number, fn: () => void): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = lockHolder(lock);
+    if (holder !== undefined && !processAlive(holder)) {
+      rmSync(lock, { force: true }); // left by a process that died: take it over
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new UsageError(`the FirecREST pilot list ${path} is locked by process ${holder ?? 'unknown'} (${lock}); try again, or delete the lock file if that process is gone`);
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  try {
+    fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function lockHolder(lock: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 // the file's shape is fixed here, so nothing else (such as the job env) can slip into it

@@ -1,11 +1,13 @@
 // FirecREST settings (flags > env > .env, every problem at once) and the pilot state file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '@picas/core';
-import { addPilots, loadFirecrestConfig, readPilots, resolveFirecrestConfig, writePilots, type PilotRecord } from '../src/index.js';
+import { addPilots, loadFirecrestConfig, readPilots, resolveFirecrestConfig, updatePilots, writePilots, type PilotRecord } from '../src/index.js';
 
 const full = {
   FIRECREST_URL: 'https://firecrest.example.org/v2',
@@ -67,4 +69,36 @@ test('the pilot state file is 0600, keeps only its own fields, and replaces a pi
   mkdirSync(join(dir, 'x'));
   writePilots(join(dir, 'x', 'p.json'), []);
   assert.deepEqual(readPilots(join(dir, 'x', 'p.json')), []);
+});
+
+test('pilots added by commands running at once are all kept (the list is changed under a lock)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'picas-pilots-'));
+  const path = join(dir, 'pilots.json');
+  const module = new URL('../src/index.js', import.meta.url).href;
+  // four processes, each adding 25 pilots one at a time
+  const script = `
+    const { addPilots } = await import(${JSON.stringify(module)});
+    const who = process.argv[1];
+    for (let i = 0; i < 25; i++) {
+      addPilots(${JSON.stringify(path)}, [{ jobId: who + '-' + i, system: 's', firecrestUrl: 'https://f', name: 'p', workingDirectory: '/w', submittedAt: 'now' }]);
+    }`;
+  await Promise.all(
+    ['a', 'b', 'c', 'd'].map((who) =>
+      promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, who]),
+    ),
+  );
+  const ids = readPilots(path).map((p) => p.jobId);
+  assert.equal(ids.length, 100, 'no pilot lost');
+  assert.equal(new Set(ids).size, 100);
+  assert.ok(!existsSync(`${path}.lock`), 'the lock is released');
+
+  // a lock left by a process that no longer exists is taken over; one held by a live process times out clearly
+  writeFileSync(`${path}.lock`, '999999999');
+  addPilots(path, [{ jobId: 'after-crash', system: 's', firecrestUrl: 'https://f', name: 'p', workingDirectory: '/w', submittedAt: 'now' }]);
+  assert.equal(readPilots(path).length, 101);
+  writeFileSync(`${path}.lock`, String(process.pid));
+  assert.throws(
+    () => updatePilots(path, (p) => p, { waitMs: 100 }),
+    (err: unknown) => err instanceof UsageError && err.message.includes(`locked by process ${process.pid}`),
+  );
 });

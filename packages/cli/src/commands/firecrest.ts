@@ -269,7 +269,7 @@ interface PilotView {
 }
 
 async function showStatus(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  const { readPilots, writePilots, isFinalJobState, isFirecrestNotFound } = await import('@picas/firecrest');
+  const { readPilots, updatePilots, isFinalJobState, isFirecrestNotFound } = await import('@picas/firecrest');
   const { tokenCounts, formatTokenCounts } = await import('@picas/launch');
   const flags = opts as FirecrestFlags;
   const { config, problems } = await firecrestConfigFrom(flags, { requireSystem: false });
@@ -313,7 +313,7 @@ async function showStatus(opts: Record<string, unknown>, cmd: Command): Promise<
       // remember what was seen, so finished pilots are not asked about again
       if (views.length > 0) {
         const seen = new Map(views.map((v) => [`${v.record.system} ${v.record.jobId}`, v]));
-        writePilots(stateFile, readPilots(stateFile).map((p) => {
+        updatePilots(stateFile, (pilots) => pilots.map((p) => {
           const v = p.firecrestUrl === config!.url ? seen.get(`${p.system} ${p.jobId}`) : undefined;
           return v ? { ...p, lastState: v.state, exitCode: v.exitCode } : p;
         }));
