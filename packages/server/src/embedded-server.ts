@@ -66,6 +66,10 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
     configPath: join(configDir, 'config.json'),
     logPath: join(configDir, 'log.txt'),
   });
+  // express-pouchdb logs every request at "info" to log.txt: a line per request, without end, on a busy
+  // pool. Warnings and errors only, unless the config file (or /_config/log/level) says otherwise.
+  app.couchConfig?.registerDefault('log', 'level', 'warning');
+  app.couchLogger?.setLevel(app.couchConfig?.get('log', 'level'));
 
   const admin = options.admin;
   const sockets = new Set<Socket>();

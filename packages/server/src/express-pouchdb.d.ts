@@ -1,7 +1,8 @@
 declare module 'express-pouchdb' {
   import type { RequestListener } from 'node:http';
   interface ExpressPouchdbApp extends RequestListener {
-    couchConfig?: unknown;
+    couchConfig?: { registerDefault(section: string, key: string, value: string): void; get(section: string, key: string): string | undefined };
+    couchLogger?: { setLevel(level: string | undefined): void };
     setPouchDB?(pouch: unknown): void;
   }
   function expressPouchdb(pouch: unknown, options?: Record<string, unknown>): ExpressPouchdbApp;
