@@ -42,3 +42,39 @@ test('a pilot killed with -9 mid-token: its command is stopped, and a second pil
   assert.match(event.message!, /lease of doomed expired at .*; reclaimed by rescuer/);
   assert.deepEqual(readFileSync(runs, 'utf8').trim().split('\n'), ['long_1', 'long_1'], 'started twice, finished once');
 });
+
+test('a pilot killed with -9 while holding prefetched tokens: their leases expire and another pilot runs each once', async (t) => {
+  const db = await poolDatabase(`${fileLabel(import.meta.url)}-prefetch`);
+  const dir = tempDir();
+  const runs = join(dir, 'runs.txt');
+  // the very first run hangs, any later one finishes at once; the pilot runs one token at a time, so one
+  // starts and three wait in its queue
+  const body = `echo "$PICAS_TOKEN_ID" >> '${runs}'; if [ ! -e '${dir}/first' ]; then touch '${dir}/first'; echo $$ > '${dir}/shell.pid'; sleep 1000; fi`;
+  await pushTokens(db.couch, ['held_1', 'held_2', 'held_3', 'held_4'].map((id): [string, string] => [id, body]));
+  const first = worker(db, ['--prefetch', '4', '--lease', '3s', '--worker-id', 'hoarder']);
+  t.after(() => first.kill('SIGKILL'));
+  const shell = await waitFor(() => readPid(join(dir, 'shell.pid')), { what: 'the first run to start' });
+  t.after(() => killGroup(shell));
+  const held = await Promise.all(['held_1', 'held_2', 'held_3', 'held_4'].map((id) => getToken(db.couch, id)));
+  assert.ok(held.every((tok) => tok.worker_id === 'hoarder' && tok.lock > 0), 'all four were claimed in one go');
+  first.kill('SIGKILL');
+  await first;
+  await waitFor(() => !alive(shell), { what: 'the dead pilot\'s command to be stopped', timeoutMs: 15_000 });
+
+  // nothing is lost: once the leases expire, a second pilot takes all four
+  await waitFor(async () => (await Promise.all(held.map((tok) => getToken(db.couch, tok._id)))).every((tok) => tok.lease_until! * 1000 <= Date.now()), {
+    what: 'the leases to expire',
+    timeoutMs: 15_000,
+  });
+  const second = await worker(db, ['--lease', '3s', '--worker-id', 'rescuer']);
+  assert.equal(second.exitCode, 0, second.stderr);
+  assert.match(second.stdout, /done 4, failed 0/);
+  for (const id of ['held_1', 'held_2', 'held_3', 'held_4']) {
+    const tok = await getToken(db.couch, id);
+    assert.equal(tok.exit_code, 0, id);
+    assert.equal(tok.worker_id, 'rescuer', id);
+    assert.equal(tok.scrub_count, 1, `${id}: reclaimed from the dead pilot`);
+  }
+  const lines = readFileSync(runs, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 5, 'the started token ran twice (the dead pilot never finished it), the queued ones once');
+});
