@@ -439,7 +439,10 @@ export class Worker {
       });
       if (outcome.pid !== undefined) this.guard.remove(outcome.pid);
     }
-    commandEnded();
+    // a command that exited by itself frees its slot now; one killed by a signal keeps it until its result
+    // is recorded: under Slurm that signal is usually the job being cancelled, and the pilot's own SIGTERM
+    // is an instant behind (record() waits for it), so no new token should be claimed meanwhile
+    if (!outcome.signal && !controller.signal.aborted) commandEnded();
     if (outcome.leftovers) log.warn('the command left processes running in its group; they were stopped');
     await keeper.stop();
     keeper.lost.signal.removeEventListener('abort', onLost);
