@@ -71,6 +71,17 @@ test('map and reduce functions run as CouchDB runs them, and indexes follow late
   assert.deepEqual((await view('by_n')).rows.map((r) => [r.id, r.key]), [['c', 3], ['a', 7]]);
   assert.deepEqual((await view('sum_n', { group: true })).rows, [{ key: 'x', value: 3 }, { key: 'y', value: 7 }]);
 
+  // each function has its own sandbox: globals one sets are not seen by another
+  await put('/_design/g', {
+    views: {
+      setter: { map: 'function (doc) { globalThis.leak = "set"; emit(doc._id, 1); }' },
+      reader: { map: 'function (doc) { emit(doc._id, typeof globalThis.leak); }' },
+    },
+  });
+  const g = (name: string) => http.request<{ rows: Array<{ value: unknown }> }>({ path: http.dbPath(`/_design/g/_view/${name}`), query: { limit: 1 } });
+  assert.equal((await g('setter')).status, 200);
+  assert.deepEqual((await g('reader')).body.rows.map((r) => r.value), ['undefined']);
+
   // a bad value for _sum is reported (as PouchDB reports it), and the server keeps answering
   await put('/bad', { n: 'x' });
   await put('/_design/bad', { views: { s: { map: 'function (doc) { if (doc._id === "bad") emit(null, doc.n); }', reduce: '_sum' } } });

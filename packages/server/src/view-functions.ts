@@ -6,10 +6,11 @@
  * about a millisecond per document per view, and on a token pool every claim and every completion is a
  * change to index: it was the largest single cost of the server under a busy pool.
  *
- * This module does what CouchDB's `couchjs` does instead: one long-lived sandbox context, each function
- * source compiled once. The sandbox keeps what PouchDB's gives a map function (`emit`, `log`, `sum`,
- * `isArray`, `toJSON`, strict mode), and a function still sees a copy of the document made inside the
- * sandbox, so it cannot change what the indexer stores. It is installed as PouchDB's `query`/`viewCleanup`
+ * This module does what CouchDB's `couchjs` does instead: each function source is compiled once, in a
+ * long-lived sandbox context of its own (so one design document's functions cannot change the globals
+ * another's see). The sandbox keeps what PouchDB's gives a map function (`emit`, `log`, `sum`, `isArray`,
+ * `toJSON`, strict mode), and a function still sees a copy of the document made inside its sandbox, so it
+ * cannot change what the indexer stores. It is installed as PouchDB's `query`/`viewCleanup`
  * plugin on the same abstract map/reduce code and the same index storage (`mrviews`), so existing view
  * indexes stay valid.
  */
@@ -55,37 +56,53 @@ function sum(values) {
 
 const MAX_COMPILED = 500;
 
-export class ViewFunctionSandbox {
-  private readonly context = vm.createContext(Object.create(null));
-  private readonly compiled = new Map<string, (emit: Emit | undefined) => Compiled>();
-  /** JSON.parse of the sandbox's realm: documents handed to view functions are sandbox objects */
-  private readonly parse: (text: string) => unknown;
-  /** the sandbox's `sum`, shared by `_sum`/`_stats`; a bad value comes back as a thrown builtInError object */
-  private readonly sum: (values: unknown[]) => unknown;
+/** One sandbox: its context, the realm's JSON.parse (documents handed in are its own objects) and `sum`. */
+interface Sandbox {
+  context: vm.Context;
+  parse: (text: string) => unknown;
+  sum: (values: unknown[]) => unknown;
+}
 
-  constructor() {
-    vm.runInContext(SANDBOX_PRELUDE, this.context);
-    this.parse = vm.runInContext('__parse__', this.context) as (text: string) => unknown;
-    const sandboxSum = vm.runInContext('sum', this.context) as (values: unknown[]) => unknown;
-    this.sum = (values) => {
-      try {
-        return sandboxSum(values);
-      } catch (err) {
-        throw this.builtInFailure(err) ?? err;
-      }
-    };
-  }
+function newSandbox(): Sandbox {
+  const context = vm.createContext(Object.create(null));
+  vm.runInContext(SANDBOX_PRELUDE, context);
+  return {
+    context,
+    parse: vm.runInContext('__parse__', context) as (text: string) => unknown,
+    sum: vm.runInContext('sum', context) as (values: unknown[]) => unknown,
+  };
+}
 
-  /** A function source compiled once; each call binds a fresh `emit`. */
-  private factory(source: string): (emit: Emit | undefined) => Compiled {
-    let make = this.compiled.get(source);
-    if (!make) {
-      const code = `(function (emit) { "use strict"; return (${source.replace(/;\s*$/, '')}); })`;
-      make = vm.runInContext(code, this.context, { filename: 'view-function.js' }) as (emit: Emit | undefined) => Compiled;
-      if (this.compiled.size >= MAX_COMPILED) this.compiled.clear();
-      this.compiled.set(source, make);
+interface CompiledFunction {
+  sandbox: Sandbox;
+  /** binds a fresh `emit` and returns the view function */
+  make: (emit: Emit | undefined) => Compiled;
+}
+
+export class ViewFunctions {
+  private readonly compiled = new Map<string, CompiledFunction>();
+  /** for the built-in reduces */
+  private readonly builtIns = newSandbox();
+  /** `_sum`/`_stats` on the sandbox's `sum`: a bad value comes back as a thrown builtInError object */
+  private readonly sum = (values: unknown[]): unknown => {
+    try {
+      return this.builtIns.sum(values);
+    } catch (err) {
+      throw this.builtInFailure(err) ?? err;
     }
-    return make;
+  };
+
+  /** A function source compiled once, in its own sandbox. */
+  private factory(source: string): CompiledFunction {
+    let fn = this.compiled.get(source);
+    if (!fn) {
+      const sandbox = newSandbox();
+      const code = `(function (emit) { "use strict"; return (${source.replace(/;\s*$/, '')}); })`;
+      fn = { sandbox, make: vm.runInContext(code, sandbox.context, { filename: 'view-function.js' }) as (emit: Emit | undefined) => Compiled };
+      if (this.compiled.size >= MAX_COMPILED) this.compiled.clear();
+      this.compiled.set(source, fn);
+    }
+    return fn;
   }
 
   /** PouchDB's `mapper(mapFun, emit)`: a function of one document. */
@@ -95,8 +112,9 @@ export class ViewFunctionSandbox {
       const fn = mapFun as (doc: unknown, emit: Emit) => unknown;
       return (doc) => fn(doc, emit);
     }
-    const fn = this.factory(String(mapFun))(emit);
-    return (doc) => this.settle(fn(this.copy(doc)));
+    const { sandbox, make } = this.factory(String(mapFun));
+    const fn = make(emit);
+    return (doc) => this.settle(fn(copyInto(sandbox, doc)));
   }
 
   /** PouchDB's `reducer(reduceFun)`: built-ins natively, anything else in the sandbox. */
@@ -104,12 +122,9 @@ export class ViewFunctionSandbox {
     const source = String(reduceFun);
     const builtIn = builtInReducer(source, this.sum);
     if (builtIn) return builtIn;
-    const fn = this.factory(source)(undefined);
-    return (keys, values, rereduce) => this.settle(fn(this.copy(keys), this.copy(values), rereduce));
-  }
-
-  private copy(value: unknown): unknown {
-    return value === undefined ? undefined : this.parse(JSON.stringify(value));
+    const { sandbox, make } = this.factory(source);
+    const fn = make(undefined);
+    return (keys, values, rereduce) => this.settle(fn(copyInto(sandbox, keys), copyInto(sandbox, values), rereduce));
   }
 
   /** `sum()` inside the sandbox signals a bad input with a plain object; turn it into PouchDB's error. */
@@ -123,6 +138,11 @@ export class ViewFunctionSandbox {
     if (value && typeof value === 'object' && (value as { builtInError?: boolean }).builtInError) return builtInError((value as { name: string }).name);
     return undefined;
   }
+}
+
+/** A copy of a value made inside the sandbox, so the function can neither see nor change the original. */
+function copyInto(sandbox: Sandbox, value: unknown): unknown {
+  return value === undefined ? undefined : sandbox.parse(JSON.stringify(value));
 }
 
 function builtInError(name: string): Error {
@@ -156,12 +176,12 @@ function ddocValidator(ddoc: { _id: string; views?: Record<string, { map?: unkno
   }
 }
 
-/** The PouchDB plugin: `query` and `viewCleanup` backed by one shared sandbox. */
-export function viewFunctionsPlugin(sandbox = new ViewFunctionSandbox()): { query: unknown; viewCleanup: unknown } {
+/** The PouchDB plugin: `query` and `viewCleanup` with view functions compiled once, each in its own sandbox. */
+export function viewFunctionsPlugin(functions = new ViewFunctions()): { query: unknown; viewCleanup: unknown } {
   const abstract = createAbstractMapReduce(
     'mrviews',
-    (mapFun: unknown, emit: Emit) => sandbox.mapper(mapFun, emit),
-    (reduceFun: unknown) => sandbox.reducer(reduceFun),
+    (mapFun: unknown, emit: Emit) => functions.mapper(mapFun, emit),
+    (reduceFun: unknown) => functions.reducer(reduceFun),
     ddocValidator,
   );
   return {
