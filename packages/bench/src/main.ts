@@ -20,11 +20,14 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { DESIGN_DOCS, newToken } from '@picas/core';
+import { resolveWorkerCommand } from '@picas/launch/worker-command';
 import { runPicasBaseline } from './picas-baseline.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const cliBin = join(root, 'packages/cli/dist/src/bin.js');
-const workerBin = join(root, 'packages/worker/dist/src/bin.js');
+// pilots start as `picas launch` and the Slurm/FirecREST pilot scripts start them (with the pilot's node options)
+const workerCommand = resolveWorkerCommand({ env: {} });
+const workerStart = (args: string[]) => [...workerCommand.args, ...args];
 
 interface Args {
   quick: boolean;
@@ -263,7 +266,7 @@ async function endToEnd(server: Server, http: Http, work: string, name: string, 
   const push = await execa(process.execPath, [cliBin, 'push', file], { env, reject: false });
   if (push.exitCode !== 0) throw new Error(`push failed: ${push.stderr}`);
   const runs = await Promise.all(
-    Array.from({ length: procs }, () => execa(process.execPath, [workerBin, ...workerArgs], { env: { ...env, PICAS_LOG_LEVEL: 'info' }, reject: false, timeout: 900_000 })),
+    Array.from({ length: procs }, () => execa(workerCommand.file, workerStart(workerArgs), { env: { ...env, PICAS_LOG_LEVEL: 'info' }, reject: false, timeout: 900_000 })),
   );
   const seconds = (performance.now() - started) / 1000;
   const serverCpu = processCpuMs(server.pid) - serverCpuAtStart;
@@ -306,7 +309,7 @@ async function endToEnd(server: Server, http: Http, work: string, name: string, 
 async function idleWorkerRss(server: Server, http: Http): Promise<number> {
   const db = 'bench_idle';
   await createDb(http, db, true);
-  const child = execa(process.execPath, [workerBin, '--endless'], { env: picasEnv(server, db), reject: false });
+  const child = execa(workerCommand.file, workerStart(['--endless']), { env: picasEnv(server, db), reject: false });
   await new Promise((r) => setTimeout(r, 4000));
   let rssMb = NaN;
   try {

@@ -3,8 +3,9 @@
  *
  * In order:
  *   1. an explicit command (`--worker-command`, or PICAS_WORKER_CMD in the launcher's environment);
- *   2. the worker that belongs to this installation: `node <...>/packages/worker/dist/src/bin.js`
- *      (when running from this repository, or from an npm install of picas);
+ *   2. the worker that belongs to this installation: `node --max-semi-space-size=8 <...>/packages/worker/dist/src/bin.js`
+ *      (when running from this repository, or from an npm install of picas; the node options are the
+ *      pilot's, see @picas/worker's node-flags.ts);
  *   3. `picas-worker` from PATH.
  *
  * A pilot script receives the result as PICAS_WORKER_CMD (a command line that the script word-splits,
@@ -12,6 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { UsageError } from '@picas/core';
+import { WORKER_NODE_FLAGS } from '@picas/worker/node-flags';
 
 export interface WorkerCommand {
   /** the program to execute */
@@ -54,7 +56,8 @@ export function resolveWorkerCommand(options: WorkerCommandOptions = {}): Worker
     const bin = installedWorkerBin();
     if (bin) {
       const node = options.nodePath ?? process.execPath;
-      return { file: node, args: [bin], commandLine: joinCommandLine([node, bin], 'the installed picas-worker path'), source: 'installation' };
+      const args = [...WORKER_NODE_FLAGS, bin];
+      return { file: node, args, commandLine: joinCommandLine([node, ...args], 'the installed picas-worker path'), source: 'installation' };
     }
   }
   return { file: 'picas-worker', args: [], commandLine: 'picas-worker', source: 'path' };

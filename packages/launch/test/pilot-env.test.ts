@@ -102,7 +102,12 @@ test('how a pilot starts picas-worker: explicit, then PICAS_WORKER_CMD, then thi
   const fromRepo = resolveWorkerCommand({ env: {} });
   if (existsSync(workerBin)) {
     assert.equal(installedWorkerBin(), workerBin);
-    assert.deepEqual(fromRepo, { file: process.execPath, args: [workerBin], commandLine: `${process.execPath} ${workerBin}`, source: 'installation' });
+    assert.deepEqual(fromRepo, {
+      file: process.execPath,
+      args: ['--max-semi-space-size=8', workerBin],
+      commandLine: `${process.execPath} --max-semi-space-size=8 ${workerBin}`,
+      source: 'installation',
+    });
   } else {
     assert.equal(fromRepo.source, 'path');
   }

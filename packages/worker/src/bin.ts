@@ -18,12 +18,19 @@ import {
   resolveConnection,
   type SettingSpec,
 } from '@picas/core';
+import { setFlagsFromString } from 'node:v8';
+import { WORKER_NODE_FLAGS } from './node-flags.js';
 import { resolveWorkerOptions, workerSettings } from './options.js';
 import { summaryLine, Worker } from './worker.js';
 import { newWorkerId, shortHostname } from './worker-id.js';
 
 // keep flags (a password) out of `ps`
 process.title = 'picas-worker';
+// started as `node bin.js` without the pilot's node options: set them now (see node-flags.ts)
+for (const flag of WORKER_NODE_FLAGS) {
+  const name = flag.split('=')[0]!;
+  if (!process.execArgv.some((a) => a.split('=')[0] === name)) setFlagsFromString(flag);
+}
 
 function describeOption(spec: SettingSpec): string {
   const parts = [spec.description];
