@@ -7,7 +7,6 @@
  * own in-process server instead.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
@@ -140,17 +139,4 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
 }
 export * from './firecrest-standin.js';
 
-/** True while the process runs (a zombie, waiting for a busy PID 1 to reap it, has already ended). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-}
+export { processAlive } from '@picas/core';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { EMBEDDED_DEFAULT_PORT, embeddedStatePath, readEmbeddedState, UsageError, type EmbeddedState } from '@picas/core';
+import { EMBEDDED_DEFAULT_PORT, embeddedStatePath, processAlive, readEmbeddedState, UsageError, type EmbeddedState } from '@picas/core';
 import type { GlobalOptions } from '../context.js';
 import { say } from '../context.js';
 import { portOption } from '../option-parsers.js';
@@ -31,7 +31,7 @@ export function register(program: Command): void {
       const globals = command.optsWithGlobals() as GlobalOptions;
       const statePath = embeddedStatePath();
       const running = readEmbeddedState();
-      if (running?.pid && running.pid !== process.pid && isAlive(running.pid)) {
+      if (running?.pid && running.pid !== process.pid && processAlive(running.pid)) {
         throw new UsageError(`a picas server is already running from this directory (pid ${running.pid}, ${running.url}); stop it first`);
       }
       const dataDir = flags.inMemory ? undefined : resolve(flags.dataDir);
@@ -78,15 +78,6 @@ export function register(program: Command): void {
       }
       say('picas server stopped');
     });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The admin to create: --username/--password or PICAS_USERNAME/PICAS_PASSWORD, else admin with a generated password. */
