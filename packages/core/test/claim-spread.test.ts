@@ -66,3 +66,16 @@ test('among competing pilots a bulk claim takes at most a 32nd of the todo pool 
   assert.equal(fairShare(3), 1);
   assert.equal(fairShare(0), 1);
 });
+
+test('a look at the top group (keys only) is needed first, and again every headEveryMs, only while spreading', () => {
+  const { s, tick } = spread();
+  assert.equal(s.needsProbe(), true, 'nothing known yet');
+  s.observe({ kind: 'head', limit: 8 }, rows(8), 5000);
+  assert.equal(s.needsProbe(), false);
+  tick(2000);
+  assert.equal(s.needsProbe(), true);
+  s.observe({ kind: 'head', limit: 8 }, rows(8), 5000);
+  for (let i = 0; i < 60; i++) s.contention(false);
+  tick(5000);
+  assert.equal(s.needsProbe(), false, 'alone at the head: the head read itself is the window');
+});

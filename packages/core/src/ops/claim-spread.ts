@@ -56,6 +56,14 @@ export class ClaimSpread {
     return this.calmRounds < 8;
   }
 
+  /**
+   * Whether the top priority group must be looked at first (a pilot's first read, and the regular look at
+   * the head) before a spread read: a read of keys only, since its documents would not be used.
+   */
+  needsProbe(): boolean {
+    return this.width > 0 && (!this.top || this.options.now() - this.top.readAt >= this.options.headEveryMs);
+  }
+
   /** The next read: at the head, or at a random offset in the top priority group. */
   plan(limit: number): WindowPlan {
     const top = this.top;

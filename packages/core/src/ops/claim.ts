@@ -334,25 +334,26 @@ export class Claimer {
   }
 
   /**
-   * The todo window where the spread plan puts it. A read at the head that shows a group worth spreading
-   * over (a pilot's first read, and the regular look at the head) is followed by the spread read itself:
-   * pilots started together would otherwise all claim from the same head window. A spread read past the
-   * end of the group falls back to the head.
+   * The todo window where the spread plan puts it. When the top priority group must be looked at first (a
+   * pilot's first read, and the regular look at the head), that look reads keys only: pilots started
+   * together would otherwise all claim from the same head window. A spread read past the end of the group
+   * falls back to the head.
    */
   private async readTodo(limit: number, signal?: AbortSignal) {
-    const read = async (plan: WindowPlan) => {
-      const r = await this.readView(TODO_VIEW, planQuery(plan), signal);
+    const read = async (plan: WindowPlan, query: Record<string, unknown> = {}) => {
+      const r = await this.readView(TODO_VIEW, { ...planQuery(plan), ...query }, signal);
       if (plan.kind === 'spread') this.stats.spreadReads++;
       this.todoRows = r.total_rows;
       return { ...r, found: this.spread.observe(plan, r.rows, r.total_rows) };
     };
+    if (this.spread.needsProbe()) {
+      const probe = await read({ kind: 'head', limit }, { include_docs: false, conflicts: undefined });
+      if (probe.rows.length === 0) return [];
+    }
     const plan = this.spread.plan(limit);
     const first = await read(plan);
-    if (plan.kind === 'spread') return first.found ? first.rows : (await read({ kind: 'head', limit })).rows;
-    const next = this.spread.plan(limit);
-    if (next.kind !== 'spread') return first.rows;
-    const spread = await read(next);
-    return spread.found ? spread.rows : first.rows;
+    if (plan.kind === 'spread' && !first.found) return (await read({ kind: 'head', limit })).rows;
+    return first.rows;
   }
 
   private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal) {
