@@ -2,11 +2,10 @@
  * Test fixtures shared by the CLI tests: PiCaS' design document exactly as Python PiCaS stores it
  * (written out literally, not imported from @picas/core), tokens in each state, and a temp dir helper.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import type { Couch } from '@picas/core';
+import { scratchDir } from '@picas/testkit';
 
 /**
  * `_design/Monitor` as picasclient's examples/create_views.py leaves it in CouchDB. couchdb-python's
@@ -76,8 +75,7 @@ export async function getDoc<T = Record<string, any>>(couch: Couch, id: string):
 
 /** A temp directory with the given files, removed after the test file. */
 export function tempDir(files: Record<string, string | Uint8Array> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'picas-cli-test-'));
+  const dir = scratchDir('picas-cli-test-');
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-  after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

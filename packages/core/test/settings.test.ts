@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../src/duration.js';
@@ -50,6 +50,7 @@ test('every problem is reported at once, naming the setting and its source', () 
 
 test('connection config accepts PiCaS names, .env and a YAML file, and strips credentials from the URL', () => {
   const dir = mkdtempSync(join(tmpdir(), 'picas-cfg-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, '.env'), 'PICAS_USERNAME=alice\nPICAS_PASSWORD=fromdotenv\n');
   writeFileSync(join(dir, 'conf.yml'), 'host_url: http://couch.example:5984\ndatabase: mydb\n');
   const r = resolveConnection({ cwd: dir, home: dir, env: { PICAS_CONFIG: 'conf.yml' } });
@@ -68,6 +69,7 @@ test('connection config accepts PiCaS names, .env and a YAML file, and strips cr
 
 test('with nothing configured, the embedded server address is used and said once', () => {
   const dir = mkdtempSync(join(tmpdir(), 'picas-cfg-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const r = resolveConnection({ cwd: dir, home: dir, env: {} });
   assert.equal(r.config!.embedded, true);
   assert.equal(r.config!.url, 'http://127.0.0.1:5984');

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../src/errors.js';
@@ -112,6 +112,7 @@ test('token documents carry the PiCaS fields plus created and the file fields', 
 
 test('readTokenFiles reports every problem in every file at once, and duplicate explicit ids', () => {
   const dir = mkdtempSync(join(tmpdir(), 'picas-token-files-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'a.jsonl'), '{"input": "a", "_id": "same"}\n{"nope": 1}\n');
   writeFileSync(join(dir, 'b.txt'), '');
   assert.throws(

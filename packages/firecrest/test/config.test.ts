@@ -1,13 +1,13 @@
 // FirecREST settings (flags > env > .env, every problem at once) and the pilot state file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '@picas/core';
 import { addPilots, loadFirecrestConfig, readPilots, resolveFirecrestConfig, updatePilots, writePilots, type PilotRecord } from '../src/index.js';
+import { scratchDir } from '@picas/testkit';
 
 const full = {
   FIRECREST_URL: 'https://firecrest.example.org/v2',
@@ -53,7 +53,7 @@ test('flags win over the environment, which wins over .env', () => {
 });
 
 test('the pilot state file is 0600, keeps only its own fields, and replaces a pilot submitted again', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'picas-pilots-'));
+  const dir = scratchDir('picas-pilots-');
   const path = join(dir, '.picas', 'firecrest-pilots.json');
   assert.deepEqual(readPilots(path), []);
   const pilot: PilotRecord = { jobId: '12', system: 'daint', firecrestUrl: 'https://f', name: 'picas-pilot', workingDirectory: '/scratch/me', submittedAt: new Date().toISOString() };
@@ -72,7 +72,7 @@ test('the pilot state file is 0600, keeps only its own fields, and replaces a pi
 });
 
 test('pilots added by commands running at once are all kept (the list is changed under a lock)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'picas-pilots-'));
+  const dir = scratchDir('picas-pilots-');
   const path = join(dir, 'pilots.json');
   const module = new URL('../src/index.js', import.meta.url).href;
   // four processes, each adding 25 pilots one at a time

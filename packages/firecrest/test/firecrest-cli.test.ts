@@ -3,9 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
 import {
@@ -21,6 +20,7 @@ import {
   workerBin,
   type FirecrestStandin,
   type TestDatabase,
+  scratchDir,
 } from '@picas/testkit';
 import { FirecrestClient } from '../src/index.js';
 
@@ -55,7 +55,7 @@ function clientFor(s: FirecrestStandin): FirecrestClient {
 
 /** A place for the CLI's `.picas/firecrest-pilots.json`, and the jobs' working directory inside the stand-in's file system. */
 function places(standin: FirecrestStandin): { cwd: string; workdir: string } {
-  return { cwd: mkdtempSync(join(tmpdir(), 'picas-firecrest-cli-')), workdir: join(standin.root, 'pilots') };
+  return { cwd: scratchDir('picas-firecrest-cli-'), workdir: join(standin.root, 'pilots') };
 }
 
 async function drainThroughFirecrest(runner: 'bash' | 'slurm'): Promise<void> {
@@ -224,7 +224,7 @@ test('examples/firecrest/standin.mjs serves a stand-in that `picas firecrest` ca
       if (line.startsWith('# FirecREST stand-in ready')) break;
     }
     assert.deepEqual(Object.keys(settings).sort(), ['AUTH_TOKEN_URL', 'FIRECREST_CLIENT_ID', 'FIRECREST_CLIENT_SECRET', 'FIRECREST_SYSTEM', 'FIRECREST_URL', 'PICAS_FIRECREST_WORKDIR']);
-    const cwd = mkdtempSync(join(tmpdir(), 'picas-firecrest-cli-'));
+    const cwd = scratchDir('picas-firecrest-cli-');
     const submit = await runCli(['firecrest', 'submit', '--worker-command', workerCommand], { env: { ...db.env, ...settings }, cwd });
     assert.equal(submit.exitCode, 0, String(submit.stderr));
     await waitFor(async () => (await counts(db.couch)).done === 2, { what: 'the pilot to run both tokens', timeoutMs: 60_000 });
@@ -236,7 +236,7 @@ test('examples/firecrest/standin.mjs serves a stand-in that `picas firecrest` ca
 
 test('bad input: every problem at once, exit 1; --dry-run shows the job with secrets masked', async () => {
   const standin = await startFirecrestStandin({ runner: 'bash' });
-  const cwd = mkdtempSync(join(tmpdir(), 'picas-firecrest-cli-'));
+  const cwd = scratchDir('picas-firecrest-cli-');
   try {
     const bad = await runCli(['firecrest', 'submit', '-n', '2', '--workdir', 'relative', '--time', 'soon', '--slots', '0'], { env: { FIRECREST_URL: 'nope', PICAS_URL: 'http://127.0.0.1:9' }, cwd });
     assert.equal(bad.exitCode, 1);

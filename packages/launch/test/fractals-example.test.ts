@@ -4,11 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { repoRoot, runCli } from '@picas/testkit';
+import { repoRoot, runCli, scratchDir } from '@picas/testkit';
 import { tokenPool, tokensByState } from './token-pool.js';
 
 const example = join(repoRoot, 'examples/fractals');
@@ -21,7 +20,7 @@ test('the fractals example builds with cc and its tokens run through picas-worke
     t.skip('cc not found: install a C compiler (apt-get install gcc) to run the fractals example test');
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'picas-fractals-'));
+  const dir = scratchDir('picas-fractals-');
   const bin = join(dir, 'fractals');
   await execa('cc', ['-O2', '-std=c99', '-Wall', '-Wextra', '-Werror', '-o', bin, join(example, 'fractals.c'), '-lm']);
 

@@ -5,10 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, waitFor, workerBin, processAlive } from '@picas/testkit';
+import { runCli, waitFor, workerBin, processAlive, scratchDir } from '@picas/testkit';
 import { tokenPool, tokensByState } from './token-pool.js';
 
 test('picas-worker is built (the launch tests run the real worker)', () => {
@@ -16,7 +15,7 @@ test('picas-worker is built (the launch tests run the real worker)', () => {
 });
 
 test('picas launch local -n 3 drains the pool, each token exactly once, and streams prefixed output', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'picas-launch-'));
+  const dir = scratchDir('picas-launch-');
   const ledger = join(dir, 'ledger.txt');
   const tokens = Array.from({ length: 30 }, (_, i) => ({ id: `t${String(i).padStart(2, '0')}`, input: `sleep 0.1; echo "$PICAS_TOKEN_ID" >> ${ledger}` }));
   const db = await tokenPool(import.meta.url, tokens);
@@ -72,7 +71,7 @@ test('workers that fail make the launcher fail, with each failure named', async 
 });
 
 test('SIGINT to the launcher puts the running tokens back to todo and leaves no process behind', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'picas-launch-sigint-'));
+  const dir = scratchDir('picas-launch-sigint-');
   // each token records the pid of its command, then sleeps far longer than the test
   const tokens = [1, 2, 3].map((i) => ({ id: `long${i}`, input: `echo $$ > ${dir}/$PICAS_TOKEN_ID.pid; exec sleep 300` }));
   const db = await tokenPool(import.meta.url, tokens);

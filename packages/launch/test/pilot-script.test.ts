@@ -4,12 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { UsageError } from '@picas/core';
-import { repoRoot } from '@picas/testkit';
+import { repoRoot, scratchDir } from '@picas/testkit';
 import { EXAMPLE_PILOT_SCRIPT_OPTIONS, pilotScriptProblems, renderPilotScript, writeEnvFile } from '@picas/launch';
 
 test('the directives follow the options', () => {
@@ -64,7 +63,7 @@ test('examples/slurm/pilot.sh is exactly the template rendered with its document
 });
 
 test('run by bash, the script sources PICAS_ENV_FILE, sets slots from the CPUs and execs the worker with its arguments', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'picas-pilot-script-'));
+  const dir = scratchDir('picas-pilot-script-');
   const scriptPath = join(dir, 'pilot.sh');
   writeFileSync(scriptPath, renderPilotScript(EXAMPLE_PILOT_SCRIPT_OPTIONS));
   // a stand-in "worker" that shows what it received: its arguments and its environment

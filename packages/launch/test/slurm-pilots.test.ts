@@ -9,12 +9,11 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { runCli, waitFor, workerBin, processAlive } from '@picas/testkit';
+import { runCli, waitFor, workerBin, processAlive, scratchDir } from '@picas/testkit';
 import { allTokens, tokenPool, tokensByState } from './token-pool.js';
 
 async function whySlurmIsUnavailable(): Promise<string | undefined> {
@@ -75,7 +74,7 @@ if (unavailable && required) {
 
 describe('pilots on a real Slurm', { skip }, () => {
   test('picas slurm submit --array 1-4: four pilots drain 40 tokens to done, each exactly once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'picas-slurm-drain-'));
+    const dir = scratchDir('picas-slurm-drain-');
     const ledger = join(dir, 'ledger.txt');
     const tokens = Array.from({ length: 40 }, (_, i) => ({ id: `drain${String(i).padStart(2, '0')}`, input: `sleep 0.2; echo "$PICAS_TOKEN_ID" >> ${ledger}` }));
     const db = await tokenPool(import.meta.url, tokens);
@@ -123,7 +122,7 @@ describe('pilots on a real Slurm', { skip }, () => {
   });
 
   test('scancel during a run puts the running tokens back to todo and stops their commands', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'picas-slurm-cancel-'));
+    const dir = scratchDir('picas-slurm-cancel-');
     const tokens = [1, 2, 3].map((i) => ({ id: `long${i}`, input: `echo $$ > ${dir}/$PICAS_TOKEN_ID.pid; exec sleep 300` }));
     const db = await tokenPool(import.meta.url, tokens);
     const jobName = `picas-cancel-${randomBytes(3).toString('hex')}`;
@@ -150,7 +149,7 @@ describe('pilots on a real Slurm', { skip }, () => {
   });
 
   test('a pilot with --time 1 stops claiming before its end: tokens that no longer fit stay todo', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'picas-slurm-time-'));
+    const dir = scratchDir('picas-slurm-time-');
     const tokens = [
       ...Array.from({ length: 6 }, (_, i) => ({ id: `fits${i}`, input: 'sleep 8', fields: { expected_seconds: 8 } })),
       { id: 'toolong1', input: 'true', fields: { expected_seconds: 600 } },

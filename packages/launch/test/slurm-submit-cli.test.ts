@@ -5,10 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, runCli } from '@picas/testkit';
+import { repoRoot, runCli, scratchDir } from '@picas/testkit';
 import { tokenPool } from './token-pool.js';
 
 const PASSWORD_HINT = 'the password never appears in any output';
@@ -43,7 +42,7 @@ test('worker options given to submit reach the pilots as their PICAS_* twins', a
 
 test('with --pilot-env-file only the file\'s path travels; a dry run does not write it', async () => {
   const db = await tokenPool(import.meta.url);
-  const dir = mkdtempSync(join(tmpdir(), 'picas-envfile-'));
+  const dir = scratchDir('picas-envfile-');
   const envFile = join(dir, 'pilot.env');
   const run = await runCli(['slurm', 'submit', '--array', '1-2', '--dry-run', '--pilot-env-file', envFile], { env: db.env });
   assert.equal(run.exitCode, 0, run.stderr);

@@ -7,6 +7,8 @@
  * own in-process server instead.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
@@ -70,6 +72,13 @@ export async function freshDatabase(label: string, options: { create?: boolean }
     env.PICAS_PASSWORD = server.password;
   }
   return { config, couch, env };
+}
+
+/** A temporary directory, removed after the test (or file) that made it. */
+export function scratchDir(prefix = 'picas-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 2 }));
+  return dir;
 }
 
 /** A label from a test file's URL, for database names: `freshDatabase(fileLabel(import.meta.url))`. */

@@ -4,14 +4,13 @@
  * and a small HTTP proxy in front of the server for fault injection.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { after } from 'node:test';
 import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type TokenDoc, type Couch } from '@picas/core';
-import { freshDatabase, logLines, runWorker, testServer, type TestDatabase, type RunOptions } from '@picas/testkit';
+import { freshDatabase, logLines, runWorker, scratchDir, testServer, type TestDatabase, type RunOptions } from '@picas/testkit';
 
 // start (or find) the test server at file level, so that a file run on its own keeps it for all its tests
 await testServer();
@@ -74,9 +73,7 @@ export async function monitorCounts(couch: Couch): Promise<Record<string, number
 
 /** A temporary directory, removed after the test (or file) that made it. */
 export function tempDir(prefix = 'picas-worker-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return scratchDir(prefix);
 }
 
 export function readPid(path: string): number | undefined {

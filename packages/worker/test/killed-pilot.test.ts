@@ -13,7 +13,7 @@ test('a pilot killed with -9 mid-token: its command is stopped, and a second pil
   await pushTokens(db.couch, [
     ['long_1', `echo "$PICAS_TOKEN_ID" >> '${runs}'; if [ ! -e '${dir}/first' ]; then touch '${dir}/first'; echo $$ > '${dir}/shell.pid'; sleep 1000; fi`],
   ]);
-  const first = worker(db, ['--lease', '3s', '--worker-id', 'doomed']);
+  const first = worker(db, ['--lease', '3s', '--worker-id', 'doomed', '--workdir', dir]);
   t.after(() => first.kill('SIGKILL'));
   const shell = await waitFor(() => readPid(join(dir, 'shell.pid')), { what: 'the first run to start' });
   t.after(() => killGroup(shell));
@@ -51,7 +51,7 @@ test('a pilot killed with -9 while holding prefetched tokens: their leases expir
   // starts and three wait in its queue
   const body = `echo "$PICAS_TOKEN_ID" >> '${runs}'; if [ ! -e '${dir}/first' ]; then touch '${dir}/first'; echo $$ > '${dir}/shell.pid'; sleep 1000; fi`;
   await pushTokens(db.couch, ['held_1', 'held_2', 'held_3', 'held_4'].map((id): [string, string] => [id, body]));
-  const first = worker(db, ['--prefetch', '4', '--lease', '3s', '--worker-id', 'hoarder']);
+  const first = worker(db, ['--prefetch', '4', '--lease', '3s', '--worker-id', 'hoarder', '--workdir', dir]);
   t.after(() => first.kill('SIGKILL'));
   const shell = await waitFor(() => readPid(join(dir, 'shell.pid')), { what: 'the first run to start' });
   t.after(() => killGroup(shell));

@@ -101,7 +101,8 @@ test('a command that ignores SIGTERM is killed after --kill-grace; a second sign
   const dir2 = tempDir();
   const before = await getToken(couch, 'sig_stubborn', {});
   await couch.http.expectOk({ method: 'PUT', path: couch.http.docPath('sig_stubborn'), body: { ...before, input: sleeper(dir2, 'trap "" TERM; ') } });
-  const hasty = worker(db, ['--kill-grace', '60s']);
+  // it exits without cleaning up: its work root goes in a temp dir of the test's
+  const hasty = worker(db, ['--kill-grace', '60s', '--workdir', tempDir()]);
   t.after(() => hasty.kill('SIGKILL'));
   pids = await started(dir2);
   hasty.kill('SIGTERM');
