@@ -6,8 +6,8 @@
  *
  * Works with a commander `Command` without depending on commander: anything with `.option()` will do.
  */
-import { resolveSettings, UsageError, type SettingSpec } from '@picas/core';
-import { workerSettings, type WorkerOptions } from '@picas/worker/options';
+import { UsageError, type SettingSpec } from '@picas/core';
+import { resolveWorkerOptions, workerSettings, type WorkerOptions } from '@picas/worker/options';
 
 /** What a launcher passes on: the option values the user gave, as typed (e.g. `lease: '2m'`). */
 export type WorkerValues = Partial<Record<keyof WorkerOptions, string | number | boolean>>;
@@ -75,16 +75,11 @@ export function collectWorkerValues(parsed: Record<string, unknown>): WorkerValu
   for (const spec of launcherWorkerSettings) {
     if (parsed[spec.key] !== undefined) flags[spec.key] = parsed[spec.key];
   }
-  const checked = resolveSettings(launcherWorkerSettings, { flags });
+  // the worker's own validation (types, ranges, --claim-quorum, --prefetch), on the flags given here only
+  const checked = resolveWorkerOptions({ flags });
   if (checked.errors.length > 0) {
     const n = checked.errors.length;
     throw new UsageError(n === 1 ? `invalid worker option ${checked.errors[0]}` : `invalid worker options (${n} problems)`, { problems: checked.errors });
-  }
-  if (flags.claimQuorum !== undefined && flags.claimQuorum !== 'all') {
-    const n = Number(flags.claimQuorum);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new UsageError(`--claim-quorum: '${String(flags.claimQuorum)}' must be "all" or a whole number of replicas`);
-    }
   }
   const values: WorkerValues = {};
   for (const [key, value] of Object.entries(flags)) {

@@ -55,10 +55,14 @@ test('with --pilot-env-file only the file\'s path travels; a dry run does not wr
 
 test('bad submit options are all reported at once, each naming its flag', async () => {
   const db = await tokenPool(import.meta.url);
-  const run = await runCli(['slurm', 'submit', '--array', '1-', '--time', '1 hour', '--cpus-per-task', '2', '--job-name', 'a;b', '--slots', '0', '--dry-run'], { env: db.env });
+  const run = await runCli(
+    ['slurm', 'submit', '--array', '1-', '--time', '1 hour', '--cpus-per-task', '2', '--job-name', 'a;b', '--slots', '0', '--prefetch', 'lots', '--claim-quorum', 'x', '--dry-run'],
+    { env: db.env },
+  );
   assert.equal(run.exitCode, 1);
-  // worker options are checked first, then the job options
-  assert.match(run.stderr, /--slots/);
+  // worker options are checked first (as the worker checks them), then the job options
+  assert.match(run.stderr, /invalid worker options \(3 problems\)/);
+  for (const flag of ['--slots', '--prefetch', '--claim-quorum']) assert.match(run.stderr, new RegExp(`- ${flag} \\(from ${flag}\\)`), flag);
   const job = await runCli(['slurm', 'submit', '--array', '1-', '--time', '1 hour', '--job-name', 'a;b', '--dry-run'], { env: db.env });
   assert.equal(job.exitCode, 1);
   for (const flag of ['--array', '--time', '--job-name']) assert.match(job.stderr, new RegExp(`- ${flag}:`), flag);
