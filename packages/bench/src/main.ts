@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
-import { DESIGN_DOCS, newToken } from '@picas/core';
+import { cpuTimeMs, DESIGN_DOCS, newToken } from '@picas/core';
 import { resolveWorkerCommand } from '@picas/launch/worker-command';
 import { runPicasBaseline } from './picas-baseline.js';
 
@@ -182,18 +182,6 @@ async function pushRate(server: Server, http: Http, count: number, work: string,
   return { rate: count / seconds, seconds };
 }
 
-/** CPU time (ms) a process has used so far, from /proc (Linux); NaN when it cannot be read. */
-function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
-
 /** What the bench reads from a worker's summary JSON log line (`"summary": true`). */
 interface WorkerSummary {
   done?: number;
@@ -262,14 +250,16 @@ async function endToEnd(server: Server, http: Http, work: string, name: string, 
   writeFileSync(file, Array.from({ length: tokens }, (_, i) => `echo "$PICAS_TOKEN_ID" >> ${execLog} # ${i}`).join('\n') + '\n');
   const env = picasEnv(server, db);
   const started = performance.now();
-  const serverCpuAtStart = processCpuMs(server.pid);
+  // the embedded server's CPU time (an external server's is not ours to read)
+  const serverCpuMs = () => (server.pid === undefined ? NaN : cpuTimeMs(server.pid));
+  const serverCpuAtStart = serverCpuMs();
   const push = await execa(process.execPath, [cliBin, 'push', file], { env, reject: false });
   if (push.exitCode !== 0) throw new Error(`push failed: ${push.stderr}`);
   const runs = await Promise.all(
     Array.from({ length: procs }, () => execa(workerCommand.file, workerStart(workerArgs), { env: { ...env, PICAS_LOG_LEVEL: 'info' }, reject: false, timeout: 900_000 })),
   );
   const seconds = (performance.now() - started) / 1000;
-  const serverCpu = processCpuMs(server.pid) - serverCpuAtStart;
+  const serverCpu = serverCpuMs() - serverCpuAtStart;
   const summaries = runs.map((r) => parseSummary(r.stderr));
   const failedRuns = runs.filter((r) => r.exitCode !== 0);
   if (failedRuns.length) process.stderr.write(`  ${failedRuns.length} worker(s) exited non-zero: ${failedRuns[0]!.stderr.split('\n').slice(-3).join(' | ')}\n`);

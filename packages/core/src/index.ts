@@ -10,4 +10,4 @@ export * from './couch/errors.js';
 export * from './couch/retry.js';
 export * from './couch/http.js';
 export * from './couch/connection.js';
-export * from './process-alive.js';
+export * from './process-info.js';

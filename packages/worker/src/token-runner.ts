@@ -5,10 +5,10 @@
  * the grace period. When the command exits, anything it left running in its group is stopped too, so a
  * token leaves no orphans behind.
  */
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { execa } from 'execa';
-import { sleep } from '@picas/core';
+import { procEnded, procStat, sleep } from '@picas/core';
 
 export interface RunSpec {
   command: string;
@@ -74,15 +74,9 @@ function livingMembers(pgid: number): number {
   let living = 0;
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') living++;
+    const fields = procStat(Number(entry));
+    if (!fields) continue; // exited meanwhile
+    if (Number(fields[2]) === pgid && !procEnded(fields)) living++;
   }
   return living;
 }

@@ -7,10 +7,10 @@
  *    back to todo (`--on-signal requeue`) or mark them error (`--on-signal fail`).
  * Up to `--slots` tokens run at once.
  */
-import { mkdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backoffDelay, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
+import { backoffDelay, cpuTimeMs, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
 import { Claimer, emptyClaimStats, type ClaimRound } from '@picas/core/ops/claim';
 import { completeToken } from '@picas/core/ops/complete';
 import { CompletionBatcher } from '@picas/core/ops/complete-batch';
@@ -210,7 +210,7 @@ export class Worker {
       wallMs: Date.now() - this.started,
       peakRssMb: Math.round(usage.maxRSS / 102.4) / 10,
       cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
-      commandsCpuMs: childrenCpuMs(),
+      commandsCpuMs: finiteOrUndefined(cpuTimeMs('self', { children: true })),
       httpRequests: this.http.requests,
       stopReason,
       claims: this.claimer?.stats ?? emptyClaimStats(),
@@ -623,6 +623,10 @@ export function jobIdFields(env: Record<string, string | undefined>): { jobId?: 
   return { jobId, extra };
 }
 
+function finiteOrUndefined(n: number): number | undefined {
+  return Number.isFinite(n) ? n : undefined;
+}
+
 function finiteSeconds(ms: number): number | null {
   return Number.isFinite(ms) ? Math.round(ms / 100) / 10 : null;
 }
@@ -643,17 +647,5 @@ function removeRunFiles(cwd: string, ...files: string[]): void {
     } catch {
       // never written, or already gone
     }
-  }
-}
-
-/** CPU time (ms) of this process's finished children, from /proc/self/stat (cutime + cstime, in 1/100 s). */
-function childrenCpuMs(): number | undefined {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); cutime and cstime are fields 16 and 17
-    return (Number(fields[13]) + Number(fields[14])) * 10;
-  } catch {
-    return undefined;
   }
 }
