@@ -149,3 +149,32 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
 export * from './firecrest-standin.js';
 
 export { processAlive } from '@picas/core';
+
+/**
+ * Which server this run tests against: `embedded` (the default, an in-memory pouchdb-server) or `couchdb`
+ * (a real Apache CouchDB 3: `npm test -- --couchdb URL`, or `PICAS_TEST_COUCHDB=URL npm test`).
+ */
+export type TestBackend = 'embedded' | 'couchdb';
+
+export function testBackend(): TestBackend {
+  return process.env.PICAS_TEST_BACKEND === 'couchdb' ? 'couchdb' : 'embedded';
+}
+
+/**
+ * For tests that only mean something on a real CouchDB 3 (member accounts, `_users`, `_membership`, the real
+ * cluster): undefined when this run has one, else the skip message saying why and how to run them. With
+ * PICAS_REQUIRE_COUCHDB=1 a missing real CouchDB is a failure instead (CI's real-CouchDB pass sets it).
+ */
+export function realCouchDBSkip(why: string): string | undefined {
+  if (testBackend() === 'couchdb') return undefined;
+  return `needs a real CouchDB 3 (${why}); run \`npm test -- --couchdb URL\` or \`PICAS_TEST_COUCHDB=URL npm test\``;
+}
+
+/**
+ * The real 3-node cluster for this run, one URL per node (credentials inside), from PICAS_TEST_CLUSTER
+ * (comma-separated; `npm test -- --cluster` starts one from ../shared/couchdb). Undefined when there is none.
+ */
+export function testCluster(): string[] | undefined {
+  const urls = (process.env.PICAS_TEST_CLUSTER ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return urls.length > 0 ? urls : undefined;
+}
