@@ -3,6 +3,10 @@
 // real CouchDB requires) for the whole run, then run every package's tests with node's test runner.
 //   npm test                 all tests
 //   npm test -- worker claim only test files whose path contains one of the words
+//   npm test -- --couchdb URL    the same tests against a real CouchDB 3 (URL with admin credentials,
+//                                e.g. http://admin:pass@127.0.0.1:5984); or PICAS_TEST_COUCHDB=URL
+//   npm test -- --cluster URL1,URL2,URL3
+//                                also run the real-cluster tests against these nodes (PICAS_TEST_CLUSTER)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
@@ -22,7 +26,7 @@ function findTests(dir) {
   return out;
 }
 
-const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const { filters, couchdb, cluster } = parseArgs(process.argv.slice(2));
 const files = readdirSync(join(root, 'packages'))
   .flatMap((pkg) => {
     const dir = join(root, 'packages', pkg, 'dist', 'test');
@@ -39,8 +43,81 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const admin = { user: 'admin', password: randomBytes(12).toString('base64url') };
-const server = spawn(process.execPath, [join(root, 'packages/server/dist/src/main.js'), '--in-memory'], {
+const backend = couchdb ? await realCouchDB(couchdb) : await embeddedServer();
+console.error(`test server: ${backend.label}`);
+
+const concurrency = process.env.PICAS_TEST_CONCURRENCY ?? '2';
+const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    PICAS_TEST_URL: backend.url,
+    PICAS_TEST_USERNAME: backend.username,
+    PICAS_TEST_PASSWORD: backend.password,
+    PICAS_TEST_BACKEND: couchdb ? 'couchdb' : 'embedded',
+    ...(cluster ? { PICAS_TEST_CLUSTER: cluster } : {}),
+  },
+});
+const stop = () => child.kill('SIGTERM');
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+const code = await new Promise((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+backend.stop();
+process.exit(code);
+
+function parseArgs(args) {
+  const out = { filters: [], couchdb: process.env.PICAS_TEST_COUCHDB || undefined, cluster: process.env.PICAS_TEST_CLUSTER || undefined };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--couchdb' || a === '--cluster') {
+      const value = args[++i];
+      if (!value || value.startsWith('-')) usage(`${a} needs a value`);
+      out[a.slice(2)] = value;
+    } else if (a.startsWith('--couchdb=') || a.startsWith('--cluster=')) {
+      out[a.slice(2, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
+    } else if (a.startsWith('-')) {
+      usage(`unknown option ${a}`);
+    } else {
+      out.filters.push(a);
+    }
+  }
+  return out;
+}
+
+function usage(message) {
+  console.error(`npm test: ${message}\nusage: npm test -- [--couchdb URL] [--cluster URL1,URL2,URL3] [words in test file paths]`);
+  process.exit(1);
+}
+
+/** A real CouchDB given by URL (credentials in it): checked once, then shown without the password. */
+async function realCouchDB(raw) {
+  let u;
+  try {
+    u = new URL(raw);
+  } catch {
+    usage(`--couchdb: not a URL: ${raw.replace(/\/\/[^@/]*@/, '//***@')}`);
+  }
+  const username = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  u.username = '';
+  u.password = '';
+  const url = u.toString().replace(/\/$/, '');
+  const auth = username ? { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } : {};
+  try {
+    const res = await fetch(`${url}/_session`, { headers: auth, signal: AbortSignal.timeout(10_000) });
+    const body = await res.json();
+    if (!body?.userCtx?.roles?.includes('_admin')) throw new Error(`${username || 'anonymous'} is not a server admin there (the tests create databases)`);
+  } catch (err) {
+    console.error(`npm test: --couchdb ${url}: ${err.message}`);
+    process.exit(2);
+  }
+  return { url, username, password, label: `${url} (real CouchDB, user ${username})`, stop() {} };
+}
+
+async function embeddedServer() {
+  const admin = { user: 'admin', password: randomBytes(12).toString('base64url') };
+  const server = spawn(process.execPath, [join(root, 'packages/server/dist/src/main.js'), '--in-memory'], {
   env: { ...process.env, PICAS_SERVER_ADMIN_USER: admin.user, PICAS_SERVER_ADMIN_PASSWORD: admin.password },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
@@ -50,17 +127,5 @@ const url = await new Promise((resolve, reject) => {
   server.once('exit', (code) => reject(new Error(`the test server exited before it was ready (exit ${code})`)));
   setTimeout(() => reject(new Error('the test server did not start within 30 s')), 30_000).unref();
 });
-console.error(`test server: ${url} (in memory, admin configured)`);
-
-const concurrency = process.env.PICAS_TEST_CONCURRENCY ?? '2';
-const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, PICAS_TEST_URL: url, PICAS_TEST_USERNAME: admin.user, PICAS_TEST_PASSWORD: admin.password },
-});
-const stop = () => child.kill('SIGTERM');
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
-const code = await new Promise((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
-server.kill('SIGTERM');
-process.exit(code);
+  return { url, username: admin.user, password: admin.password, label: `${url} (embedded, in memory, admin configured)`, stop: () => server.kill('SIGTERM') };
+}

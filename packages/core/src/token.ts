@@ -11,6 +11,7 @@
  *   attempts          how many times the token was claimed
  *   worker_id         the pilot that holds (or last held) the token
  *   claim_id          unique per claim (worker id + nonce): fencing for heartbeats and completion
+ *   claimed_from      the `_rev` the claim was written on: lets repair prove that a claim never won (claim-proof.ts)
  *   lease_until       epoch seconds; a locked token whose lease passed may be reclaimed
  *   started, finished epoch seconds (float) of the command's start and end
  *   run_seconds       wall time of the command
@@ -62,6 +63,7 @@ export interface TokenDoc {
   attempts?: number;
   worker_id?: string;
   claim_id?: string;
+  claimed_from?: string;
   lease_until?: number;
   started?: number;
   finished?: number;
@@ -224,6 +226,30 @@ export function scrubbed(doc: TokenDoc, event: string, message: string, nowMs = 
     events: appendEvent(doc, { time: Math.floor(nowMs / 1000), event, message, ...(workerId ? { worker_id: workerId } : {}) }),
   };
   delete next.claim_id;
+  delete next.claimed_from;
   for (const f of JOB_ID_FIELDS) delete next[f];
+  return next;
+}
+
+/**
+ * Back to todo after a claim that never won (a cluster claim that only got 202s): nothing ran, so unlike
+ * `scrubbed` the scrub count stays and the claim's attempt is taken back; an event says what happened.
+ */
+export function unclaimed(doc: TokenDoc, message: string, nowMs = Date.now(), workerId?: string): TokenDoc {
+  const next: TokenDoc = {
+    ...doc,
+    lock: 0,
+    done: 0,
+    hostname: '',
+    exit_code: '',
+    lease_until: 0,
+    attempts: Math.max(0, (typeof doc.attempts === 'number' ? doc.attempts : 1) - 1),
+    events: appendEvent(doc, { time: Math.floor(nowMs / 1000), event: 'unclaimed', message, ...(workerId ? { worker_id: workerId } : {}) }),
+  };
+  delete next.claim_id;
+  delete next.claimed_from;
+  delete next.worker_id;
+  for (const f of JOB_ID_FIELDS) delete next[f];
+  for (const f of ['slurm_job_id_raw', 'slurm_array_job_id', 'slurm_array_task_id']) delete next[f];
   return next;
 }

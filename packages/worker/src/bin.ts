@@ -141,6 +141,7 @@ async function main(): Promise<number> {
         claims: summary.claims,
         claim_latency_ms: summary.claimLatencyMs,
         completions: summary.completions,
+        unconfirmed: summary.unconfirmed,
         stop_reason: summary.stopReason,
       },
       summaryLine(summary),

@@ -13,7 +13,7 @@ export class ConflictRepairer {
 
   constructor(
     private readonly http: CouchHttp,
-    private readonly options: { intervalMs: number; actor: string; log: Logger; random?: () => number },
+    private readonly options: { intervalMs: number; actor: string; log: Logger; random?: () => number; r?: number; w?: number },
   ) {}
 
   start(): void {
@@ -33,7 +33,7 @@ export class ConflictRepairer {
     if (this.running) return this.running;
     const { log } = this.options;
     this.lastRunMs = Date.now();
-    this.running = repairConflicts(this.http, { actor: this.options.actor })
+    this.running = repairConflicts(this.http, { actor: this.options.actor, r: this.options.r, w: this.options.w })
       .then((report) => {
         if (report.repaired.length > 0) log.warn({ repaired: report.repaired.map((r) => r.id) }, `repaired ${report.repaired.length} token(s) with conflicting revisions`);
         if (report.skipped.length > 0) log.info({ skipped: report.skipped }, `left ${report.skipped.length} conflicted token(s) for later`);

@@ -16,6 +16,8 @@ import { completeToken } from '@picas/core/ops/complete';
 import { CompletionBatcher } from '@picas/core/ops/complete-batch';
 import { requeueToken } from '@picas/core/ops/release';
 import { claimQuorumIsUnsafe, claimWriteQuorum, readReplicas, type Replicas } from '@picas/core/ops/replicas';
+import { readMembership, type Membership } from '@picas/core/ops/membership';
+import { settleUnconfirmedClaim, type UnconfirmedClaim } from '@picas/core/ops/settle-claim';
 import type { WorkerOptions } from './options.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { captureLog, textAttachment } from './log-capture.js';
@@ -56,7 +58,17 @@ export interface WorkerSummary {
   claimLatencyMs: { n: number; p50: number; p99: number };
   /** batched completion writes (on a single node unless --prefetch 1) */
   completions?: CompletionBatcher['stats'];
+  /** claims answered 202 (cluster), settled once replication had time: withdrawn, repaired, or left to others */
+  unconfirmed?: { withdrawn: number; repaired: number; settled: number; retried: number; pending: number };
 }
+
+/**
+ * How long a claim answered 202 is left before it is settled: CouchDB's internal replication merges the
+ * replicas' edits after `[mem3] sync_delay` (5 s), and only then are all the claims on a token visible.
+ */
+export const SETTLE_DELAY_MS = 6000;
+/** a claim still uncertain after this many looks is left to the periodic repair and the lease */
+const SETTLE_TRIES = 10;
 
 /** A claimed token and everything that keeps it: its lease keeper and the claim that fences writes. */
 interface Held {
@@ -101,6 +113,10 @@ export class Worker {
   private readonly guard: OrphanGuard;
   /** numbers the runs' working directories */
   private runSeq = 0;
+  /** claims answered 202, waiting to be settled (settle-claim.ts), with how often they were looked at */
+  private unconfirmed: Array<UnconfirmedClaim & { tries: number }> = [];
+  private readonly settleCounts = { withdrawn: 0, repaired: 0, settled: 0, retried: 0 };
+  private membership?: { at: number; value: Membership | undefined };
 
   constructor(private readonly ctx: WorkerContext) {
     this.http = ctx.couch.http;
@@ -174,7 +190,7 @@ export class Worker {
     if (cap > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: Math.max(cap, o.slots), windowMs: 200 });
     mkdirSync(this.workRoot, { recursive: true });
     this.guard.start();
-    this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log });
+    this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log, r: this.replicas.clustered ? this.replicas.n : undefined, w });
     this.repairer.start();
     this.log.info(
       { n: this.replicas.n, w: w ?? null, slots: o.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(this.budget.remainingMs()) },
@@ -194,6 +210,7 @@ export class Worker {
     }
     await Promise.all([...this.running.values()].map((r) => r.done));
     await this.releaseQueued();
+    await this.settleBeforeExit();
     await this.repairer.stop();
     await this.guard.stop();
     if (this.stopRequest) stopReason = this.stopRequest.reason;
@@ -216,6 +233,7 @@ export class Worker {
       claims: this.claimer?.stats ?? emptyClaimStats(),
       claimLatencyMs: this.claimer?.latency() ?? { n: 0, p50: 0, p99: 0 },
       completions: this.completer?.stats,
+      unconfirmed: this.replicas?.clustered ? { ...this.settleCounts, pending: this.unconfirmed.length } : undefined,
     };
   }
 
@@ -238,6 +256,10 @@ export class Worker {
   private async loop(): Promise<string> {
     const o = this.ctx.options;
     let degraded = 0;
+    let contendedLogged = false;
+    /** claim rounds in a row that ended in 202s only: where /_membership is closed (a member account), many
+     * in a row with no 201 at all is what a replica out of reach looks like */
+    let acceptedInARow = 0;
     let unavailableSince: number | undefined;
     let unavailableAttempt = 0;
     let repairedBeforeExit = false;
@@ -256,6 +278,7 @@ export class Worker {
         await this.nextEvent();
         continue;
       }
+      await this.settleDue();
       const since = o.endless ? await this.currentSeq() : undefined;
       if (this.completer) void this.completer.flush();
       const depth = prefetchDepth(o.prefetch, { slots: o.slots, bulkAllowed: this.bulkAllowed, meanRuntimeMs: this.budget.meanMs() });
@@ -279,7 +302,10 @@ export class Worker {
         unavailableSince = undefined;
         unavailableAttempt = 0;
       }
-      if (round.outcome !== 'degraded') degraded = 0;
+      for (const c of this.claimer.takeUnconfirmed()) this.unconfirmed.push({ ...c, tries: 0 });
+      if (round.outcome !== 'accepted') degraded = 0;
+      if (round.outcome === 'won') acceptedInARow = 0;
+      else if (round.outcome === 'accepted') acceptedInARow++;
       switch (round.outcome) {
         case 'won':
           for (const won of round.won) {
@@ -290,12 +316,24 @@ export class Worker {
         case 'contended':
           await sleep(20 + Math.random() * 200, this.stopController.signal);
           break;
-        case 'degraded': {
+        case 'accepted': {
+          // a 202: another pilot's claim reached some replicas first (contention), or a replica is out of reach
+          const membership = await this.readMembership();
+          if (membership ? membership.missing.length === 0 : acceptedInARow < 8) {
+            degraded = 0;
+            if (!contendedLogged) {
+              contendedLogged = true;
+              this.log.info({ n: this.replicas.n }, 'claims contended on the cluster: a claim was only accepted by some replicas (202); it is not run, and is settled once replication merged the replicas');
+            }
+            await sleep(20 + Math.random() * 200, this.stopController.signal);
+            break;
+          }
           degraded++;
           const delay = backoffDelay(degraded, 1000, 60_000);
+          const missing = membership ? `node(s) ${membership.missing.join(', ')} cannot be reached` : `${acceptedInARow} claims in a row got no 201 (this account cannot read /_membership to name the node)`;
           this.log.warn(
-            { n: this.replicas.n, accepted: this.claimer.stats.accepted, delay_ms: delay },
-            `cluster degraded: claims need all ${this.replicas.n} replicas (w=${this.replicas.n}); a claim was only accepted by some of them (202) and is not run. Backing off. (--claim-quorum can lower this, unsafely)`,
+            { n: this.replicas.n, missing: membership?.missing ?? null, accepted: this.claimer.stats.accepted, delay_ms: delay },
+            `cluster degraded: ${missing}; claims need all ${this.replicas.n} replicas (w=${this.replicas.n}), so a claim was only accepted by some of them (202) and is not run. Backing off. (--claim-quorum can lower this, unsafely)`,
           );
           await sleep(delay, this.stopController.signal);
           break;
@@ -333,6 +371,15 @@ export class Worker {
             this.claimer.forget();
             break;
           }
+          // never leave while our own 202 claims hold tokens: wait out replication, settle them, claim again
+          if (this.unconfirmed.length > 0) {
+            const wait = Math.max(0, Math.min(...this.unconfirmed.map((c) => c.atMs)) + SETTLE_DELAY_MS - Date.now());
+            this.log.info({ unconfirmed: this.unconfirmed.length, wait_ms: wait }, 'the pool looks empty, but claims of ours were only accepted (202): settling them before leaving');
+            await sleep(wait, this.stopController.signal);
+            await this.settleDue();
+            this.claimer.forget();
+            break;
+          }
           // before leaving, put back any token left split by a cluster (only-202 claims)
           if (!repairedBeforeExit && o.repairInterval > 0) {
             repairedBeforeExit = true;
@@ -344,6 +391,63 @@ export class Worker {
       }
     }
     return this.stopRequest?.reason ?? 'stopped';
+  }
+
+  /** Settles the 202 claims whose replication had time (settle-claim.ts); errors leave them for later. */
+  private async settleDue(signal = this.stopController.signal): Promise<void> {
+    if (this.unconfirmed.length === 0) return;
+    const now = Date.now();
+    const due = this.unconfirmed.filter((c) => now - c.atMs >= SETTLE_DELAY_MS);
+    if (due.length === 0) return;
+    this.unconfirmed = this.unconfirmed.filter((c) => now - c.atMs < SETTLE_DELAY_MS);
+    const w = claimWriteQuorum(this.replicas, this.ctx.options.claimQuorum);
+    const r = this.replicas.clustered ? this.replicas.n : undefined;
+    for (const c of due) {
+      if (signal.aborted) {
+        this.unconfirmed.push(c);
+        continue;
+      }
+      let result;
+      try {
+        result = await settleUnconfirmedClaim(this.http, c, { actor: this.ctx.workerId, r, w, signal });
+      } catch (err) {
+        result = { outcome: 'retry' as const, message: (err as Error).message };
+      }
+      const log = this.log.child({ token: c.id });
+      if (result.outcome === 'retry') {
+        this.settleCounts.retried++;
+        if (c.tries + 1 < SETTLE_TRIES && !this.stopping) this.unconfirmed.push({ ...c, atMs: Date.now(), tries: c.tries + 1 });
+        else log.warn({ reason: result.message }, 'an unconfirmed claim could not be settled; left to the periodic repair');
+        continue;
+      }
+      this.settleCounts[result.outcome]++;
+      if (result.outcome !== 'settled') log.info({ settle: result.outcome }, result.message);
+      else log.debug({ settle: result.outcome }, result.message);
+    }
+  }
+
+  /**
+   * Stopping with 202 claims still pending (a signal, --max-time): one look at each now, without waiting for
+   * replication (the leaves are read from every replica). What stays uncertain is left to repair and leases.
+   */
+  private async settleBeforeExit(): Promise<void> {
+    if (this.unconfirmed.length === 0) return;
+    for (const c of this.unconfirmed) c.atMs = 0;
+    await this.settleDue(AbortSignal.timeout(30_000)).catch(() => undefined);
+    if (this.unconfirmed.length > 0) this.log.warn({ unconfirmed: this.unconfirmed.map((c) => c.id) }, 'stopping with claims only accepted (202) and not settled: picas repair or the lease will put them back');
+  }
+
+  /** The cluster's membership, read at most every 5 s (a 202 storm must not become a _membership storm). */
+  private async readMembership(): Promise<Membership | undefined> {
+    if (this.membership && Date.now() - this.membership.at < 5000) return this.membership.value;
+    let value: Membership | undefined;
+    try {
+      value = await readMembership(this.http, { signal: this.stopController.signal });
+    } catch {
+      value = undefined;
+    }
+    this.membership = { at: Date.now(), value };
+    return value;
   }
 
   private async currentSeq(): Promise<unknown> {

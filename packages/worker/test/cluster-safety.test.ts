@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { newToken } from '@picas/core';
 import { Claimer, claimDocument } from '@picas/core/ops/claim';
 import { fileLabel, runCli } from '@picas/testkit';
-import { getToken, injectConflict, leaves, poolDatabase, pushTokens, startProxy, summaryOf, tempDir, worker } from './helpers.js';
+import { getToken, injectConflict, leaves, poolDatabase, pushTokens, putToken, startProxy, summaryOf, tempDir, worker } from './helpers.js';
 
 const label = fileLabel(import.meta.url);
 
@@ -107,7 +107,18 @@ test('claim bodies are unique, and of concurrent claims on one revision exactly 
   assert.equal(stored._conflicts, undefined);
 });
 
-test('only a 201 is a win: behind a cluster that answers 202, no token runs and the worker says the cluster is degraded', async () => {
+/** A 3-replica cluster in front of the test server: claims (PUTs with w=) that got 201 are answered 202. */
+async function acceptingCluster(db: Awaited<ReturnType<typeof poolDatabase>>, missing: string[]) {
+  const dbPath = `/${db.config.db}`;
+  const nodes = ['node1@127.0.0.1', 'node2@127.0.0.1', 'node3@127.0.0.1'];
+  return startProxy(db.config.url, {
+    respond: (req) => (req.url === '/_membership' ? { status: 200, body: { all_nodes: nodes.filter((n) => !missing.includes(n)), cluster_nodes: nodes } } : undefined),
+    status: (req, status) => (req.method === 'PUT' && /[?&]w=/.test(req.url ?? '') && status === 201 ? 202 : status),
+    body: (req, body) => (req.method === 'GET' && req.url === dbPath ? { ...(body as object), cluster: { q: 2, n: 3, w: 2, r: 2 } } : body),
+  });
+}
+
+test('only a 201 is a win: with a node out of reach no token runs, and the worker names the missing node', async () => {
   const db = await poolDatabase(label);
   const { couch } = db;
   const dir = tempDir();
@@ -115,27 +126,79 @@ test('only a 201 is a win: behind a cluster that answers 202, no token runs and 
     ['c202_1', `touch '${dir}/c202_1'`],
     ['c202_2', `touch '${dir}/c202_2'`],
   ]);
-  const dbPath = `/${db.config.db}`;
-  const proxy = await startProxy(db.config.url, {
-    // a 3-replica cluster that cannot reach every replica: every claim (a PUT with w=) gets 202
-    status: (req, status) => (req.method === 'PUT' && /[?&]w=/.test(req.url ?? '') && status === 201 ? 202 : status),
-    body: (req, body) => (req.method === 'GET' && req.url === dbPath ? { ...(body as object), cluster: { q: 2, n: 3, w: 2, r: 2 } } : body),
-  });
+  const proxy = await acceptingCluster(db, ['node3@127.0.0.1']);
   const r = await worker(db, ['--max-time', '20s'], { env: { PICAS_URL: proxy.url } });
   assert.equal(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /done 0, failed 0, requeued 0, lost 0/);
-  assert.match(r.stderr, /cluster degraded: claims need all 3 replicas/);
+  assert.match(r.stderr, /cluster degraded: node\(s\) node3@127\.0\.0\.1 cannot be reached; claims need all 3 replicas/);
   assert.ok(!existsSync(join(dir, 'c202_1')) && !existsSync(join(dir, 'c202_2')), 'no token ran');
   const claims = proxy.requests.filter((q) => q.method === 'PUT' && q.url.includes('c202_'));
   assert.ok(claims.length >= 1);
-  assert.ok(claims.every((q) => /[?&]w=3(&|$)/.test(q.url) && q.status === 202), 'claims are sent with w=3 and answered 202');
-  // the half-accepted claims hold a lease that expires: nothing is left locked for good
-  const tok = await getToken(couch, 'c202_1');
-  assert.ok(tok.lock === 0 || tok.lease_until! > 0);
+  assert.ok(claims.every((q) => /[?&]w=3(&|$)/.test(q.url) && q.status === 202), 'claims (and withdrawals) are sent with w=3 and answered 202');
+  // the half-accepted claims were withdrawn by the pilot itself: nothing waits for a lease
+  for (const id of ['c202_1', 'c202_2']) {
+    const tok = await getToken(couch, id);
+    assert.equal(tok.lock, 0, `${id} is todo again`);
+    assert.equal(tok.scrub_count, 0, 'a claim that never ran is no scrub');
+    assert.equal(tok.attempts ?? 0, 0, 'nor an attempt');
+  }
 
   const unsafe = await worker(db, ['--claim-quorum', '2', '--max-time', '5s', '--no-reclaim-expired'], { env: { PICAS_URL: proxy.url } });
   assert.equal(unsafe.exitCode, 0, unsafe.stderr);
   assert.match(unsafe.stderr, /--claim-quorum 2 is below the 3 replicas: two pilots may run the same token/);
+});
+
+test('202s with every node up are contention, not degradation: the pilot settles its unconfirmed claims and does not leave before', async () => {
+  const db = await poolDatabase(label);
+  const { couch } = db;
+  const dir = tempDir();
+  await pushTokens(couch, [['cont_1', `touch '${dir}/cont_1'`]]);
+  const proxy = await acceptingCluster(db, []);
+  const r = await worker(db, ['--max-time', '15s'], { env: { PICAS_URL: proxy.url } });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /cluster degraded/);
+  assert.match(r.stderr, /claims contended on the cluster/);
+  // the pool looked empty while its own claim was unconfirmed: it waited, settled it (withdrawn), and tried again
+  assert.match(r.stderr, /settling them before leaving/);
+  const u = summaryOf(r.stderr).unconfirmed;
+  // behind this proxy the withdrawal itself is answered 202 (applied, not proven): looked at again, then settled
+  assert.ok(u.withdrawn + u.retried >= 1 && u.pending === 0, `the unconfirmed claim was withdrawn: ${JSON.stringify(u)}`);
+  assert.match(summaryOf(r.stderr).stop_reason ?? summaryOf(r.stderr).stopReason, /--max-time/, 'and it kept trying instead of leaving with "no tokens left"');
+  assert.equal((await getToken(couch, 'cont_1')).lock, 0, 'nothing is left locked');
+});
+
+test('sibling claims (a split of two claims on one revision) never ran: picas repair puts the token back at once, without --force', async () => {
+  const db = await poolDatabase(label);
+  const { couch } = db;
+  await pushTokens(couch, [['sib_1', 'true'], ['beat_1', 'true']]);
+  const now = Math.floor(Date.now() / 1000);
+  // a claim written on the pushed revision, and a sibling claim on that same revision (as two 202s leave it)
+  const pushed = await getToken(couch, 'sib_1');
+  const mine = new Claimer({ http: couch.http, workerId: 'a', hostname: 'h', leaseMs: 600_000, window: 8, reclaimExpired: true });
+  const won = await claimDocument(couch.http, pushed, mine.claimInfo());
+  assert.equal(won.status, 'won');
+  assert.equal(won.status === 'won' && won.doc.claimed_from, pushed._rev, 'a claim records the revision it was written on');
+  await injectConflict(couch, 'sib_1', (doc) => ({ ...doc, worker_id: 'b', claim_id: 'b:1', lock: now, lease_until: now + 600 }));
+  // a claim renewed by its heartbeat (another parent) next to a sibling: it may be running, so its lease holds
+  const beat = await getToken(couch, 'beat_1');
+  const held = await claimDocument(couch.http, beat, mine.claimInfo());
+  assert.equal(held.status, 'won');
+  const renewed = { ...(held.status === 'won' ? held.doc : beat), lease_until: now + 900 };
+  await putToken(couch, renewed);
+  await injectConflict(couch, 'beat_1', (doc) => ({ ...doc, lock: 0, lease_until: 0, claim_id: undefined, worker_id: undefined }));
+
+  const r = await runCli(['repair', '--json'], { env: db.env });
+  assert.equal(r.exitCode, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.repaired.map((x: { id: string; state: string }) => [x.id, x.state]), [['sib_1', 'todo']]);
+  assert.match(report.repaired[0].note, /unconfirmed claims \(no 201 at w=n\), never run/);
+  assert.deepEqual(report.skipped.map((x: { id: string }) => x.id), ['beat_1']);
+  const tok = await getToken(couch, 'sib_1');
+  assert.equal(tok._conflicts, undefined);
+  assert.equal(tok.lock, 0);
+  assert.equal(tok.scrub_count, 0, 'nothing ran: no scrub');
+  assert.equal(tok.attempts ?? 0, 0, 'and no attempt');
+  assert.equal((await leaves(couch, 'sib_1')).length, 1);
 });
 
 test('--prefetch claims several tokens in one _bulk_docs on a single node; it is refused on a cluster', async () => {

@@ -123,6 +123,8 @@ export interface TestProxy {
 }
 
 export interface ProxyRules {
+  /** answer at once with this JSON body and status, without forwarding (e.g. a cluster's `/_membership`) */
+  respond?: (req: IncomingMessage) => { status: number; body: unknown } | undefined;
   /** answer at once with this status (and a CouchDB-style error body), without forwarding */
   reject?: (req: IncomingMessage) => number | undefined;
   /** rewrite the status of an answer (e.g. 201 → 202 for claim PUTs) */
@@ -137,6 +139,14 @@ export async function startProxy(target: string, rules: ProxyRules = {}): Promis
   const requests: ProxyRequest[] = [];
   const sockets = new Set<Socket>();
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const answer = rules.respond?.(req);
+    if (answer) {
+      requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', status: answer.status });
+      req.resume();
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer.body));
+      return;
+    }
     const rejected = rules.reject?.(req);
     if (rejected !== undefined) {
       requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', status: rejected });

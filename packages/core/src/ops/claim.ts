@@ -13,7 +13,8 @@
  * Only a 201 is a win. On a cluster a 201 at `w=n` means every replica took this edit before any
  * competitor's; a 202 means some did not, and internal replication may still make another writer the
  * winner, so a 202 is never run. A 409 means someone else got it (next candidate). A timeout or 5xx is
- * not won either.
+ * not won either. A 202 claim is kept in `unconfirmed` until the pilot settles it (settle-claim.ts): it
+ * holds no lease that anybody honours, and the claim body's `claimed_from` lets repair prove it.
  */
 import { randomBytes } from 'node:crypto';
 import type { CouchHttp } from '../couch/http.js';
@@ -21,6 +22,7 @@ import { NotFoundError, UnreachableError } from '../errors.js';
 import { leaseExpired, lockedBy, scrubbed, type ClaimInfo, type TokenDoc } from '../token.js';
 import { hasConflicts, writable } from './read-token.js';
 import { ClaimSpread, type WindowPlan } from './claim-spread.js';
+import type { UnconfirmedClaim } from './settle-claim.js';
 
 export const TODO_VIEW = '_design/picas/_view/todo_by_priority';
 export const LEASE_VIEW = '_design/picas/_view/locked_by_lease';
@@ -52,7 +54,7 @@ export interface ClaimerOptions {
 export type ClaimAttempt =
   | { status: 'won'; doc: TokenDoc; reclaimed: boolean }
   /** 202: some replicas took the edit, not all: not a win */
-  | { status: 'accepted' }
+  | { status: 'accepted'; id: string; claimId: string }
   /** 409: someone else changed it first */
   | { status: 'conflict' }
   /** timeout, network error, 5xx: not a win */
@@ -63,8 +65,8 @@ export type ClaimOutcome =
   | 'won'
   /** nothing claimable right now */
   | 'empty'
-  /** claims were only accepted (202): the cluster cannot reach every replica */
-  | 'degraded'
+  /** claims were only accepted (202): contention on a cluster, or a replica that cannot be reached */
+  | 'accepted'
   /** candidates exist but none passed `accept` (e.g. the time budget) */
   | 'unfit'
   /** every candidate was taken by others before us, several windows in a row */
@@ -124,6 +126,7 @@ export function claimBody(doc: TokenDoc, claim: ClaimInfo, expired: boolean): To
   }
   const body = lockedBy(base, claim);
   body._rev = doc._rev;
+  if (doc._rev) body.claimed_from = doc._rev;
   return body;
 }
 
@@ -142,7 +145,7 @@ export async function claimDocument(http: CouchHttp, doc: TokenDoc, claim: Claim
     throw err;
   }
   if (res.status === 201) return { status: 'won', doc: { ...body, _rev: res.body.rev! }, reclaimed: options.expired ?? false };
-  if (res.status === 202) return { status: 'accepted' };
+  if (res.status === 202) return { status: 'accepted', id: doc._id, claimId: claim.claimId };
   if (res.status === 409) return { status: 'conflict' };
   if (res.status >= 500 || res.status === 429) return { status: 'error', error: http.errorFor(res, `claiming token ${doc._id}`) };
   // 401/403/404 (database gone) and other 4xx are not claim races: report them
@@ -154,6 +157,8 @@ export class Claimer {
   /** wall time of each claim round that won, in ms (bounded), for the benchmark's p50/p99 */
   private readonly latenciesMs: number[] = [];
   private cached: Candidate[] = [];
+  /** claims answered 202: not run, to be settled once replication had time (settle-claim.ts) */
+  private unconfirmed: UnconfirmedClaim[] = [];
   private nextExpiredCheck = 0;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -178,6 +183,11 @@ export class Claimer {
     const sorted = [...this.latenciesMs].sort((a, b) => a - b);
     const at = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 10) / 10 : 0);
     return { n: sorted.length, p50: at(0.5), p99: at(0.99) };
+  }
+
+  /** The claims answered 202 since the last call (the caller settles them). */
+  takeUnconfirmed(): UnconfirmedClaim[] {
+    return this.unconfirmed.splice(0);
   }
 
   /** Forget cached candidates (e.g. after waiting for new tokens). */
@@ -252,7 +262,7 @@ export class Claimer {
         if (this.latenciesMs.length < 100_000) this.latenciesMs.push(performance.now() - startedMs);
         return { outcome: 'won', won: result.won };
       }
-      if (result.accepted > 0) return { outcome: 'degraded', won: [] };
+      if (result.accepted > 0) return { outcome: 'accepted', won: [] };
       if (result.error) return { outcome: 'unavailable', won: [], error: result.error };
       // lost to another worker: the rest of this window was read at the same moment and is likely taken too
       candidates = [];
@@ -310,6 +320,7 @@ export class Claimer {
       } else if (a.status === 'accepted') {
         accepted++;
         this.stats.accepted++;
+        this.unconfirmed.push({ id: a.id, claimId: a.claimId, atMs: this.now() });
       } else {
         error ??= a.error;
         this.stats.errors++;

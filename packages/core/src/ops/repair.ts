@@ -4,9 +4,12 @@
  *
  * - read every leaf (`open_revs=all`) and the winner CouchDB picked (`conflicts=true`);
  * - leave it alone while any leaf is locked with a live lease (a pilot may still run it; it drops the token
- *   at its next heartbeat, after which the lease runs out), unless `force`;
+ *   at its next heartbeat, after which the lease runs out), unless `force`. A leaf that is an unconfirmed
+ *   claim (claim-proof.ts: a claim whose parent revision also grew another branch, so it never got its 201
+ *   and nobody runs it) holds nothing: it is repaired at once, without `force` and without waiting;
  * - keep a finished result if a leaf has one (the work was done once); otherwise put the token back to todo
- *   (scrubbed: scrub_count + 1), with a note in events[];
+ *   (scrubbed: scrub_count + 1; or, when every locked leaf is an unconfirmed claim, unclaimed: nothing ran),
+ *   with a note in events[];
  * - write that onto the winning revision (a PUT with its `_rev`), then delete every losing leaf
  *   (`_bulk_docs` with `_deleted: true` on each losing `_rev`).
  *
@@ -14,7 +17,8 @@
  * fails that write (409) and is left for the next run; a token already repaired has no conflicts left.
  */
 import type { CouchHttp } from '../couch/http.js';
-import { appendEvent, scrubbed, tokenState, type TokenDoc } from '../token.js';
+import { isUnconfirmedClaim, type LeafDoc } from '../claim-proof.js';
+import { appendEvent, scrubbed, tokenState, unclaimed, type TokenDoc } from '../token.js';
 import { readToken, writable } from './read-token.js';
 
 export const CONFLICTS_VIEW = '_design/picas/_view/conflicts';
@@ -25,6 +29,10 @@ export interface RepairOptions {
   force?: boolean;
   /** who repairs, recorded in events[] */
   actor?: string;
+  /** read quorum for the leaves (`r`): on a cluster, every replica, so that no leaf is missed */
+  r?: number;
+  /** write quorum (`w`) for the repair's writes; a 202 then leaves the token to be checked again */
+  w?: number;
   now?: () => number;
   signal?: AbortSignal;
 }
@@ -80,11 +88,12 @@ export async function repairToken(http: CouchHttp, id: string, options: RepairOp
   const nowMs = (options.now ?? Date.now)();
   const winner = await readToken(http, id, { signal: options.signal });
   if (!winner) return { skipped: 'deleted meanwhile' };
-  const leaves = await readLeaves(http, id, options.signal);
+  const leaves = await readLeaves(http, id, options.signal, options.r);
   const losers = leaves.filter((leaf) => leaf._rev !== winner._rev);
   if (losers.length === 0) return { skipped: 'no conflicts left (repaired meanwhile)' };
+  const unconfirmed = new Set(leaves.filter((leaf) => isUnconfirmedClaim(leaf, leaves)).map((leaf) => leaf._rev));
   if (!options.force) {
-    const live = leaves.find((leaf) => tokenState(leaf) === 'locked' && typeof leaf.lease_until === 'number' && leaf.lease_until * 1000 > nowMs);
+    const live = leaves.find((leaf) => tokenState(leaf) === 'locked' && !unconfirmed.has(leaf._rev) && typeof leaf.lease_until === 'number' && leaf.lease_until * 1000 > nowMs);
     if (live) {
       return { skipped: `revision ${live._rev} is locked by ${live.worker_id ?? 'a worker'} with a lease until ${new Date(live.lease_until! * 1000).toISOString()} (use --force to repair anyway)` };
     }
@@ -97,6 +106,10 @@ export async function repairToken(http: CouchHttp, id: string, options: RepairOp
     const source = keep._rev === winner._rev ? writable(winner) : await readRevisionWithAttachments(http, id, keep._rev!, options.signal);
     note = `repaired: ${losers.length} conflicting revision(s) removed (${losers.map((l) => l._rev).join(', ')}); kept the finished result of revision ${keep._rev}`;
     next = { ...source, events: appendEvent(source, { time: Math.floor(nowMs / 1000), event: 'repaired', message: note, worker_id: actor }) };
+  } else if (leaves.every((leaf) => tokenState(leaf) !== 'locked' || unconfirmed.has(leaf._rev)) && unconfirmed.size > 0) {
+    note = `repaired: ${losers.length} conflicting revision(s) removed (${losers.map((l) => l._rev).join(', ')}); unconfirmed claims (no 201 at w=n), never run: back to todo`;
+    const base = writable(stripRevisions(winner));
+    next = tokenState(base) === 'locked' ? unclaimed(base, note, nowMs, actor) : { ...base, events: appendEvent(base, { time: Math.floor(nowMs / 1000), event: 'repaired', message: note, worker_id: actor }) };
   } else {
     note = `repaired: ${losers.length} conflicting revision(s) removed (${losers.map((l) => l._rev).join(', ')}); back to todo`;
     next = scrubbed(writable(winner), 'repaired', note, nowMs, actor);
@@ -106,12 +119,13 @@ export async function repairToken(http: CouchHttp, id: string, options: RepairOp
   if (options.dryRun) return { id, leaves: leaves.length, removed, state, note };
   next._id = id;
   next._rev = winner._rev;
-  const put = await http.request({ method: 'PUT', path: http.docPath(id), body: next, signal: options.signal });
+  const put = await http.request({ method: 'PUT', path: http.docPath(id), query: { w: options.w }, body: next, signal: options.signal });
   if (put.status === 409) return { skipped: 'changed while repairing; run picas repair again' };
+  if (put.status === 202 && options.w !== undefined) return { skipped: `the repair was accepted by only some replicas (202 at w=${options.w}); checked again after replication` };
   if (put.status >= 300) throw http.errorFor(put, `repairing token ${id}`);
   const deletions = removed.map((rev) => ({ _id: id, _rev: rev, _deleted: true }));
   const results = await http.expectOk<Array<{ ok?: boolean; error?: string }>>(
-    { method: 'POST', path: http.dbPath('/_bulk_docs'), body: { docs: deletions }, signal: options.signal },
+    { method: 'POST', path: http.dbPath('/_bulk_docs'), query: { w: options.w }, body: { docs: deletions }, signal: options.signal },
     `removing conflicting revisions of token ${id}`,
   );
   const failed = results.filter((r) => !r.ok);
@@ -119,13 +133,19 @@ export async function repairToken(http: CouchHttp, id: string, options: RepairOp
   return { id, leaves: leaves.length, removed, state, note };
 }
 
-/** Every live (not deleted) leaf revision of a document. */
-async function readLeaves(http: CouchHttp, id: string, signal?: AbortSignal): Promise<TokenDoc[]> {
-  const body = await http.expectOk<Array<{ ok?: TokenDoc; missing?: string }>>(
-    { path: http.docPath(id), query: { open_revs: 'all' }, headers: { accept: 'application/json' }, signal },
+/** Every live (not deleted) leaf revision of a document, each with its revision path (`_revisions`). */
+export async function readLeaves(http: CouchHttp, id: string, signal?: AbortSignal, r?: number): Promise<LeafDoc[]> {
+  const body = await http.expectOk<Array<{ ok?: LeafDoc; missing?: string }>>(
+    { path: http.docPath(id), query: { open_revs: 'all', revs: true, r }, headers: { accept: 'application/json' }, signal },
     `reading the revisions of token ${id}`,
   );
   return body.flatMap((entry) => (entry.ok && !entry.ok._deleted ? [entry.ok] : []));
+}
+
+function stripRevisions(doc: TokenDoc & { _revisions?: unknown }): TokenDoc {
+  const { _revisions, ...rest } = doc;
+  void _revisions;
+  return rest as TokenDoc;
 }
 
 /** A losing revision with its attachments inline, so its content can be written onto the winning branch. */

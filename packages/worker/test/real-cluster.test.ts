@@ -1,0 +1,189 @@
+/**
+ * The exactly-once promise on a real 3-node CouchDB 3.5 cluster (n=3, q=2), with pilots spread over the
+ * nodes: every token runs exactly once, nothing is left locked or split when the pilots exit, plain
+ * contention (202s with every node up) is never reported as a degraded cluster, and a node stopped mid-run
+ * makes pilots back off, after which everything drains exactly once.
+ *
+ * Runs when the run has a cluster (`npm test -- --cluster URL1,URL2,URL3`, which CI's real-CouchDB pass
+ * starts from ../shared/couchdb); skips with the reason otherwise.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { openCouch, type Couch, type TokenDoc } from '@picas/core';
+import { repoRoot, runCli, runWorker, scratchDir, testCluster, waitFor } from '@picas/testkit';
+
+const cluster = testCluster();
+const skip = cluster
+  ? undefined
+  : 'needs a real 3-node CouchDB cluster: run `npm test -- --cluster URL1,URL2,URL3` (e.g. the URLs that `../shared/couchdb/couchdb cluster start` prints)';
+if (!cluster && process.env.PICAS_REQUIRE_COUCHDB === '1') {
+  test('a real CouchDB cluster is available (PICAS_REQUIRE_COUCHDB=1)', () => assert.fail(skip));
+}
+
+const ROUNDS = Number(process.env.PICAS_CLUSTER_ROUNDS ?? 10);
+const TOKENS = Number(process.env.PICAS_CLUSTER_TOKENS ?? 600);
+const PILOTS = 6;
+
+interface Node {
+  url: string;
+  username?: string;
+  password?: string;
+}
+
+function nodes(): Node[] {
+  return cluster!.map((raw) => {
+    const u = new URL(raw);
+    const node: Node = { url: '', username: decodeURIComponent(u.username) || undefined, password: decodeURIComponent(u.password) || undefined };
+    u.username = '';
+    u.password = '';
+    node.url = u.toString().replace(/\/$/, '');
+    return node;
+  });
+}
+
+function envFor(node: Node, db: string): Record<string, string> {
+  const env: Record<string, string> = { PICAS_URL: node.url, PICAS_DB: db };
+  if (node.username) env.PICAS_USERNAME = node.username;
+  if (node.password) env.PICAS_PASSWORD = node.password;
+  return env;
+}
+
+async function freshClusterDb(label: string): Promise<{ name: string; couch: Couch }> {
+  const node = nodes()[0]!;
+  const name = `t_cluster_${label}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
+  const couch = openCouch({ url: node.url, db: name, username: node.username, password: node.password, embedded: false });
+  await couch.http.expectOk({ method: 'PUT', path: couch.http.dbPath() }, `creating ${name}`);
+  const init = await runCli(['init'], { env: envFor(node, name) });
+  assert.equal(init.exitCode, 0, init.stderr);
+  return { name, couch };
+}
+
+async function dropDb(db: { couch: Couch }): Promise<void> {
+  await db.couch.http.request({ method: 'DELETE', path: db.couch.http.dbPath() }).catch(() => undefined);
+  await db.couch.close();
+}
+
+async function allTokens(couch: Couch): Promise<TokenDoc[]> {
+  const body = await couch.http.expectOk<{ rows: Array<{ doc?: TokenDoc }> }>({ path: couch.http.dbPath('/_all_docs'), query: { include_docs: true, conflicts: true } });
+  return body.rows.flatMap((r) => (r.doc && r.doc.type === 'token' ? [r.doc] : []));
+}
+
+/** Pushes `count` tokens that append their id to a ledger file, through `picas push` of a .txt file. */
+async function pushLedgerTokens(db: string, count: number, dir: string): Promise<string> {
+  const ledger = join(dir, 'ran.txt');
+  const file = join(dir, 'tokens.txt');
+  writeFileSync(file, Array.from({ length: count }, (_, i) => `echo t${i} >> '${ledger}'`).join('\n') + '\n');
+  const push = await runCli(['push', file], { env: envFor(nodes()[0]!, db) });
+  assert.equal(push.exitCode, 0, push.stderr);
+  return ledger;
+}
+
+function ledgerCounts(ledger: string): Map<string, number> {
+  const seen = new Map<string, number>();
+  if (!existsSync(ledger)) return seen;
+  for (const line of readFileSync(ledger, 'utf8').split('\n')) if (line) seen.set(line, (seen.get(line) ?? 0) + 1);
+  return seen;
+}
+
+/** Exactly once, nothing locked, nothing split: the checks made after every round. */
+async function assertDrained(couch: Couch, ledger: string, count: number, round: string): Promise<void> {
+  const seen = ledgerCounts(ledger);
+  const twice = [...seen].filter(([, n]) => n > 1);
+  assert.deepEqual(twice, [], `${round}: no token ran twice`);
+  const missing = Array.from({ length: count }, (_, i) => `t${i}`).filter((id) => !seen.has(id));
+  const tokens = await allTokens(couch);
+  const stuck = tokens.filter((t) => !(t.lock > 0 && t.done > 0)).map((t) => `${t._id} lock=${t.lock} done=${t.done} worker=${t.worker_id ?? ''} conflicts=${(t._conflicts ?? []).length}`);
+  assert.deepEqual(missing, [], `${round}: every token ran (not finished: ${stuck.slice(0, 5).join('; ')})`);
+  assert.deepEqual(stuck, [], `${round}: every token is done, none locked`);
+  const split = tokens.filter((t) => (t._conflicts ?? []).length > 0).map((t) => t._id);
+  assert.deepEqual(split, [], `${round}: no token left with _conflicts`);
+}
+
+function pilots(db: string, args: string[] = []) {
+  const all = nodes();
+  return Array.from({ length: PILOTS }, (_, i) => runWorker(['--worker-id', `cl-${i}`, ...args], { env: envFor(all[i % all.length]!, db), timeout: 600_000 }));
+}
+
+test(`real cluster: ${ROUNDS} rounds of ${PILOTS} pilots (two per node) over ${TOKENS} tokens each: every token exactly once, nothing stranded, no false "degraded"`, { skip, timeout: 3_600_000 }, async (t) => {
+  let accepted = 0;
+  let settled = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const db = await freshClusterDb(`r${round}`);
+    try {
+      const dir = scratchDir('picas-cluster-');
+      const ledger = await pushLedgerTokens(db.name, TOKENS, dir);
+      const runs = await Promise.all(pilots(db.name));
+      for (const r of runs) {
+        assert.equal(r.exitCode, 0, r.stderr.slice(-2000));
+        assert.doesNotMatch(r.stderr, /cluster degraded/, `round ${round}: no "degraded" while every node is up`);
+        assert.match(r.stdout, /lost 0,/);
+      }
+      await assertDrained(db.couch, ledger, TOKENS, `round ${round}`);
+      for (const r of runs) {
+        const summary = JSON.parse(r.stderr.split('\n').filter((l) => l.includes('"summary":true')).at(-1)!);
+        accepted += summary.claims.accepted;
+        settled += (summary.unconfirmed?.withdrawn ?? 0) + (summary.unconfirmed?.repaired ?? 0);
+      }
+    } finally {
+      await dropDb(db);
+    }
+  }
+  t.diagnostic(`${ROUNDS} rounds: ${accepted} claims answered 202 (contention), ${settled} settled by their pilots (withdrawn or repaired at once); 0 doubles, 0 stranded`);
+});
+
+/** The cluster's per-node state dir of ../shared/couchdb (where each node's pid file is). */
+function clusterHome(): string {
+  const base = process.env.PICAS_COUCHDB_HOME ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'picas-couchdb');
+  return join(base, '3.5.0', 'cluster');
+}
+const couchdbScript = join(repoRoot, '..', 'shared', 'couchdb', 'couchdb');
+const nodeStopSkip = skip ?? (existsSync(join(clusterHome(), 'node3', 'couchdb.pid')) && existsSync(couchdbScript) ? undefined : `the cluster was not started by ${couchdbScript} here (no ${join(clusterHome(), 'node3', 'couchdb.pid')}), so a node cannot be stopped and restarted`);
+
+test('real cluster: a node stopped mid-run makes the pilots say which node is missing and back off; after it returns everything drains exactly once', { skip: nodeStopSkip, timeout: 900_000 }, async () => {
+  const db = await freshClusterDb('nodedown');
+  const all = nodes();
+  const pidFile = join(clusterHome(), 'node3', 'couchdb.pid');
+  let restarted = false;
+  const restart = () => {
+    if (restarted) return;
+    restarted = true;
+    const ports = all.map((n) => new URL(n.url).port).join(',');
+    execFileSync('bash', [couchdbScript, 'cluster', 'start', '--ports', ports], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 180_000 });
+  };
+  try {
+    const dir = scratchDir('picas-cluster-down-');
+    const count = 200;
+    const ledger = await pushLedgerTokens(db.name, count, dir);
+    // pilots on node1 and node2 only: node3 is the one that goes away
+    const env = (i: number) => envFor(all[i % 2]!, db.name);
+    const runs = Array.from({ length: 4 }, (_, i) => runWorker(['--worker-id', `down-${i}`, '--lease', '60s'], { env: env(i), timeout: 600_000 }));
+    await waitFor(() => ledgerCounts(ledger).size >= 40, { what: 'the first tokens to run', timeoutMs: 120_000 });
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    await waitFor(
+      async () => {
+        const m = await fetch(`${all[0]!.url}/_membership`, { headers: { authorization: `Basic ${Buffer.from(`${all[0]!.username}:${all[0]!.password}`).toString('base64')}` } }).then((r) => r.json() as Promise<{ all_nodes: string[] }>);
+        return !m.all_nodes.includes('node3@127.0.0.1');
+      },
+      { what: 'node1 to see node3 gone', timeoutMs: 60_000 },
+    );
+    const before = ledgerCounts(ledger).size;
+    // with node3 down no claim gets its 201: the pilots finish what they hold and back off, naming node3
+    await new Promise((r) => setTimeout(r, 15_000));
+    const during = ledgerCounts(ledger).size;
+    assert.ok(during - before <= 8, `while node3 is down at most the tokens already held finish (${during - before} ran)`);
+    restart();
+    const results = await Promise.all(runs);
+    for (const r of results) assert.equal(r.exitCode, 0, r.stderr.slice(-2000));
+    const stderr = results.map((r) => r.stderr).join('\n');
+    assert.match(stderr, /cluster degraded: node\(s\) node3@127\.0\.0\.1 cannot be reached/);
+    await assertDrained(db.couch, ledger, count, 'after node3 returned');
+  } finally {
+    restart();
+    await dropDb(db);
+  }
+});
