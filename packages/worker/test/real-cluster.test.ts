@@ -152,7 +152,9 @@ test('real cluster: a node stopped mid-run makes the pilots say which node is mi
     if (restarted) return;
     restarted = true;
     const ports = all.map((n) => new URL(n.url).port).join(',');
-    execFileSync('bash', [couchdbScript, 'cluster', 'start', '--ports', ports], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 180_000 });
+    // the script sets the admin password from COUCHDB_PASSWORD: the one the cluster runs with
+    const env = { ...process.env, COUCHDB_PASSWORD: all[0]!.password ?? 'pass' };
+    execFileSync('bash', [couchdbScript, 'cluster', 'start', '--ports', ports], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 180_000, env });
   };
   try {
     const dir = scratchDir('picas-cluster-down-');
