@@ -26,6 +26,14 @@ import { newWorkerId, shortHostname } from './worker-id.js';
 
 // keep flags (a password) out of `ps`
 process.title = 'picas-worker';
+// a signal during start-up (before the pilot holds anything) is a clean stop: exit 0, as after a handled signal
+let startupSignal: ((signal: NodeJS.Signals) => void) | undefined = (signal) => {
+  process.stderr.write(`picas-worker: received ${signal} during start-up; nothing claimed, exiting\n`);
+  process.exit(ExitCode.ok);
+};
+const onStartupSignal = (signal: NodeJS.Signals) => startupSignal?.(signal);
+process.on('SIGTERM', onStartupSignal);
+process.on('SIGINT', onStartupSignal);
 // started as `node bin.js` without the pilot's node options: set them now (see node-flags.ts)
 for (const flag of WORKER_NODE_FLAGS) {
   const name = flag.split('=')[0]!;
@@ -121,6 +129,9 @@ async function main(): Promise<number> {
     log.warn({ killed }, `second ${signal}: exiting at once; running tokens stay locked until their lease expires`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
+  startupSignal = undefined;
+  process.off('SIGTERM', onStartupSignal);
+  process.off('SIGINT', onStartupSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {

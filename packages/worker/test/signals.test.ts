@@ -122,7 +122,10 @@ test('a signal while the worker waits for an unreachable CouchDB stops it cleanl
   const db = await poolDatabase(label);
   const w = worker(db, ['--retry-for', '60s'], { env: { PICAS_URL: 'http://127.0.0.1:9' } });
   t.after(() => w.kill('SIGKILL'));
-  await new Promise((r) => setTimeout(r, 1500));
+  // wait for the condition (the pilot is retrying, its handlers are in place), never for a fixed time
+  let seen = '';
+  w.stderr!.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+  await waitFor(() => /CouchDB unavailable, retrying/.test(seen), { what: 'the retrying line', timeoutMs: 60_000 });
   w.kill('SIGTERM');
   const r = await w;
   assert.equal(r.exitCode, 0, r.stderr);
