@@ -7,14 +7,19 @@
 //                                e.g. http://admin:pass@127.0.0.1:5984); or PICAS_TEST_COUCHDB=URL
 //   npm test -- --cluster URL1,URL2,URL3
 //                                also run the real-cluster tests against these nodes (PICAS_TEST_CLUSTER)
+//   npm test -- --couchdb shared --cluster shared
+//                                start (and stop at the end) a real CouchDB 3.5 single node and 3-node cluster
+//                                from ../shared/couchdb, with a random admin password (what CI does)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ensureBuilt, root } from './ensure-built.mjs';
 
 ensureBuilt();
+const sharedScript = join(root, '..', 'shared', 'couchdb', 'couchdb');
 
 function findTests(dir) {
   const out = [];
@@ -43,7 +48,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const backend = couchdb ? await realCouchDB(couchdb) : await embeddedServer();
+const started = [];
+const sharedPassword = randomBytes(12).toString('base64url');
+const couchdbUrl = couchdb === 'shared' ? sharedCouchDB(['start', '--port', process.env.PICAS_TEST_COUCHDB_PORT ?? '15984', '--fresh'])[0] : couchdb;
+const clusterUrls = cluster === 'shared' ? sharedCouchDB(['cluster', 'start', '--fresh']).join(',') : cluster;
+const backend = couchdbUrl ? await realCouchDB(couchdbUrl) : await embeddedServer();
 console.error(`test server: ${backend.label}`);
 
 const concurrency = process.env.PICAS_TEST_CONCURRENCY ?? '2';
@@ -56,7 +65,8 @@ const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurren
     PICAS_TEST_USERNAME: backend.username,
     PICAS_TEST_PASSWORD: backend.password,
     PICAS_TEST_BACKEND: couchdb ? 'couchdb' : 'embedded',
-    ...(cluster ? { PICAS_TEST_CLUSTER: cluster } : {}),
+    ...(clusterUrls ? { PICAS_TEST_CLUSTER: clusterUrls } : {}),
+    ...(started.length > 0 ? { COUCHDB_PASSWORD: sharedPassword } : {}),
   },
 });
 const stop = () => child.kill('SIGTERM');
@@ -64,7 +74,28 @@ process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 const code = await new Promise((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 backend.stop();
+for (const args of started.reverse()) {
+  try {
+    execFileSync('bash', [sharedScript, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch {
+    // reported by the script
+  }
+}
 process.exit(code);
+
+/** Starts CouchDB from ../shared/couchdb (see its README); returns the URLs it prints (with credentials). */
+function sharedCouchDB(args) {
+  if (!existsSync(sharedScript)) usage(`${args[0] === 'cluster' ? '--cluster' : '--couchdb'} shared: ${sharedScript} is not there`);
+  let out;
+  try {
+    out = execFileSync('bash', [sharedScript, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, COUCHDB_PASSWORD: sharedPassword } });
+  } catch (err) {
+    console.error(`npm test: ${sharedScript} ${args.join(' ')} failed (exit ${err.status})`);
+    process.exit(2);
+  }
+  started.push(args[0] === 'cluster' ? ['cluster', 'stop'] : ['stop', '--port', args[2]]);
+  return out.trim().split('\n').filter(Boolean);
+}
 
 function parseArgs(args) {
   const out = { filters: [], couchdb: process.env.PICAS_TEST_COUCHDB || undefined, cluster: process.env.PICAS_TEST_CLUSTER || undefined };
