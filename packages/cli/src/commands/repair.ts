@@ -19,12 +19,18 @@ export function register(program: Command): void {
       `\nExamples:\n  picas repair --dry-run\n  picas repair --json\n\n` +
         `For each token with conflicts, the losing revisions are deleted. A finished result (done or error) found on any\n` +
         `revision is kept; otherwise the token goes back to todo (scrub_count + 1) with a note in its events.\n` +
+        `Claims that a cluster only half accepted (202) never ran: they are repaired at once, without --force, and\n` +
+        `without a scrub. A revision locked under a live lease that may be running is left alone unless --force.\n` +
         `Safe to run at any time and more than once; pilots also run it on a jittered interval (--repair-interval).`,
     )
     .action(async (flags: RepairFlags, command: Command) => {
       const { repairConflicts } = await import('@picas/core/ops/repair');
+      const { readReplicas } = await import('@picas/core/ops/replicas');
       await withCouch(command, async (couch) => {
-        const report = await repairConflicts(couch.http, { dryRun: flags.dryRun, force: flags.force, actor: 'picas repair' });
+        // on a cluster every replica is asked for the leaves, so that none is missed before replication merged them
+        const replicas = await readReplicas(couch.http);
+        const r = replicas.clustered ? replicas.n : undefined;
+        const report = await repairConflicts(couch.http, { dryRun: flags.dryRun, force: flags.force, actor: 'picas repair', r });
         if (flags.json) {
           printJson(report);
           return;
