@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { finished, lockedBy, newToken } from '@picas/core';
-import { fileLabel, freshDatabase, runCli, testServer } from '@picas/testkit';
+import { fileLabel, freshDatabase, runCli, testServer, waitFor } from '@picas/testkit';
 import { putDocs, pythonPicasToken, PYTHON_PICAS_VIEWS } from './fixtures.js';
 
 // a database exactly as Python PiCaS leaves it: its Monitor design doc and its token documents, no picas init
@@ -72,8 +72,10 @@ test('status --watch redraws until nothing is todo or locked', async () => {
   const locked = lockedBy(newToken('w1', 'sleep 1'), claim);
   await putDocs(db.couch, [locked]);
   const watch = runCli(['status', '--watch', '0.2s'], { env: db.env });
-  // let it draw a few times, then finish the token
-  await new Promise((r) => setTimeout(r, 1000));
+  // let it draw (the condition, not a fixed time: a busy machine starts the CLI slowly), then finish the token
+  let drawn = '';
+  watch.stdout!.on('data', (chunk: Buffer) => (drawn += chunk.toString()));
+  await waitFor(() => /locked 1/.test(drawn), { what: 'the first draw', timeoutMs: 60_000 });
   const current = await db.couch.http.expectOk({ path: db.couch.http.docPath('w1') });
   const now = Date.now() / 1000;
   await db.couch.http.expectOk({ method: 'PUT', path: db.couch.http.docPath('w1'), body: finished(current, { exitCode: 0, started: now - 1, finished: now }) });
