@@ -57,6 +57,7 @@ if [ -n "${PICAS_WORKER_BUNDLE:-}" ]; then
     echo "picas pilot: error: the picas-worker bundle ${PICAS_WORKER_BUNDLE} is missing on $(hostname); stage it where the compute nodes see it" >&2
     exit 1
   fi
+  echo "picas pilot: running ${PICAS_WORKER_BUNDLE} with $(command -v "${picas_node}") ${picas_node_version}" >&2
   exec "${picas_node}" --max-semi-space-size=8 "${PICAS_WORKER_BUNDLE}" "$@"
 fi
 
