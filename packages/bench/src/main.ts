@@ -6,7 +6,8 @@
  *   3. end to end (push to last token done) for 1, 4 and 16 worker processes, 1 process with --slots 16, and
  *      the --prefetch mode, with 409s/claim, requests/token, double executions, tokens left locked,
  *      claim latency p50/p99 and peak worker RSS;
- *   4. `picas status` latency on a large database after its views are built.
+ *   4. `picas status` latency on a large database after its views are built;
+ *   5. picas-worker start-up, the self-contained bundle against the multi-file start (worker-startup.ts).
  * Prints a table, writes bench/results.json and bench/results.md, and exits non-zero when a hard target
  * (zero double executions, zero tokens left locked) fails.
  */
