@@ -419,7 +419,7 @@ async function main() {
     const idleRss = await idleWorkerRss(server, http);
     const status = await statusLatency(server, http, sizes.status);
     process.stderr.write('5. picas-worker start-up, bundle vs multi-file...\n');
-    const workerStartup = await measureWorkerStartup(server, { runs: q ? 5 : 20 });
+    const workerStartup = await measureWorkerStartup(server, { runs: q ? 3 : 20 });
 
     const at16 = e2e.find((r) => r.name === '16 workers')!;
     const at16Single = e2e.find((r) => r.name === '16 workers --prefetch 1')!;
