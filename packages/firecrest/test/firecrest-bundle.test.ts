@@ -123,3 +123,24 @@ for (const major of [22, 24]) {
     else await drainWithBundle({ jobPath: `${binDir}:/usr/bin:/bin`, expectNode: node.version });
   });
 }
+
+test('submit --dry-run names the file it would upload and the variables for the pilot script; --node needs the bundle', async () => {
+  const db = await poolWithTokens(0);
+  const bundle = readFileSync(bundlePath);
+  const staged = `/scratch/alice/run/picas-worker-${createHash('sha256').update(bundle).digest('hex').slice(0, 8)}.mjs`;
+  const env = { ...db.env, FIRECREST_SYSTEM: 'daint' };
+  const dry = await runCli(['firecrest', 'submit', '--dry-run', '--workdir', '/scratch/alice/run/', '--node', '/apps/node-22/bin/node', '--prelude', 'module load nodejs/22'], { env, cwd: scratchDir('picas-firecrest-dry-') });
+  assert.equal(dry.exitCode, 0, String(dry.stderr));
+  assert.match(String(dry.stderr), new RegExp(`^# {3}env PICAS_WORKER_BUNDLE=${staged}$`, 'm'));
+  assert.match(String(dry.stderr), /^# {3}env PICAS_NODE=\/apps\/node-22\/bin\/node$/m);
+  assert.match(String(dry.stderr), new RegExp(`^# and first upload ${bundlePath} \\(\\d+ KiB\\) as ${staged}, unless it is there already$`, 'm'));
+  assert.match(String(dry.stdout), /^#!\/bin\/bash -l\n/);
+  assert.match(String(dry.stdout), /^module load nodejs\/22$/m);
+
+  const both = await runCli(['firecrest', 'submit', '--dry-run', '--workdir', '/scratch/alice/run', '--node', '/apps/node', '--worker-command', 'picas-worker'], { env, cwd: scratchDir('picas-firecrest-dry-') });
+  assert.equal(both.exitCode, 1);
+  assert.match(String(both.stderr), /--node: applies to the uploaded picas-worker; with --worker-command put the node into that command/);
+  const installed = await runCli(['firecrest', 'submit', '--dry-run', '--workdir', '/scratch/alice/run', '--worker-command', 'picas-worker'], { env, cwd: scratchDir('picas-firecrest-dry-') });
+  assert.equal(installed.exitCode, 0, String(installed.stderr));
+  assert.doesNotMatch(String(installed.stderr), /PICAS_WORKER_BUNDLE|upload/);
+});

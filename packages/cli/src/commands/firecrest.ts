@@ -205,7 +205,7 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
   }
   failIfProblems(problems);
 
-  // on a remote cluster this machine's paths mean nothing: picas-worker from PATH unless told otherwise
+  // with --worker-command, the pilots start that (this machine's paths mean nothing on the cluster)
   const worker = bundle ? undefined : resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined, preferPath: true });
   const stagedPath = bundle ? `${workdir!.replace(/\/+$/, '')}/${bundle.stagedName}` : undefined;
   const pilot = pilotEnvironment(connection!, workerValues, {
