@@ -36,6 +36,31 @@ export PICAS_SLOTS="${PICAS_SLOTS:-${SLURM_CPUS_PER_TASK:-1}}"
 
 echo "picas pilot: job ${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-none}} task ${SLURM_ARRAY_TASK_ID:-none} on $(hostname) at $(date -Is)" >&2
 
+# PICAS_WORKER_BUNDLE: a self-contained picas-worker (one file, staged here by the launcher) that runs with
+# node (PICAS_NODE, default: node from PATH). Node is checked first, so a missing or old one is a clear error.
+if [ -n "${PICAS_WORKER_BUNDLE:-}" ]; then
+  picas_node="${PICAS_NODE:-node}"
+  if ! command -v "${picas_node}" >/dev/null 2>&1; then
+    echo "picas pilot: error: node not found: '${picas_node}' is not on this node's PATH (${PATH}); give the launcher --node /path/to/node or --prelude 'module load nodejs/22'" >&2
+    exit 127
+  fi
+  picas_node_version="$("${picas_node}" --version 2>/dev/null || true)"
+  picas_v="${picas_node_version#v}"
+  picas_major="${picas_v%%.*}"
+  picas_minor="${picas_v#*.}"
+  picas_minor="${picas_minor%%.*}"
+  if ! [[ "${picas_major}" =~ ^[0-9]+$ && "${picas_minor}" =~ ^[0-9]+$ ]] || [ "${picas_major}" -lt 20 ] || { [ "${picas_major}" -eq 20 ] && [ "${picas_minor}" -lt 19 ]; }; then
+    echo "picas pilot: error: picas-worker needs node >= 20.19.0, but $(command -v "${picas_node}") is '${picas_node_version:-unknown}'; give the launcher --node /path/to/a/newer/node or --prelude 'module load nodejs/22'" >&2
+    exit 1
+  fi
+  if [ ! -r "${PICAS_WORKER_BUNDLE}" ]; then
+    echo "picas pilot: error: the picas-worker bundle ${PICAS_WORKER_BUNDLE} is missing on $(hostname); stage it where the compute nodes see it" >&2
+    exit 1
+  fi
+  echo "picas pilot: running ${PICAS_WORKER_BUNDLE} with $(command -v "${picas_node}") ${picas_node_version}" >&2
+  exec "${picas_node}" --max-semi-space-size=8 "${PICAS_WORKER_BUNDLE}" "$@"
+fi
+
 # PICAS_WORKER_CMD lets a launcher point at a picas-worker that is not on PATH.
 # exec: the worker itself gets Slurm's SIGTERM (time limit, scancel) and puts running tokens back.
 exec ${PICAS_WORKER_CMD:-picas-worker} "$@"

@@ -6,7 +6,8 @@
  *   3. end to end (push to last token done) for 1, 4 and 16 worker processes, 1 process with --slots 16, and
  *      the --prefetch mode, with 409s/claim, requests/token, double executions, tokens left locked,
  *      claim latency p50/p99 and peak worker RSS;
- *   4. `picas status` latency on a large database after its views are built.
+ *   4. `picas status` latency on a large database after its views are built;
+ *   5. picas-worker start-up, the self-contained bundle against the multi-file start (worker-startup.ts).
  * Prints a table, writes bench/results.json and bench/results.md, and exits non-zero when a hard target
  * (zero double executions, zero tokens left locked) fails.
  */
@@ -22,6 +23,7 @@ import { Agent, request } from 'undici';
 import { cpuTimeMs, DESIGN_DOCS, newToken } from '@picas/core';
 import { resolveWorkerCommand } from '@picas/launch/worker-command';
 import { runPicasBaseline } from './picas-baseline.js';
+import { measureWorkerStartup, renderWorkerStartup } from './worker-startup.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const cliBin = join(root, 'packages/cli/dist/src/bin.js');
@@ -416,6 +418,8 @@ async function main() {
     process.stderr.write('4. idle worker RSS and status latency...\n');
     const idleRss = await idleWorkerRss(server, http);
     const status = await statusLatency(server, http, sizes.status);
+    process.stderr.write('5. picas-worker start-up, bundle vs multi-file...\n');
+    const workerStartup = await measureWorkerStartup(server, { runs: q ? 3 : 20 });
 
     const at16 = e2e.find((r) => r.name === '16 workers')!;
     const at16Single = e2e.find((r) => r.name === '16 workers --prefetch 1')!;
@@ -438,6 +442,7 @@ async function main() {
       { target: 'push >= 0.8 x raw _bulk_docs rate', value: `${fmt(push.rate / bulkPerSec, 2)} x`, ok: push.rate >= 0.8 * bulkPerSec, hard: false },
       { target: 'idle worker RSS <= 80 MB', value: `${fmt(idleRss)} MB`, ok: idleRss <= 80, hard: false },
       { target: 'worker RSS with 16 slots <= 120 MB', value: `${fmt(slots16.peakRssMb)} MB`, ok: slots16.peakRssMb <= 120, hard: false },
+      { target: 'bundled picas-worker starts faster than the multi-file one (empty pool, CPU)', value: `${fmt(workerStartup.cpuSpeedup ?? NaN, 2)} x`, ok: (workerStartup.cpuSpeedup ?? 0) > 1, hard: false },
       ...bulk.map((r) => ({ target: `${r.name} (bulk claims): tokens/s vs _bulk_docs ceiling`, value: `${fmt(r.tokensPerSec / bulkPerSec, 3)} x`, ok: true, hard: false })),
     ];
     const results = {
@@ -456,6 +461,7 @@ async function main() {
       idleWorkerRssMb: idleRss,
       status: { tokens: sizes.status, medianMs: status.medianMs, firstViewBuildSeconds: status.viewBuildSeconds },
       targets,
+      workerStartup,
     };
     const md = renderMarkdown(results);
     process.stdout.write(md + '\n');
@@ -511,7 +517,7 @@ the number of requests.
 | target | measured | |
 |---|---|---|
 ${targetRows}
-`;
+${renderWorkerStartup(r.workerStartup)}`;
 }
 
 main().catch((err) => {

@@ -19,7 +19,7 @@ export interface PilotEnvironment {
 export function pilotEnvironment(
   connection: ConnectionConfig,
   workerValues: Partial<Record<keyof WorkerOptions, string | number | boolean | undefined>> = {},
-  options: { workerCommand?: string } = {},
+  options: { workerCommand?: string; workerBundle?: string; node?: string } = {},
 ): PilotEnvironment {
   const env: Record<string, string> = { PICAS_URL: connection.url, PICAS_DB: connection.db, ...workerEnv(workerValues) };
   const secretKeys: string[] = [];
@@ -29,6 +29,9 @@ export function pilotEnvironment(
     secretKeys.push('PICAS_PASSWORD');
   }
   if (options.workerCommand) env.PICAS_WORKER_CMD = options.workerCommand;
+  // a staged self-contained picas-worker (worker-bundle.ts), run by the pilot script with PICAS_NODE
+  if (options.workerBundle) env.PICAS_WORKER_BUNDLE = options.workerBundle;
+  if (options.node) env.PICAS_NODE = options.node;
   return { env, secretKeys };
 }
 

@@ -5,6 +5,8 @@
  * `sbatch --export`, by FirecREST's job `env`, or from a 0600 env file named by PICAS_ENV_FILE.
  */
 import { UsageError } from '@picas/core';
+import { MIN_NODE_VERSION } from '@picas/worker/node-version';
+import { WORKER_NODE_FLAGS } from '@picas/worker/node-flags';
 
 export interface PilotScriptOptions {
   jobName?: string;
@@ -20,6 +22,11 @@ export interface PilotScriptOptions {
   error?: string;
   /** more `#SBATCH` lines, with or without the `#SBATCH ` prefix, e.g. `--qos=short` */
   extraDirectives?: readonly string[];
+  /**
+   * shell lines the pilot runs first, e.g. `module load nodejs/22` (`--prelude`): the site's set-up for node.
+   * With a prelude the script is a login shell (`#!/bin/bash -l`), where `module` is defined.
+   */
+  prelude?: string;
 }
 
 export const DEFAULT_JOB_NAME = 'picas-pilot';
@@ -59,6 +66,9 @@ export function pilotScriptProblems(opts: PilotScriptOptions): string[] {
       problems.push(`--sbatch-option: '${d}' must be one sbatch option such as --qos=short (no spaces or shell syntax)`);
     }
   }
+  if (opts.prelude !== undefined && (opts.prelude.trim() === '' || /[\0\r]/.test(opts.prelude) || /^#SBATCH/m.test(opts.prelude))) {
+    problems.push(`--prelude: must be shell commands such as 'module load nodejs/22' (not empty, no #SBATCH lines or carriage returns)`);
+  }
   return problems;
 }
 
@@ -77,7 +87,16 @@ export function renderPilotScript(opts: PilotScriptOptions = {}): string {
   directives.push(`#SBATCH --output=${opts.output ?? (opts.array ? 'picas-pilot-%A_%a.out' : 'picas-pilot-%j.out')}`);
   if (opts.error) directives.push(`#SBATCH --error=${opts.error}`);
   for (const d of opts.extraDirectives ?? []) directives.push(d.startsWith('#SBATCH') ? d : `#SBATCH ${d}`);
-  return `#!/bin/bash
+  const [minMajor, minMinor] = MIN_NODE_VERSION.split('.');
+  const prelude = opts.prelude
+    ? `# the site's set-up (--prelude), e.g. to put node on PATH
+set +u
+${opts.prelude.trim()}
+set -u
+
+`
+    : '';
+  return `#!/bin/bash${opts.prelude ? ' -l' : ''}
 ${directives.join('\n')}
 #
 # A picas pilot job. Each array task runs one picas-worker, which claims tokens from the CouchDB pool,
@@ -109,7 +128,32 @@ fi
 # one token per CPU of this task, unless PICAS_SLOTS is set
 export PICAS_SLOTS="\${PICAS_SLOTS:-\${SLURM_CPUS_PER_TASK:-1}}"
 
-echo "picas pilot: job \${SLURM_ARRAY_JOB_ID:-\${SLURM_JOB_ID:-none}} task \${SLURM_ARRAY_TASK_ID:-none} on $(hostname) at $(date -Is)" >&2
+${prelude}echo "picas pilot: job \${SLURM_ARRAY_JOB_ID:-\${SLURM_JOB_ID:-none}} task \${SLURM_ARRAY_TASK_ID:-none} on $(hostname) at $(date -Is)" >&2
+
+# PICAS_WORKER_BUNDLE: a self-contained picas-worker (one file, staged here by the launcher) that runs with
+# node (PICAS_NODE, default: node from PATH). Node is checked first, so a missing or old one is a clear error.
+if [ -n "\${PICAS_WORKER_BUNDLE:-}" ]; then
+  picas_node="\${PICAS_NODE:-node}"
+  if ! command -v "\${picas_node}" >/dev/null 2>&1; then
+    echo "picas pilot: error: node not found: '\${picas_node}' is not on this node's PATH (\${PATH}); give the launcher --node /path/to/node or --prelude 'module load nodejs/22'" >&2
+    exit 127
+  fi
+  picas_node_version="$("\${picas_node}" --version 2>/dev/null || true)"
+  picas_v="\${picas_node_version#v}"
+  picas_major="\${picas_v%%.*}"
+  picas_minor="\${picas_v#*.}"
+  picas_minor="\${picas_minor%%.*}"
+  if ! [[ "\${picas_major}" =~ ^[0-9]+$ && "\${picas_minor}" =~ ^[0-9]+$ ]] || [ "\${picas_major}" -lt ${minMajor} ] || { [ "\${picas_major}" -eq ${minMajor} ] && [ "\${picas_minor}" -lt ${minMinor} ]; }; then
+    echo "picas pilot: error: picas-worker needs node >= ${MIN_NODE_VERSION}, but $(command -v "\${picas_node}") is '\${picas_node_version:-unknown}'; give the launcher --node /path/to/a/newer/node or --prelude 'module load nodejs/22'" >&2
+    exit 1
+  fi
+  if [ ! -r "\${PICAS_WORKER_BUNDLE}" ]; then
+    echo "picas pilot: error: the picas-worker bundle \${PICAS_WORKER_BUNDLE} is missing on $(hostname); stage it where the compute nodes see it" >&2
+    exit 1
+  fi
+  echo "picas pilot: running \${PICAS_WORKER_BUNDLE} with $(command -v "\${picas_node}") \${picas_node_version}" >&2
+  exec "\${picas_node}" ${WORKER_NODE_FLAGS.join(' ')} "\${PICAS_WORKER_BUNDLE}" "$@"
+fi
 
 # PICAS_WORKER_CMD lets a launcher point at a picas-worker that is not on PATH.
 # exec: the worker itself gets Slurm's SIGTERM (time limit, scancel) and puts running tokens back.

@@ -178,3 +178,4 @@ export function testCluster(): string[] | undefined {
   const urls = (process.env.PICAS_TEST_CLUSTER ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   return urls.length > 0 ? urls : undefined;
 }
+export * from './node-binaries.js';

@@ -197,6 +197,34 @@ test('file operations: mkdir, upload (multipart, 5 MiB limit), ls, download, vie
   assert.equal(tooBig.status, 413);
 });
 
+test('an upload replaces a file of the same name; ls of a file lists that file alone (how a launcher checks a staged file)', async () => {
+  const dir = join(standin.root, 'staging');
+  assert.equal((await api(`/filesystem/${standin.system}/ops/mkdir`, { method: 'POST', json: { sourcePath: dir, parent: true } })).status, 201);
+  const file = join(dir, 'picas-worker-0123abcd.mjs');
+  const notThere = await api(`/filesystem/${standin.system}/ops/ls?path=${encodeURIComponent(file)}`);
+  assert.equal(notThere.status, 404);
+  assert.match(((await notThere.json()) as any).message, /No such file or directory/);
+  for (const text of ['first version, longer', 'second']) {
+    const form = new FormData();
+    form.append('file', new Blob([text]), 'picas-worker-0123abcd.mjs');
+    assert.equal((await api(`/filesystem/${standin.system}/ops/upload?path=${encodeURIComponent(dir)}`, { method: 'POST', body: form })).status, 204);
+  }
+  assert.equal(readFileSync(file, 'utf8'), 'second');
+  const ls = (await (await api(`/filesystem/${standin.system}/ops/ls?path=${encodeURIComponent(file)}`)).json()) as any;
+  assert.deepEqual(ls.output.map((e: any) => [e.name, e.type, e.size]), [['picas-worker-0123abcd.mjs', '-', '6']]);
+  const logged = standin.requests.filter((r) => r.path.endsWith('/ops/upload') && r.status === 204);
+  assert.ok(logged.length >= 2, 'uploads are in the request log');
+  // the upload's directory must exist, and the name must be a file name
+  const noDir = new FormData();
+  noDir.append('file', new Blob(['x']), 'x.txt');
+  assert.equal((await api(`/filesystem/${standin.system}/ops/upload?path=${encodeURIComponent(join(dir, 'missing'))}`, { method: 'POST', body: noDir })).status, 404);
+  const noFile = new FormData();
+  noFile.append('other', new Blob(['x']), 'x.txt');
+  const refused = await api(`/filesystem/${standin.system}/ops/upload?path=${encodeURIComponent(dir)}`, { method: 'POST', body: noFile });
+  assert.equal(refused.status, 400);
+  assert.equal(((await refused.json()) as any).errorType, 'validation');
+});
+
 test('injected faults: 429 with Retry-After, 5xx, revoked tokens, tokens that expire too soon', async () => {
   standin.injectFault({ status: 429, retryAfter: '2', count: 2 });
   for (let i = 0; i < 2; i++) {

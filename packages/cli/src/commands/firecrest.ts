@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { loadLayers, redactUrl, sleep, UsageError, type ConnectionConfig } from '@picas/core';
 import type { FirecrestClient, FirecrestConfig, FirecrestJob, PilotRecord } from '@picas/firecrest';
 import { addWorkerOptionFlags, type OptionTarget } from '@picas/launch/worker-option-flags';
+import type { WorkerBundle } from '@picas/launch/worker-bundle';
 import { connectionFor, note, printJson, say, withCouch } from '../context.js';
 import { collect, durationOption, positiveCountOption } from '../option-parsers.js';
 import { formatTable } from '../table.js';
@@ -51,7 +52,9 @@ export function register(program: Command): void {
     .option('--token-workdir <dir>', 'worker: parent of the per-token working directories on the cluster (the worker\'s --workdir, env PICAS_WORKDIR)')
     .option('--job-name <name>', 'job name', 'picas-pilot')
     .option('--sbatch-option <option>', 'any other #SBATCH option, e.g. --sbatch-option=--qos=short (repeatable)', collect)
-    .option('--worker-command <cmd>', 'how a pilot starts picas-worker on the cluster (env PICAS_WORKER_CMD; default: picas-worker from PATH)')
+    .option('--worker-command <cmd>', 'how a pilot starts a picas-worker installed on the cluster (env PICAS_WORKER_CMD; default: upload the self-contained picas-worker to --workdir and run it with node)')
+    .option('--node <path>', 'the node that runs the uploaded picas-worker on the cluster (default: node from the job\'s PATH)')
+    .option('--prelude <commands>', 'shell commands the pilot runs first, e.g. \'module load nodejs/22\' (the script then runs as a login shell)')
     .option('--only-if-todo', 'autopilot: submit nothing when no token is waiting')
     .option('--dry-run', 'print the job script (stdout) and the job fields (stderr, secrets masked); submit nothing')
     .option('--json', 'print {"jobIds": [...], ...}');
@@ -148,7 +151,7 @@ function isLoopback(url: string): boolean {
 // ---- submit ----
 
 async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  const { collectWorkerValues, pilotEnvironment, pilotScriptProblems, renderPilotScript, resolveWorkerCommand, describePilotEnvironment, pendingWork, tokenCounts, formatTokenCounts } =
+  const { collectWorkerValues, pilotEnvironment, pilotScriptProblems, renderPilotScript, resolveWorkerCommand, describePilotEnvironment, pendingWork, tokenCounts, formatTokenCounts, nodeCommandProblem, readWorkerBundle } =
     await import('@picas/launch');
   const { addPilots } = await import('@picas/firecrest');
   const flags = opts as FirecrestFlags & Record<string, unknown>;
@@ -175,8 +178,24 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
     partition: opts.partition as string | undefined,
     account: config?.account,
     extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],
+    prelude: opts.prelude as string | undefined,
   };
   problems.push(...pilotScriptProblems(scriptOptions));
+  // the pilots run the self-contained picas-worker, uploaded to the working directory, unless told otherwise
+  const explicitWorker = (opts.workerCommand as string | undefined) ?? process.env.PICAS_WORKER_CMD;
+  let bundle: WorkerBundle | undefined;
+  if (explicitWorker === undefined || explicitWorker.trim() === '') {
+    const nodeProblem = nodeCommandProblem(opts.node as string | undefined);
+    if (nodeProblem) problems.push(nodeProblem);
+    try {
+      bundle = readWorkerBundle();
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      problems.push(err.message);
+    }
+  } else if (opts.node !== undefined) {
+    problems.push('--node: applies to the uploaded picas-worker; with --worker-command put the node into that command');
+  }
   let workerValues = {};
   try {
     workerValues = collectWorkerValues({ ...opts, workdir: opts.tokenWorkdir });
@@ -186,9 +205,14 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
   }
   failIfProblems(problems);
 
-  // on a remote cluster this machine's paths mean nothing: picas-worker from PATH unless told otherwise
-  const worker = resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined, preferPath: true });
-  const pilot = pilotEnvironment(connection!, workerValues, { workerCommand: worker.source === 'path' ? undefined : worker.commandLine });
+  // with --worker-command, the pilots start that (this machine's paths mean nothing on the cluster)
+  const worker = bundle ? undefined : resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined, preferPath: true });
+  const stagedPath = bundle ? `${workdir!.replace(/\/+$/, '')}/${bundle.stagedName}` : undefined;
+  const pilot = pilotEnvironment(connection!, workerValues, {
+    workerCommand: worker && worker.source !== 'path' ? worker.commandLine : undefined,
+    workerBundle: stagedPath,
+    node: bundle ? (opts.node as string | undefined) : undefined,
+  });
   const script = renderPilotScript(scriptOptions);
   const system = config!.system!;
   const count = opts.count as number;
@@ -210,6 +234,7 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
     note(`# dry run: nothing submitted. Would submit ${count} job${count === 1 ? '' : 's'} on system ${system} with:`);
     note(`#   workingDirectory=${job.workingDirectory} name=${job.name}${job.account ? ` account=${job.account}` : ''}${job.partition ? ` partition=${job.partition}` : ''}`);
     for (const line of describePilotEnvironment(pilot)) note(`#   env ${line}`);
+    if (bundle) note(`# and first upload ${bundle.path} (${kib(bundle.bytes.length)}) as ${stagedPath}, unless it is there already`);
     return;
   }
 
@@ -229,8 +254,10 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
   const stateFile = await stateFileFor(flags);
   const client = await openClient(config!);
   const jobIds: string[] = [];
+  let uploaded = false;
   try {
     await client.mkdir(system, workdir!, { parent: true });
+    if (bundle) uploaded = await stageBundle(client, system, workdir!, bundle);
     for (let i = 0; i < count; i++) {
       let jobId: string;
       try {
@@ -255,8 +282,36 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
   } finally {
     await client.close();
   }
-  if (opts.json) printJson({ jobIds, system, workingDirectory: workdir, stateFile, submitted: true });
+  if (opts.json) {
+    const workerBundle = bundle ? { path: stagedPath, bytes: bundle.bytes.length, uploaded } : undefined;
+    printJson({ jobIds, system, workingDirectory: workdir, stateFile, submitted: true, ...(workerBundle ? { workerBundle } : {}) });
+  }
   note(`picas firecrest: submitted ${count} pilot${count === 1 ? '' : 's'} on ${system}: ${jobIds.join(' ')}; follow them with: picas firecrest status`);
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+/**
+ * Uploads the self-contained picas-worker into the working directory as picas-worker-<sha8>.mjs, unless a
+ * file of that name and size is there already (the name is the content's hash). True when it uploaded.
+ */
+async function stageBundle(client: FirecrestClient, system: string, workdir: string, bundle: WorkerBundle): Promise<boolean> {
+  const { isFirecrestNotFound } = await import('@picas/firecrest');
+  const remote = `${workdir.replace(/\/+$/, '')}/${bundle.stagedName}`;
+  try {
+    const [entry] = await client.ls(system, remote);
+    if (entry && entry.type === '-' && Number(entry.size) === bundle.bytes.length) {
+      note(`picas firecrest: picas-worker is already on ${system} (${remote})`);
+      return false;
+    }
+  } catch (err) {
+    if (!isFirecrestNotFound(err)) throw err;
+  }
+  await client.upload(system, workdir, bundle.stagedName, bundle.bytes);
+  note(`picas firecrest: uploaded picas-worker (${kib(bundle.bytes.length)}) to ${remote}`);
+  return true;
 }
 
 // ---- status ----

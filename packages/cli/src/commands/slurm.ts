@@ -3,6 +3,7 @@
  * pilot template (examples/slurm/pilot.sh); the CouchDB settings and worker options travel in the
  * environment (`sbatch --export=ALL,<names>`) or in a 0600 env file, never in the script or on a command line.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '@picas/core';
 import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
@@ -27,6 +28,9 @@ export function register(program: Command): void {
     .option('--sbatch-option <option>', 'any other sbatch option, e.g. --sbatch-option=--qos=short (repeatable)', collect)
     .option('--pilot-env-file <path>', 'write the pilots\' settings, password included, to this file (mode 0600) and pass only its path (PICAS_ENV_FILE)')
     .option('--worker-command <cmd>', 'how a pilot starts picas-worker (env PICAS_WORKER_CMD; default: this installation\'s picas-worker, else picas-worker from PATH)')
+    .option('--stage <dir>', 'copy the self-contained picas-worker into DIR, a directory the compute nodes see, and run it from there with node (for clusters where picas is not installed)')
+    .option('--node <path>', 'with --stage: the node that runs it on the compute nodes (default: node from the job\'s PATH)')
+    .option('--prelude <commands>', 'shell commands the pilot runs first, e.g. \'module load nodejs/22\' (the script then runs as a login shell)')
     .option('--only-if-todo', 'autopilot: submit nothing when no token is waiting (todo, or locked with an expired lease)')
     .option('--dry-run', 'print the job script (stdout) and what would be passed to sbatch (stderr), submit nothing')
     .option('--json', 'print {"jobId", ...} instead of the bare job id');
@@ -44,7 +48,7 @@ the pilots through sbatch's environment (--export=ALL,<names>: names only, value
 or through --pilot-env-file. The script itself never contains them.`,
   );
   submit.action(async (opts: Record<string, unknown>, cmd: Command) => {
-    const { collectWorkerValues, pilotEnvironment, planSlurmSubmission, resolveWorkerCommand, submitSlurmPilots, pendingWork, formatTokenCounts, tokenCounts } =
+    const { collectWorkerValues, pilotEnvironment, planSlurmSubmission, resolveWorkerCommand, submitSlurmPilots, pendingWork, formatTokenCounts, tokenCounts, nodeCommandProblem, readWorkerBundle, stageWorkerBundle } =
       await import('@picas/launch');
     let cpusPerTask: number | undefined;
     if (opts.cpusPerTask !== undefined) {
@@ -52,7 +56,14 @@ or through --pilot-env-file. The script itself never contains them.`,
       if (!Number.isInteger(cpusPerTask) || cpusPerTask < 1) throw new UsageError(`--cpus-per-task: '${String(opts.cpusPerTask)}' must be a whole number of at least 1`);
     }
     const workerValues = collectWorkerValues(opts);
-    const worker = resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined });
+    const stageDir = opts.stage as string | undefined;
+    if (stageDir !== undefined && opts.workerCommand !== undefined) throw new UsageError('--stage: runs the self-contained picas-worker; leave out --worker-command (or --stage)');
+    if (stageDir === undefined && opts.node !== undefined) throw new UsageError('--node: applies to the staged picas-worker; give --stage DIR too');
+    const nodeProblem = nodeCommandProblem(opts.node as string | undefined);
+    if (nodeProblem) throw new UsageError(nodeProblem);
+    const bundle = stageDir !== undefined ? readWorkerBundle() : undefined;
+    const stagedPath = bundle ? resolve(stageDir!, bundle.stagedName) : undefined;
+    const worker = bundle ? undefined : resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined });
     const connection = connectionFor(cmd);
     const submission = {
       script: {
@@ -65,8 +76,13 @@ or through --pilot-env-file. The script itself never contains them.`,
         output: opts.output as string | undefined,
         error: opts.error as string | undefined,
         extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],
+        prelude: opts.prelude as string | undefined,
       },
-      pilot: pilotEnvironment(connection, workerValues, { workerCommand: worker.source === 'path' ? undefined : worker.commandLine }),
+      pilot: pilotEnvironment(connection, workerValues, {
+        workerCommand: worker && worker.source !== 'path' ? worker.commandLine : undefined,
+        workerBundle: stagedPath,
+        node: opts.node as string | undefined,
+      }),
       envFile: opts.pilotEnvFile as string | undefined,
       chdir: opts.chdir as string | undefined,
     };
@@ -90,6 +106,7 @@ or through --pilot-env-file. The script itself never contains them.`,
       process.stdout.write(plan.scriptText);
       note(`# dry run: nothing submitted. Would run: sbatch ${plan.sbatchArgs.join(' ')} <this script>`);
       if (plan.envFile) note(`# and first write ${plan.envFile} (mode 0600) with the pilots' settings`);
+      if (bundle) note(`# and first copy ${bundle.path} to ${stagedPath}, unless it is there already`);
       note(`# with these variables in sbatch's environment (secrets masked):`);
       for (const line of plan.exportedDescription) note(`#   ${line}`);
       if (plan.envFile) {
@@ -105,6 +122,10 @@ or through --pilot-env-file. The script itself never contains them.`,
       await withCouch(cmd, (couch) => tokenCounts(couch)).then(
         (counts) => note(`picas slurm: tokens in ${connection.db}: ${formatTokenCounts(counts)}`),
       );
+    }
+    if (bundle) {
+      const staged = stageWorkerBundle(bundle, stageDir!);
+      note(staged.copied ? `picas slurm: copied picas-worker (${(bundle.bytes.length / 1024).toFixed(0)} KiB) to ${staged.path}` : `picas slurm: picas-worker is already staged at ${staged.path}`);
     }
     const result = await submitSlurmPilots(submission);
     if (opts.json) {
