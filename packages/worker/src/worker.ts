@@ -319,7 +319,7 @@ export class Worker {
         case 'accepted': {
           // a 202: another pilot's claim reached some replicas first (contention), or a replica is out of reach
           const membership = await this.readMembership();
-          if (membership ? membership.missing.length === 0 : acceptedInARow < 8) {
+          if (membership ? membership.missing.length === 0 && acceptedInARow < 20 : acceptedInARow < 8) {
             degraded = 0;
             if (!contendedLogged) {
               contendedLogged = true;
@@ -330,7 +330,11 @@ export class Worker {
           }
           degraded++;
           const delay = backoffDelay(degraded, 1000, 60_000);
-          const missing = membership ? `node(s) ${membership.missing.join(', ')} cannot be reached` : `${acceptedInARow} claims in a row got no 201 (this account cannot read /_membership to name the node)`;
+          const missing = !membership
+            ? `${acceptedInARow} claims in a row got no 201 (this account cannot read /_membership to name the node)`
+            : membership.missing.length > 0
+              ? `node(s) ${membership.missing.join(', ')} cannot be reached`
+              : `${acceptedInARow} claims in a row got no 201 although every node is connected (a write quorum above the copies that exist?)`;
           this.log.warn(
             { n: this.replicas.n, missing: membership?.missing ?? null, accepted: this.claimer.stats.accepted, delay_ms: delay },
             `cluster degraded: ${missing}; claims need all ${this.replicas.n} replicas (w=${this.replicas.n}), so a claim was only accepted by some of them (202) and is not run. Backing off. (--claim-quorum can lower this, unsafely)`,

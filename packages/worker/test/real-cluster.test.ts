@@ -13,7 +13,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { openCouch, type Couch, type TokenDoc } from '@picas/core';
+import { newToken, openCouch, type Couch, type TokenDoc } from '@picas/core';
+import { Claimer, claimDocument, type ClaimAttempt } from '@picas/core/ops/claim';
+import { settleUnconfirmedClaim } from '@picas/core/ops/settle-claim';
 import { repoRoot, runCli, runWorker, scratchDir, testCluster, waitFor } from '@picas/testkit';
 
 const cluster = testCluster();
@@ -133,6 +135,60 @@ test(`real cluster: ${ROUNDS} rounds of ${PILOTS} pilots (two per node) over ${T
     }
   }
   t.diagnostic(`${ROUNDS} rounds: ${accepted} claims answered 202 (contention), ${settled} settled by their pilots (withdrawn or repaired at once); 0 doubles, 0 stranded`);
+});
+
+test('real cluster: six claims of one revision raced through the three nodes: at most one 201; when all got 202 their claimers settle the split at once and the token is todo again', { skip, timeout: 600_000 }, async (t) => {
+  const db = await freshClusterDb('race');
+  const all = nodes();
+  const couches = all.map((n) => openCouch({ url: n.url, db: db.name, username: n.username, password: n.password, embedded: false }));
+  let splits = 0;
+  let wins = 0;
+  try {
+    for (let round = 0; round < 60 && !(splits >= 2 && round >= 10); round++) {
+      const id = `race_${round}`;
+      const http0 = couches[0]!.http;
+      await http0.expectOk({ method: 'PUT', path: http0.docPath(id), query: { w: 3 }, body: newToken(id, 'true') }, 'writing a token');
+      const docs = await Promise.all(couches.map((c) => c.http.expectOk<TokenDoc>({ path: c.http.docPath(id), query: { r: 3 } })));
+      const claimers = Array.from({ length: 6 }, (_, i) => new Claimer({ http: couches[i % 3]!.http, workerId: `racer${i}`, hostname: 'h', leaseMs: 600_000, window: 8, reclaimExpired: false, w: 3 }));
+      const infos = claimers.map((c) => c.claimInfo());
+      const results: ClaimAttempt[] = await Promise.all(infos.map((info, i) => claimDocument(couches[i % 3]!.http, docs[i % 3]!, info, { w: 3 })));
+      const won = results.filter((r) => r.status === 'won');
+      assert.ok(won.length <= 1, `round ${round}: ${won.length} claims got a 201`);
+      const accepted = results.flatMap((r, i) => (r.status === 'accepted' ? [{ id, claimId: infos[i]!.claimId, node: i % 3 }] : []));
+      if (won.length === 1) {
+        wins++;
+        assert.equal(accepted.length, 0, 'next to a 201 every other claim got a 409');
+        continue;
+      }
+      if (accepted.length === 0) continue;
+      splits++;
+      // what each pilot does: wait out replication, then settle its own claim (all at once, racing each other)
+      await new Promise((r) => setTimeout(r, 6000));
+      const settled = await Promise.all(accepted.map((a) => settleUnconfirmedClaim(couches[a.node]!.http, a, { actor: `racer`, r: 3, w: 3 })));
+      // what is still uncertain is looked at again, as the pilots do
+      for (let again = 0; again < 5 && settled.some((s) => s.outcome === 'retry'); again++) {
+        await new Promise((r) => setTimeout(r, 6000));
+        for (let i = 0; i < settled.length; i++) if (settled[i]!.outcome === 'retry') settled[i] = await settleUnconfirmedClaim(couches[accepted[i]!.node]!.http, accepted[i]!, { actor: 'racer', r: 3, w: 3 });
+      }
+      assert.ok(settled.every((s) => s.outcome !== 'retry'), `round ${round}: settled: ${JSON.stringify(settled)}`);
+      await waitFor(
+        async () => {
+          const seen = await Promise.all(couches.map((c) => c.http.expectOk<TokenDoc>({ path: c.http.docPath(id), query: { conflicts: true, r: 3 } })));
+          return seen.every((d) => d.lock === 0 && !(d._conflicts ?? []).length);
+        },
+        { what: `round ${round}: the split token todo again on every node, with no conflicts`, timeoutMs: 60_000, intervalMs: 1000 },
+      );
+      const tok = await couches[0]!.http.expectOk<TokenDoc>({ path: couches[0]!.http.docPath(id) });
+      assert.equal(tok.scrub_count, 0, 'a claim that never ran is no scrub');
+      // and it can be claimed and won again
+      const again = await claimDocument(couches[1]!.http, tok, claimers[0]!.claimInfo(), { w: 3 });
+      assert.equal(again.status, 'won');
+    }
+  } finally {
+    for (const c of couches) await c.close();
+    await dropDb(db);
+  }
+  t.diagnostic(`${wins} rounds won by one 201, ${splits} rounds where every claim got 202 (each settled at once by its claimers)`);
 });
 
 /** The cluster's per-node state dir of ../shared/couchdb (where each node's pid file is). */
