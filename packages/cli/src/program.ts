@@ -25,6 +25,9 @@ const COMMAND_MODULES = [
   './commands/launch.js',
   './commands/slurm.js',
   './commands/firecrest.js',
+  './commands/config.js',
+  './commands/passwd.js',
+  './commands/user.js',
 ];
 
 export async function buildProgram(): Promise<Command> {

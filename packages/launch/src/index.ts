@@ -8,3 +8,4 @@ export * from './slurm-submit.js';
 export * from './slurm-status.js';
 export * from './slurm-cancel.js';
 export * from './worker-log-format.js';
+export * from './pilot-credentials-check.js';

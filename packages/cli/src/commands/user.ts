@@ -1,0 +1,96 @@
+/**
+ * `picas user add|list|remove`: pilot accounts. A CouchDB user that is a member of the pool database only
+ * can claim and finish tokens, but cannot change views, other databases or the server: give pilots that
+ * instead of the admin password. Run these as a CouchDB server admin.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { AuthError, describeConnection, type Couch } from '@picas/core';
+import { note, printJson, say, withCouch } from '../context.js';
+import { readPasswordFile } from '../secret-input.js';
+import { formatTable } from '../table.js';
+
+async function requireServerAdmin(couch: Couch, what: string): Promise<void> {
+  const { sessionUser, isServerAdmin } = await import('@picas/core/ops/session');
+  const user = await sessionUser(couch);
+  if (!isServerAdmin(user)) {
+    throw new AuthError(`${what} needs a CouchDB server admin; ${user.name ? `user ${user.name} is not one` : 'no user is logged in'} (set PICAS_USERNAME and PICAS_PASSWORD to an admin's)`);
+  }
+}
+
+export function register(program: Command): void {
+  const user = program.command('user').description('pilot accounts: CouchDB users that are members of the pool database only (run as a server admin)');
+
+  user
+    .command('add')
+    .description('create a CouchDB user and make it a member of the pool database only; prints its credentials once')
+    .argument('<name>', 'the new user name')
+    .option('--password-file <file>', 'its password: the first line of this file (default: a new random one)')
+    .option('--env-file <file>', 'write PICAS_URL, PICAS_DB, PICAS_USERNAME and PICAS_PASSWORD to this file (mode 0600) instead of printing them')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  picas user add pilot --env-file pilot.env\n  (set -a; . ./pilot.env; picas slurm submit --array 1-10)   # the pilots log in as 'pilot'`,
+    )
+    .action(async (name: string, flags: { passwordFile?: string; envFile?: string }, command: Command) => {
+      const { addPoolUser } = await import('@picas/core/ops/pool-users');
+      const given = flags.passwordFile ? readPasswordFile(flags.passwordFile) : undefined;
+      const password = given ?? randomBytes(18).toString('base64url');
+      await withCouch(command, async (couch) => {
+        await requireServerAdmin(couch, 'picas user add');
+        const added = await addPoolUser(couch, name, password);
+        const access = `a member of database '${couch.config.db}' only`;
+        if (added.wasOpen) note(`picas: database '${couch.config.db}' had no members, so every CouchDB user could use it; now only its members and admins can`);
+        const env = { PICAS_URL: couch.config.url, PICAS_DB: couch.config.db, PICAS_USERNAME: name, PICAS_PASSWORD: password };
+        if (flags.envFile) {
+          const { writeEnvFile } = await import('@picas/launch/pilot-env');
+          writeEnvFile(flags.envFile, env);
+          say(`created CouchDB user '${name}', ${access}; its credentials are in ${flags.envFile} (mode 0600)`);
+          say(`launch pilots with them: (set -a; . ${flags.envFile}; picas slurm submit ...)`);
+        } else if (given) {
+          say(`created CouchDB user '${name}' with the password from ${flags.passwordFile}, ${access}`);
+        } else {
+          for (const [k, v] of Object.entries(env)) say(`${k}=${v}`);
+          note(`picas: created CouchDB user '${name}', ${access}; its password is shown only this once: store it now`);
+        }
+      });
+    });
+
+  user
+    .command('list')
+    .description("the pool database's users (from its _security) and whether each has a CouchDB account")
+    .option('--json', 'as JSON')
+    .action(async (flags: { json?: boolean }, command: Command) => {
+      const { listPoolUsers } = await import('@picas/core/ops/pool-users');
+      await withCouch(command, async (couch) => {
+        const list = await listPoolUsers(couch);
+        if (flags.json) {
+          printJson(list);
+          return;
+        }
+        if (list.users.length === 0) say(`database '${couch.config.db}' names no users in its _security (${describeConnection(couch.config)})`);
+        else {
+          const rows = list.users.map((u) => [u.name, u.access, u.account === 'unknown' ? '?' : u.account ? 'yes' : 'no (server admin, or removed)']);
+          say(formatTable([['NAME', 'ACCESS', 'ACCOUNT'], ...rows]));
+        }
+        if (list.memberRoles.length) say(`member roles: ${list.memberRoles.join(', ')}`);
+        if (list.adminRoles.length) say(`admin roles: ${list.adminRoles.join(', ')}`);
+      });
+    });
+
+  user
+    .command('remove')
+    .description("take the user out of the pool database's _security and delete its CouchDB account")
+    .argument('<name>', 'the user name')
+    .option('--keep-account', 'only take it out of this database; keep the CouchDB account (e.g. for other databases)')
+    .action(async (name: string, flags: { keepAccount?: boolean }, command: Command) => {
+      const { removePoolUser } = await import('@picas/core/ops/pool-users');
+      await withCouch(command, async (couch) => {
+        await requireServerAdmin(couch, 'picas user remove');
+        const removed = await removePoolUser(couch, name, { keepAccount: flags.keepAccount });
+        const parts = [removed.revoked ? `removed '${name}' from database '${couch.config.db}'` : `'${name}' was not a user of database '${couch.config.db}'`];
+        if (removed.deleted) parts.push(`deleted CouchDB user '${name}'`);
+        else if (!flags.keepAccount) parts.push(`no CouchDB account '${name}' to delete`);
+        say(parts.join('; '));
+      });
+    });
+}
