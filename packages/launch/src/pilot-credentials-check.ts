@@ -20,7 +20,7 @@ export async function adminPilotWarning(connection: ConnectionConfig, options: {
     return (
       `warning: the pilots will log in as '${user.name ?? connection.username}', a CouchDB server admin: whoever can read a job's ` +
       `environment can then change anything on this server. Give them a member of '${connection.db}' only: ` +
-      `picas user add pilot --env-file pilot.env, then (set -a; . ./pilot.env; <this command>)`
+      `picas user add pilot --pilot-env-file pilot.env, then (set -a; . ./pilot.env; <this command>)`
     );
   } catch {
     return undefined;

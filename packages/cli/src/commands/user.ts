@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { AuthError, describeConnection, type Couch } from '@picas/core';
+import { AuthError, describeConnection, UsageError, type Couch } from '@picas/core';
 import { note, printJson, say, withCouch } from '../context.js';
 import { readPasswordFile } from '../secret-input.js';
 import { formatTable } from '../table.js';
@@ -26,26 +26,32 @@ export function register(program: Command): void {
     .description('create a CouchDB user and make it a member of the pool database only; prints its credentials once')
     .argument('<name>', 'the new user name')
     .option('--password-file <file>', 'its password: the first line of this file (default: a new random one)')
-    .option('--env-file <file>', 'write PICAS_URL, PICAS_DB, PICAS_USERNAME and PICAS_PASSWORD to this file (mode 0600) instead of printing them')
+    .option('--existing', 'the CouchDB user exists already (e.g. for another pool): only make it a member of this database')
+    .option('--pilot-env-file <file>', 'write PICAS_URL, PICAS_DB, PICAS_USERNAME and PICAS_PASSWORD to this file (mode 0600) instead of printing them')
     .addHelpText(
       'after',
-      `\nExamples:\n  picas user add pilot --env-file pilot.env\n  (set -a; . ./pilot.env; picas slurm submit --array 1-10)   # the pilots log in as 'pilot'`,
+      `\nExamples:\n  picas user add pilot --pilot-env-file pilot.env\n  (set -a; . ./pilot.env; picas slurm submit --array 1-10)   # the pilots log in as 'pilot'`,
     )
-    .action(async (name: string, flags: { passwordFile?: string; envFile?: string }, command: Command) => {
+    .action(async (name: string, flags: { passwordFile?: string; pilotEnvFile?: string; existing?: boolean }, command: Command) => {
       const { addPoolUser } = await import('@picas/core/ops/pool-users');
+      if (flags.existing && (flags.passwordFile || flags.pilotEnvFile)) throw new UsageError('--existing keeps the user\'s password: it takes no --password-file or --pilot-env-file');
       const given = flags.passwordFile ? readPasswordFile(flags.passwordFile) : undefined;
       const password = given ?? randomBytes(18).toString('base64url');
       await withCouch(command, async (couch) => {
         await requireServerAdmin(couch, 'picas user add');
-        const added = await addPoolUser(couch, name, password);
+        const added = await addPoolUser(couch, name, flags.existing ? undefined : password);
         const access = `a member of database '${couch.config.db}' only`;
         if (added.wasOpen) note(`picas: database '${couch.config.db}' had no members, so every CouchDB user could use it; now only its members and admins can`);
+        if (flags.existing) {
+          say(added.memberAdded ? `made CouchDB user '${name}' a member of database '${couch.config.db}'` : `'${name}' is already a member of database '${couch.config.db}'`);
+          return;
+        }
         const env = { PICAS_URL: couch.config.url, PICAS_DB: couch.config.db, PICAS_USERNAME: name, PICAS_PASSWORD: password };
-        if (flags.envFile) {
+        if (flags.pilotEnvFile) {
           const { writeEnvFile } = await import('@picas/launch/pilot-env');
-          writeEnvFile(flags.envFile, env);
-          say(`created CouchDB user '${name}', ${access}; its credentials are in ${flags.envFile} (mode 0600)`);
-          say(`launch pilots with them: (set -a; . ${flags.envFile}; picas slurm submit ...)`);
+          writeEnvFile(flags.pilotEnvFile, env);
+          say(`created CouchDB user '${name}', ${access}; its credentials are in ${flags.pilotEnvFile} (mode 0600)`);
+          say(`launch pilots with them: (set -a; . ${flags.pilotEnvFile.includes('/') ? flags.pilotEnvFile : `./${flags.pilotEnvFile}`}; picas slurm submit ...)`);
         } else if (given) {
           say(`created CouchDB user '${name}' with the password from ${flags.passwordFile}, ${access}`);
         } else {

@@ -50,23 +50,32 @@ export interface AddedUser {
   wasOpen: boolean;
 }
 
-/** Creates the CouchDB user and makes it a member of the pool database (only). */
-export async function addPoolUser(couch: Couch, name: string, password: string): Promise<AddedUser> {
+/**
+ * Creates the CouchDB user and makes it a member of the pool database (only). With `password` undefined the
+ * user must exist already (e.g. a member of another pool) and only becomes a member of this one.
+ */
+export async function addPoolUser(couch: Couch, name: string, password: string | undefined): Promise<AddedUser> {
   const problem = userNameProblem(name);
   if (problem) throw new UsageError(problem);
   const { http } = couch;
   // the database first: a user made for a database that does not exist would be left behind
   const security = await readSecurity(couch);
-  const put = await http.request({
-    method: 'PUT',
-    path: userDocPath(name),
-    body: { _id: userDocId(name), name, type: 'user', roles: [], password },
-  });
-  if (put.status === 409) {
-    throw new ConflictError(`CouchDB user '${name}' already exists: pick another name, or remove it first (picas user remove ${name})`);
+  if (password === undefined) {
+    const existing = await http.request({ path: userDocPath(name) });
+    if (existing.status === 404) throw new NotFoundError(`there is no CouchDB user '${name}' (leave out --existing to create it)`);
+    if (existing.status !== 200) throw http.errorFor(existing, `reading CouchDB user '${name}'`);
+  } else {
+    const put = await http.request({
+      method: 'PUT',
+      path: userDocPath(name),
+      body: { _id: userDocId(name), name, type: 'user', roles: [], password },
+    });
+    if (put.status === 409) {
+      throw new ConflictError(`CouchDB user '${name}' already exists: add --existing to make it a member of this database too, or pick another name`);
+    }
+    if (put.status === 404) throw new NotFoundError(`this CouchDB has no _users database (a server admin must create it)`);
+    if (put.status !== 201 && put.status !== 202) throw http.errorFor(put, `creating CouchDB user '${name}' (this needs a CouchDB server admin)`);
   }
-  if (put.status === 404) throw new NotFoundError(`this CouchDB has no _users database (a server admin must create it)`);
-  if (put.status !== 201 && put.status !== 202) throw http.errorFor(put, `creating CouchDB user '${name}' (this needs a CouchDB server admin)`);
   const members = { ...(security.members ?? {}) };
   const names = [...(members.names ?? [])];
   const wasOpen = names.length === 0 && (members.roles ?? []).length === 0;
