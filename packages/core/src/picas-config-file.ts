@@ -49,7 +49,9 @@ export function readKeyFile(keyPath: string, configPath?: string): string {
   try {
     parseFernetKey(text);
   } catch {
-    throw new UsageError(`${keyPath} does not hold a Fernet key (44 characters of base64url); run \`picas config init\` to write a new one`);
+    throw new UsageError(
+      `${configPath ? `${configPath} has an encrypted_password, but its key file ` : ''}${keyPath} does not hold a Fernet key (44 characters of base64url); run \`picas config init\` to write a new one`,
+    );
   }
   return text.trim();
 }
