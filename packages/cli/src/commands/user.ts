@@ -18,6 +18,23 @@ async function requireServerAdmin(couch: Couch, what: string): Promise<void> {
   }
 }
 
+/** The credentials, once: into a 0600 env file for the launchers, or on stdout (unless the caller gave the password). */
+async function handOver(couch: Couch, name: string, password: string, how: { given?: string; pilotEnvFile?: string; what: string }): Promise<void> {
+  const env = { PICAS_URL: couch.config.url, PICAS_DB: couch.config.db, PICAS_USERNAME: name, PICAS_PASSWORD: password };
+  if (how.pilotEnvFile) {
+    const { writeEnvFile } = await import('@picas/launch/pilot-env');
+    writeEnvFile(how.pilotEnvFile, env);
+    const shown = how.pilotEnvFile.includes('/') ? how.pilotEnvFile : `./${how.pilotEnvFile}`;
+    say(`${how.what}; its credentials are in ${how.pilotEnvFile} (mode 0600)`);
+    say(`launch pilots with them: (set -a; . ${shown}; picas slurm submit ...)`);
+  } else if (how.given) {
+    say(`${how.what}, with the password from ${how.given}`);
+  } else {
+    for (const [k, v] of Object.entries(env)) say(`${k}=${v}`);
+    note(`picas: ${how.what}; its password is shown only this once: store it now`);
+  }
+}
+
 export function register(program: Command): void {
   const user = program.command('user').description('pilot accounts: CouchDB users that are members of the pool database only (run as a server admin)');
 
@@ -46,18 +63,24 @@ export function register(program: Command): void {
           say(added.memberAdded ? `made CouchDB user '${name}' a member of database '${couch.config.db}'` : `'${name}' is already a member of database '${couch.config.db}'`);
           return;
         }
-        const env = { PICAS_URL: couch.config.url, PICAS_DB: couch.config.db, PICAS_USERNAME: name, PICAS_PASSWORD: password };
-        if (flags.pilotEnvFile) {
-          const { writeEnvFile } = await import('@picas/launch/pilot-env');
-          writeEnvFile(flags.pilotEnvFile, env);
-          say(`created CouchDB user '${name}', ${access}; its credentials are in ${flags.pilotEnvFile} (mode 0600)`);
-          say(`launch pilots with them: (set -a; . ${flags.pilotEnvFile.includes('/') ? flags.pilotEnvFile : `./${flags.pilotEnvFile}`}; picas slurm submit ...)`);
-        } else if (given) {
-          say(`created CouchDB user '${name}' with the password from ${flags.passwordFile}, ${access}`);
-        } else {
-          for (const [k, v] of Object.entries(env)) say(`${k}=${v}`);
-          note(`picas: created CouchDB user '${name}', ${access}; its password is shown only this once: store it now`);
-        }
+        await handOver(couch, name, password, { given: flags.passwordFile, pilotEnvFile: flags.pilotEnvFile, what: `created CouchDB user '${name}', ${access}` });
+      });
+    });
+
+  user
+    .command('passwd')
+    .description("set a new password for a CouchDB user (as a server admin), e.g. a pilot account's; prints it once")
+    .argument('<name>', 'the user name')
+    .option('--password-file <file>', 'the new password: the first line of this file (default: a new random one)')
+    .option('--pilot-env-file <file>', 'write PICAS_URL, PICAS_DB, PICAS_USERNAME and PICAS_PASSWORD to this file (mode 0600) instead of printing them')
+    .action(async (name: string, flags: { passwordFile?: string; pilotEnvFile?: string }, command: Command) => {
+      const { setUserPassword } = await import('@picas/core/ops/pool-users');
+      const given = flags.passwordFile ? readPasswordFile(flags.passwordFile) : undefined;
+      const password = given ?? randomBytes(18).toString('base64url');
+      await withCouch(command, async (couch) => {
+        await requireServerAdmin(couch, 'picas user passwd');
+        await setUserPassword(couch, name, password);
+        await handOver(couch, name, password, { given: flags.passwordFile, pilotEnvFile: flags.pilotEnvFile, what: `set a new password for CouchDB user '${name}'` });
       });
     });
 

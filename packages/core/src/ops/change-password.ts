@@ -31,6 +31,13 @@ export async function changePassword(couch: Couch, newPassword: string): Promise
       if (put.status === 409) continue;
       throw http.errorFor(put, `changing the password of CouchDB user '${name}'`);
     }
+    if ((doc.status === 401 || doc.status === 403) && !isServerAdmin(user)) {
+      throw new AuthError(
+        `CouchDB does not let user ${name} change its own password: its _users database is open to server admins only ` +
+          `(the CouchDB 3 default). A server admin can set a new one: picas user passwd ${name}`,
+        { cause: http.errorFor(doc, `reading CouchDB user '${name}'`) },
+      );
+    }
     if (doc.status !== 404) throw http.errorFor(doc, `reading CouchDB user '${name}'`);
     if (!isServerAdmin(user)) throw new NotFoundError(`CouchDB user '${name}' has no _users document, so its password cannot be changed from here`);
     // a server admin: its password is in the server configuration (pouchdb-server has no `_node/_local`)

@@ -155,3 +155,19 @@ export async function removePoolUser(couch: Couch, name: string, options: { keep
   if (!revoked && !deleted) throw new NotFoundError(`'${name}' is neither a user of database '${couch.config.db}' nor a CouchDB user`);
   return { name, revoked, deleted };
 }
+
+/** A server admin sets a new password for a CouchDB user (its roles and other fields are kept). */
+export async function setUserPassword(couch: Couch, name: string, password: string): Promise<void> {
+  const problem = userNameProblem(name);
+  if (problem) throw new UsageError(problem);
+  const { http } = couch;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const doc = await http.request<Record<string, unknown>>({ path: userDocPath(name) });
+    if (doc.status === 404) throw new NotFoundError(`there is no CouchDB user '${name}'`);
+    if (doc.status !== 200) throw http.errorFor(doc, `reading CouchDB user '${name}'`);
+    const put = await http.request({ method: 'PUT', path: userDocPath(name), body: { ...doc.body, password } });
+    if (put.status === 201 || put.status === 202) return;
+    if (put.status !== 409) throw http.errorFor(put, `setting the password of CouchDB user '${name}'`);
+  }
+  throw new ConflictError(`the _users document of '${name}' keeps changing; try again`);
+}
