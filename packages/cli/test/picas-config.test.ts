@@ -117,6 +117,8 @@ test('picas config init writes what PiCaS writes (keys, modes); picas then runs 
   // now no PICAS_* at all: everything comes from conf.yml + key.dat
   const status = await runCli(['status', '--json'], { env: { HOME: home }, cwd: home });
   assert.equal(status.exitCode, 0, status.stderr);
+  const pilot = await runWorker([], { env: { HOME: home }, cwd: home });
+  assert.equal(pilot.exitCode, 0, `picas-worker reads conf.yml too: ${pilot.stderr}`);
   const show = await runCli(['config', 'show'], { env: { HOME: home }, cwd: home });
   assert.match(show.stdout, /^password +\*\*\* /m);
 

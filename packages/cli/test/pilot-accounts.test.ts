@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileLabel, freshDatabase, realCouchDBSkip, repoRoot, runCli, scratchDir, type TestDatabase } from '@picas/testkit';
+import { fileLabel, freshDatabase, realCouchDBSkip, repoRoot, runCli, runWorker, scratchDir, type TestDatabase } from '@picas/testkit';
 import { putDocs, pythonPicasToken } from './fixtures.js';
 
 const skip = realCouchDBSkip('CouchDB accounts in _users and database members in _security; pouchdb-server has neither');
@@ -151,6 +151,15 @@ test('members: init without views needs a database admin; delete, reset and repa
     body: { new_edits: false, docs: [{ ...pythonPicasToken('t_todo', 'done'), _rev: '1-aaaabbbbccccddddeeeeffff00001111' }] },
   });
 
+  // a member pushes tokens and runs them as a pilot
+  const tokenFile = join(scratchDir('picas-tokens-'), 'tokens.txt');
+  writeFileSync(tokenFile, 'echo one\necho two\n');
+  const push = await runCli(['push', tokenFile], { env });
+  assert.equal(push.exitCode, 0, push.stderr);
+  const pilot = await runWorker(['--max-tokens', '2'], { env });
+  assert.equal(pilot.exitCode, 0, pilot.stderr);
+  assert.match(pilot.stdout, /done 2,/);
+
   const reset = await runCli(['reset', '--all'], { env });
   assert.equal(reset.exitCode, 0, reset.stderr);
   const repair = await runCli(['repair', '--json'], { env });
@@ -161,7 +170,7 @@ test('members: init without views needs a database admin; delete, reset and repa
   assert.equal(status.exitCode, 0, status.stderr);
   const counts = JSON.parse(status.stdout) as Record<string, number>;
   assert.equal(counts.locked, 0, 'reset put the locked token back');
-  assert.equal(counts.done, 0, 'delete removed the done token');
+  assert.equal(counts.done, 0, 'delete removed the done tokens');
   assert.equal(counts.conflicts, 0, 'repair resolved the conflict');
 
   // a user of another pool only
