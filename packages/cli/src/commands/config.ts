@@ -16,7 +16,7 @@ import {
   UsageError,
   type SettingValue,
 } from '@picas/core';
-import { note, printJson, say, type GlobalOptions } from '../context.js';
+import { knownSecrets, note, printJson, say, type GlobalOptions } from '../context.js';
 import { promptSecret, readPasswordFile } from '../secret-input.js';
 
 interface InitFlags {
@@ -71,6 +71,7 @@ export function register(program: Command): void {
       else password = resolved.values.password as string | undefined;
       if (problems.length > 0) throw new UsageError(problems.length === 1 ? problems[0]! : `${problems.length} problems`, { problems });
       password ??= await promptSecret(`CouchDB password for '${username}' on database '${db}': `);
+      if (password) knownSecrets.push(password);
       if (password === undefined || password === '') {
         throw new UsageError('no password: give --password-file FILE, set PICAS_PASSWORD, or run on a terminal to be asked');
       }

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { loadLayers, picasKeyPath, redactUrl, UsageError } from '@picas/core';
-import { connectionFor, note, say, type GlobalOptions } from '../context.js';
+import { connectionFor, knownSecrets, note, say, type GlobalOptions } from '../context.js';
 import { promptNewSecret, readPasswordFile } from '../secret-input.js';
 
 export function register(program: Command): void {
@@ -33,6 +33,7 @@ export function register(program: Command): void {
       else if (process.env.PICAS_NEW_PASSWORD) newPassword = process.env.PICAS_NEW_PASSWORD;
       else newPassword = await promptNewSecret(`new CouchDB password for '${connection.username}'`);
       if (!newPassword) throw new UsageError('no new password: give --new-password-file FILE, set PICAS_NEW_PASSWORD, or run on a terminal to be asked');
+      knownSecrets.push(newPassword);
       if (newPassword === connection.password) throw new UsageError('the new password is the same as the current one; nothing was changed');
       // the key must be usable before the server changes, so the file is never left behind
       const key = fileHoldsPassword ? ensureKeyFile(layers.keyPath ?? picasKeyPath()) : undefined;

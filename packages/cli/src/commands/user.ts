@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { AuthError, describeConnection, UsageError, type Couch } from '@picas/core';
-import { note, printJson, say, withCouch } from '../context.js';
+import { knownSecrets, note, printJson, say, withCouch } from '../context.js';
 import { readPasswordFile } from '../secret-input.js';
 import { formatTable } from '../table.js';
 
@@ -54,6 +54,7 @@ export function register(program: Command): void {
       if (flags.existing && (flags.passwordFile || flags.pilotEnvFile)) throw new UsageError('--existing keeps the user\'s password: it takes no --password-file or --pilot-env-file');
       const given = flags.passwordFile ? readPasswordFile(flags.passwordFile) : undefined;
       const password = given ?? randomBytes(18).toString('base64url');
+      knownSecrets.push(password);
       await withCouch(command, async (couch) => {
         await requireServerAdmin(couch, 'picas user add');
         const added = await addPoolUser(couch, name, flags.existing ? undefined : password);
@@ -77,6 +78,7 @@ export function register(program: Command): void {
       const { setUserPassword } = await import('@picas/core/ops/pool-users');
       const given = flags.passwordFile ? readPasswordFile(flags.passwordFile) : undefined;
       const password = given ?? randomBytes(18).toString('base64url');
+      knownSecrets.push(password);
       await withCouch(command, async (couch) => {
         await requireServerAdmin(couch, 'picas user passwd');
         await setUserPassword(couch, name, password);
