@@ -280,3 +280,31 @@ test("PiCaS 1.1's own conf.yml + key.dat log a member in (the fixture's user and
   assert.equal(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /as picasuser/);
 });
+
+test('passwd as a server admin: the admin password in the node configuration, and conf.yml', { skip }, async () => {
+  const db = await freshDatabase(fileLabel(import.meta.url) + '_adminpasswd');
+  assert.equal((await runCli(['init'], { env: db.env })).exitCode, 0);
+  const { http } = db.couch;
+  // a second server admin, only for this test (the test server's own admin is left alone)
+  const admin = `tmpadmin_${suffix}`;
+  const adminPath = `/_node/_local/_config/admins/${admin}`;
+  const oldPassword = `old-${randomBytes(9).toString('base64url')}`;
+  await http.expectOk({ method: 'PUT', path: adminPath, body: oldPassword });
+  try {
+    const home = scratchDir('picas-home-');
+    const init = await runCli(['config', 'init', '--url', db.env.PICAS_URL!, '--db', db.config.db, '--username', admin, '--password-file', passwordFile(oldPassword)], { env: { HOME: home }, cwd: home });
+    assert.equal(init.exitCode, 0, init.stderr);
+    assert.match(init.stdout, /^checked: logged in/m);
+    const newPassword = `new-${randomBytes(9).toString('base64url')}`;
+    const r = await runCli(['passwd', '--new-password-file', passwordFile(newPassword)], { env: { HOME: home }, cwd: home });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^changed the password of server admin '${admin}' on `, 'm'));
+    assert.match(r.stdout, /^updated encrypted_password in .*conf\.yml$/m);
+    assert.match(r.stderr, /on a CouchDB cluster this changed the node picas talks to/);
+    assert.equal((await runCli(['status'], { env: { HOME: home }, cwd: home })).exitCode, 0, 'conf.yml holds the new password');
+    const old = await runCli(['status'], { env: memberEnv(db, admin, oldPassword) });
+    assert.equal(old.exitCode, 3, old.stderr);
+  } finally {
+    await http.request({ method: 'DELETE', path: adminPath });
+  }
+});
