@@ -15,12 +15,16 @@ export interface GlobalOptions {
 
 let noticesShown = false;
 
+/** Passwords this process learned (e.g. decrypted from conf.yml), scrubbed from any error it prints. */
+export const knownSecrets: string[] = [];
+
 /** The connection config from the root program's global options (validated once; every problem at once). */
 export function connectionFor(command: Command): ConnectionConfig {
   const flags = command.optsWithGlobals() as GlobalOptions;
   const { config, notices } = loadConnectionConfig({
     flags: { url: flags.url, db: flags.db, username: flags.username, password: flags.password, config: flags.config },
   });
+  if (config.password) knownSecrets.push(config.password);
   if (!noticesShown) {
     for (const n of notices) process.stderr.write(`picas: ${n}\n`);
     noticesShown = true;

@@ -25,6 +25,9 @@ const COMMAND_MODULES = [
   './commands/launch.js',
   './commands/slurm.js',
   './commands/firecrest.js',
+  './commands/config.js',
+  './commands/passwd.js',
+  './commands/user.js',
 ];
 
 export async function buildProgram(): Promise<Command> {
@@ -63,7 +66,8 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.usage;
     }
     const { exitCode, text } = describeForUser(err);
-    const secrets = [program.opts().password, process.env.PICAS_PASSWORD].filter((s): s is string => !!s);
+    const { knownSecrets } = await import('./context.js');
+    const secrets = [program.opts().password, process.env.PICAS_PASSWORD, ...knownSecrets].filter((s): s is string => !!s);
     process.stderr.write(`picas: ${redactText(text, secrets)}\n`);
     return exitCode;
   }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { UsageError } from './errors.js';
 import { yamlModule } from './lazy-modules.js';
+import { decryptConfigPassword, picasKeyPath } from './picas-config-file.js';
 import { redactUrl } from './redact.js';
 import { resolveSettings, type SettingSpec } from './settings.js';
 
@@ -30,7 +31,7 @@ export const connectionSettings: readonly SettingSpec[] = [
   { key: 'url', flag: '--url', env: ['PICAS_URL', 'PICAS_HOST_URL'], type: 'url', fileKeys: ['url', 'host_url'], description: 'CouchDB base URL' },
   { key: 'db', flag: '--db', env: ['PICAS_DB', 'PICAS_DATABASE'], type: 'string', fileKeys: ['db', 'database'], description: `database name (default: ${DEFAULT_DB})` },
   { key: 'username', flag: '--username', env: ['PICAS_USERNAME'], type: 'string', fileKeys: ['username', 'user'], description: 'CouchDB user name' },
-  { key: 'password', flag: '--password', env: ['PICAS_PASSWORD'], type: 'secret', fileKeys: ['password'], description: 'CouchDB password (prefer PICAS_PASSWORD or .env)' },
+  { key: 'password', flag: '--password', env: ['PICAS_PASSWORD'], type: 'secret', fileKeys: ['password', 'encrypted_password'], description: 'CouchDB password (prefer PICAS_PASSWORD or .env)' },
 ];
 
 export interface LoadContext {
@@ -46,6 +47,10 @@ export interface LoadedLayers {
   dotenvName?: string;
   file?: Record<string, unknown>;
   fileName?: string;
+  /** PiCaS' key file, used when the config file has an `encrypted_password` */
+  keyPath?: string;
+  /** why the config file's `encrypted_password` could not be decrypted; an error only if no other password is given */
+  passwordError?: string;
   errors: string[];
 }
 
@@ -78,6 +83,18 @@ export function loadLayers(ctx: LoadContext): LoadedLayers {
           out.file = parsed as Record<string, unknown>;
         }
         out.fileName = configPath;
+        if (out.file && out.file.encrypted_password !== undefined && out.file.encrypted_password !== null && out.file.password == null) {
+          // PiCaS 1.1's conf.yml: the password is a Fernet token, its key in ~/.config/picas/key.dat
+          out.keyPath = picasKeyPath(ctx.home ?? homedir());
+          const file: Record<string, unknown> = { ...out.file };
+          try {
+            file.encrypted_password = decryptConfigPassword(file.encrypted_password, { configPath, keyPath: out.keyPath });
+          } catch (err) {
+            delete file.encrypted_password;
+            out.passwordError = (err as Error).message;
+          }
+          out.file = file;
+        }
       } catch (err) {
         errors.push(`${configPath}: ${(err as Error).message}`);
       }
@@ -138,7 +155,8 @@ export function resolveConnection(ctx: LoadContext, layers: LoadedLayers = loadL
     parsed.username = '';
     parsed.password = '';
   }
-  if (username && password === undefined) errors.push(`--password: user '${username}' is set but no password (PICAS_PASSWORD)`);
+  if (password === undefined && layers.passwordError) errors.push(layers.passwordError);
+  else if (username && password === undefined) errors.push(`--password: user '${username}' is set but no password (PICAS_PASSWORD)`);
   if (errors.length > 0) return { notices, errors };
   const base = parsed.toString().replace(/\/+$/, '');
   const db = (resolved.values.db as string | undefined) ?? DEFAULT_DB;
@@ -151,7 +169,8 @@ export function resolveConnection(ctx: LoadContext, layers: LoadedLayers = loadL
 export function loadConnectionConfig(ctx: LoadContext): { config: ConnectionConfig; notices: string[] } {
   const result = resolveConnection(ctx);
   if (!result.config) {
-    throw new UsageError(`invalid configuration (${result.errors.length} problem${result.errors.length === 1 ? '' : 's'})`, {
+    const [only] = result.errors;
+    throw new UsageError(result.errors.length === 1 && only ? only : `invalid configuration (${result.errors.length} problems)`, {
       problems: result.errors,
     });
   }

@@ -9,3 +9,4 @@ export * from './slurm-status.js';
 export * from './slurm-cancel.js';
 export * from './worker-log-format.js';
 export * from './worker-bundle.js';
+export * from './pilot-credentials-check.js';

@@ -107,7 +107,8 @@ async function main(): Promise<number> {
   const problems = [...new Set([...connection.errors, ...worker.errors])];
   const secrets = [connection.config?.password, process.env.PICAS_PASSWORD, flags.password as string | undefined].filter((s): s is string => !!s);
   if (problems.length > 0 || !connection.config || !worker.options) {
-    process.stderr.write(redactText(`picas-worker: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})\n${problems.map((p) => `  - ${p}`).join('\n')}\n`, secrets));
+    const text = problems.length === 1 ? problems[0]! : `invalid configuration (${problems.length} problems)\n${problems.map((p) => `  - ${p}`).join('\n')}`;
+    process.stderr.write(redactText(`picas-worker: ${text}\n`, secrets));
     return ExitCode.usage;
   }
   const options = worker.options;

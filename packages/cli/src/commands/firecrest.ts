@@ -151,7 +151,7 @@ function isLoopback(url: string): boolean {
 // ---- submit ----
 
 async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  const { collectWorkerValues, pilotEnvironment, pilotScriptProblems, renderPilotScript, resolveWorkerCommand, describePilotEnvironment, pendingWork, tokenCounts, formatTokenCounts, nodeCommandProblem, readWorkerBundle } =
+  const { adminPilotWarning, collectWorkerValues, pilotEnvironment, pilotScriptProblems, renderPilotScript, resolveWorkerCommand, describePilotEnvironment, pendingWork, tokenCounts, formatTokenCounts, nodeCommandProblem, readWorkerBundle } =
     await import('@picas/launch');
   const { addPilots } = await import('@picas/firecrest');
   const flags = opts as FirecrestFlags & Record<string, unknown>;
@@ -228,6 +228,9 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
   if (isLoopback(connection!.url) && config && !isLoopback(config.url)) {
     note(`picas firecrest: warning: the pilots will connect to CouchDB at ${redactUrl(connection!.url)}, which is this machine; set PICAS_URL to an address the compute nodes of ${system} can reach`);
   }
+
+  const adminWarning = await adminPilotWarning(connection!);
+  if (adminWarning) note(`picas firecrest: ${adminWarning}`);
 
   if (dryRun) {
     process.stdout.write(script);

@@ -24,7 +24,7 @@ export function register(program: Command): void {
     `\nExamples:\n  picas launch local -n 4\n  picas launch local -n 2 --slots 2 --lease 2m --token-timeout 1h\n\nCtrl-C stops all workers; their running tokens go back to todo. Press it again to make them exit at once.`,
   );
   local.action(async (opts: Record<string, unknown>, cmd: Command) => {
-    const { collectWorkerValues, launchLocal, pilotEnvironment, resolveWorkerCommand, describeWorkerExit } = await import('@picas/launch');
+    const { adminPilotWarning, collectWorkerValues, launchLocal, pilotEnvironment, resolveWorkerCommand, describeWorkerExit } = await import('@picas/launch');
     const count = Number(opts.count);
     const problems: string[] = [];
     if (!Number.isInteger(count) || count < 1) problems.push(`-n/--count: '${String(opts.count)}' must be a whole number of at least 1`);
@@ -43,6 +43,8 @@ export function register(program: Command): void {
     // fail once, clearly, instead of N times: the database must exist and accept our login
     await withCouch(cmd, (couch) => couch.http.expectOk({ path: couch.http.dbPath() }, 'opening database'));
     const pilot = pilotEnvironment(connection, workerValues);
+    const adminWarning = await adminPilotWarning(connection);
+    if (adminWarning) note(`picas launch: ${adminWarning}`);
 
     note(`picas launch: starting ${count} worker${count === 1 ? '' : 's'} (${worker.commandLine}) on ${connection.db}`);
     const run = launchLocal({ count, worker, pilot, stopGraceMs: graceMs, logFormat });

@@ -48,7 +48,7 @@ the pilots through sbatch's environment (--export=ALL,<names>: names only, value
 or through --pilot-env-file. The script itself never contains them.`,
   );
   submit.action(async (opts: Record<string, unknown>, cmd: Command) => {
-    const { collectWorkerValues, pilotEnvironment, planSlurmSubmission, resolveWorkerCommand, submitSlurmPilots, pendingWork, formatTokenCounts, tokenCounts, nodeCommandProblem, readWorkerBundle, stageWorkerBundle } =
+    const { adminPilotWarning, collectWorkerValues, pilotEnvironment, planSlurmSubmission, resolveWorkerCommand, submitSlurmPilots, pendingWork, formatTokenCounts, tokenCounts, nodeCommandProblem, readWorkerBundle, stageWorkerBundle } =
       await import('@picas/launch');
     let cpusPerTask: number | undefined;
     if (opts.cpusPerTask !== undefined) {
@@ -91,6 +91,9 @@ or through --pilot-env-file. The script itself never contains them.`,
     if (['127.0.0.1', 'localhost', '[::1]'].includes(new URL(connection.url).hostname)) {
       note(`picas slurm: note: the pilots will connect to ${connection.url}, which only works for jobs on this machine; set PICAS_URL to an address the compute nodes can reach`);
     }
+
+    const adminWarning = await adminPilotWarning(connection);
+    if (adminWarning) note(`picas slurm: ${adminWarning}`);
 
     if (opts.onlyIfTodo) {
       const work = await withCouch(cmd, (couch) => pendingWork(couch, { includeExpiredLeases: workerValues.reclaimExpired !== false }));

@@ -43,6 +43,14 @@ export function errorForStatus(status: number, body: unknown, ctx: CouchErrorCon
       { cause },
     );
   }
+  if (status === 403 && /not allowed to access this db/i.test(b.reason ?? '')) {
+    return new AuthError(
+      ctx.username
+        ? `user ${ctx.username} is not a member of database '${ctx.db}'; a server admin can add it: picas user add ${ctx.username} --existing`
+        : `database '${ctx.db}' needs a login: set PICAS_USERNAME and PICAS_PASSWORD`,
+      { cause },
+    );
+  }
   if (status === 403) {
     return new AuthError(`user ${ctx.username ?? '(anonymous)'} is not allowed to do this${what}${detail ? ` (${detail})` : ''}`, { cause });
   }

@@ -5,7 +5,7 @@
  */
 import type { Couch } from '../couch/connection.js';
 import { DESIGN_DOCS, type DesignDoc } from '../design-docs.js';
-import { ConflictError } from '../errors.js';
+import { AuthError, ConflictError } from '../errors.js';
 
 export interface DesignChange {
   id: string;
@@ -48,6 +48,12 @@ async function ensureDatabase(couch: Couch): Promise<boolean> {
   const put = await http.request({ method: 'PUT', path: http.dbPath() });
   if (put.status === 201 || put.status === 202) return true;
   if (put.status === 412) return false; // created meanwhile by someone else
+  if (put.status === 401 || put.status === 403) {
+    throw new AuthError(
+      `database '${couch.config.db}' does not exist, and ${who(couch)} cannot create it: a CouchDB server admin must run picas init`,
+      { cause: http.errorFor(put, `creating database '${couch.config.db}'`) },
+    );
+  }
   throw http.errorFor(put, `creating database '${couch.config.db}' (this needs a CouchDB server admin)`);
 }
 
@@ -72,8 +78,20 @@ async function ensureDesign(couch: Couch, wanted: DesignDoc): Promise<DesignChan
     const body: StoredDesign = { ...(stored ?? {}), _id: wanted._id, language: 'javascript', views };
     const put = await http.request({ method: 'PUT', path: http.docPath(wanted._id), body });
     if (put.status === 201 || put.status === 202) return change;
+    if (put.status === 401 || put.status === 403) {
+      // a pool member may use the views but not write them
+      throw new AuthError(
+        `database '${couch.config.db}' needs ${stored ? 'an update of' : 'its'} ${wanted._id}, and ${who(couch)} cannot write design documents: ` +
+          `a database admin must run picas init (members can use the database after that)`,
+        { cause: http.errorFor(put, `writing ${wanted._id}`) },
+      );
+    }
     if (put.status !== 409) throw http.errorFor(put, `writing ${wanted._id}`);
     // someone else changed it meanwhile: read it again and merge again
   }
   throw new ConflictError(`${wanted._id} keeps changing while picas init updates it; try again`);
+}
+
+function who(couch: Couch): string {
+  return couch.config.username ? `user ${couch.config.username}` : 'an anonymous user';
 }
