@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
@@ -61,7 +61,10 @@ function places(standin: FirecrestStandin): { cwd: string; workdir: string } {
 async function drainThroughFirecrest(runner: 'bash' | 'slurm'): Promise<void> {
   if (runner === 'slurm' && !slurmUp) assert.fail(`PICAS_REQUIRE_SLURM=1 but ${SLURM_SKIP}`);
   assert.ok(existsSync(workerBin), `picas-worker is not built (${workerBin}): npx tsc -b packages/worker`);
-  const db = await poolWithTokens(Array.from({ length: 6 }, (_, i) => `sleep 1.5; echo token ${i} done`));
+  // the tokens wait for a gate that the test opens once the status watcher's token has expired: the watcher
+  // is then sure to call FirecREST again with the expired token, however slow this machine is
+  const gate = join(scratchDir('picas-firecrest-gate-'), 'open');
+  const db = await poolWithTokens(Array.from({ length: 6 }, (_, i) => `until [ -e '${gate}' ]; do sleep 0.2; done; sleep 0.5; echo token ${i} done`));
   const standin = await startFirecrestStandin({ runner });
   const { cwd, workdir } = places(standin);
   const env = { ...db.env, ...standin.env() };
@@ -84,6 +87,7 @@ async function drainThroughFirecrest(runner: 'bash' | 'slurm'): Promise<void> {
     const watching = runCli(['firecrest', 'status', '--wait', '--interval', '1s'], { env, cwd });
     await waitFor(() => standin.requests.slice(since).some((r) => r.method === 'GET' && r.path.includes('/jobs/') && r.status === 200), { what: 'status to poll', timeoutMs: 60_000 });
     standin.expireTokens();
+    writeFileSync(gate, '');
     const watched = await watching;
     assert.equal(watched.exitCode, 0, `status --wait failed:\n${watched.stderr}`);
     const afterExpiry = standin.requests.slice(since).filter((r) => r.path !== STANDIN_TOKEN_PATH);

@@ -138,7 +138,8 @@ export function logLines(text: string): Array<Record<string, any>> {
 
 /** Polls `check` until it returns a truthy value or the time runs out. */
 export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  // a guard against hangs, not a timing assertion: generous, since shared CI machines can be very busy
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   for (;;) {
     const value = await check();
     if (value) return value;

@@ -8,7 +8,7 @@ import { monitorCounts, poolDatabase, pushTokens, summaryOf, tempDir, worker } f
 const TOKENS = 2000;
 const WORKERS = 8;
 
-test(`exactly once: ${WORKERS} worker processes drain ${TOKENS} tokens, each id is run once`, { timeout: 240_000 }, async (t) => {
+test(`exactly once: ${WORKERS} worker processes drain ${TOKENS} tokens, each id is run once`, { timeout: 900_000 }, async (t) => {
   const db = await poolDatabase(fileLabel(import.meta.url));
   const dir = tempDir();
   const ledger = join(dir, 'ran.txt');
