@@ -1,11 +1,11 @@
 import { Option, type Command } from 'commander';
-import { describeConnection, UsageError, type TokenState } from '@picas/core';
+import { describeConnection, UsageError, type AnyTokenState } from '@picas/core';
 import { confirm } from '../confirm.js';
 import { note, say, withCouch } from '../context.js';
 import { STATE_CHOICES } from '../option-parsers.js';
 
 interface DeleteFlags {
-  state?: TokenState;
+  state?: AnyTokenState;
   yes?: boolean;
   dryRun?: boolean;
 }
