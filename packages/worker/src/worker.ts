@@ -248,6 +248,7 @@ export class Worker {
     let unavailableAttempt = 0;
     let repairedBeforeExit = false;
     let unfitLogged = false;
+    let waitLogged = false;
     while (!this.stopping) {
       if (this.queue.length > 0 && this.executing < o.slots) {
         this.start(this.queue.shift()!);
@@ -338,7 +339,9 @@ export class Worker {
             const settled = await this.deps.sweep();
             if (settled && settled.released.length > 0) break;
             if (settled && settled.waiting > 0) {
-              this.log.debug({ waiting: settled.waiting }, 'pool empty but tokens wait for dependencies that still run: waiting for changes');
+              const level = waitLogged ? 'debug' : 'info';
+              waitLogged = true;
+              this.log[level]({ waiting: settled.waiting }, `pool empty; ${settled.waiting} token(s) wait for dependencies that still run: waiting for them`);
               const r = await waitForChanges(this.http, { since: seq, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
               if (r === 'changed') await sleep(250 + Math.random() * 750, this.stopController.signal);
               this.claimer.forget();

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { TokenDoc } from '@picas/core';
-import { fileLabel, freshDatabase, repoRoot, runCli, type TestDatabase } from '@picas/testkit';
+import { fileLabel, freshDatabase, repoRoot, runCli, waitFor, type TestDatabase } from '@picas/testkit';
 import { getToken, tempDir, worker } from './helpers.js';
 
 async function dagDatabase(label: string): Promise<TestDatabase> {
@@ -62,6 +62,30 @@ test('examples/dag on three pilots: every step after the split, the merge once a
   assert.match(mergeOut.stdout, /total 500500/);
   const stepOut = await runCli(['logs', 'dag_step_1'], { env: db.env });
   assert.match(stepOut.stdout, /\(after dag_split\)/, 'PICAS_DEPENDS_ON in the command environment');
+});
+
+test('a pilot with nothing to claim waits while the dependencies of waiting tokens run elsewhere', async (t) => {
+  const db = await dagDatabase('waits');
+  const dir = tempDir();
+  const gate = join(dir, 'gate');
+  writeFileSync(join(dir, 'wf.yaml'), `- id: slow\n  input: while [ ! -e '${gate}' ]; do sleep 0.05; done\n- id: next\n  depends_on: [slow]\n  input: echo next\n`);
+  await push(db, dir, 'wf.yaml');
+  const busy = worker(db, ['--worker-id', 'busy', '--prefetch', '1']);
+  t.after(() => busy.kill('SIGKILL'));
+  await waitFor(async () => (await getToken(db.couch, 'slow')).lock > 0, { what: 'the slow token to be claimed' });
+  const idle = worker(db, ['--worker-id', 'idle', '--prefetch', '1']);
+  t.after(() => idle.kill('SIGKILL'));
+  let stderr = '';
+  idle.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await waitFor(() => /1 token\(s\) wait for dependencies that still run/.test(stderr), { what: 'the idle pilot to wait', timeoutMs: 60_000 });
+  assert.equal(idle.exitCode, null, 'the idle pilot is still there');
+  writeFileSync(gate, '');
+  const [b, i] = await Promise.all([busy, idle]);
+  assert.equal(b.exitCode, 0, b.stderr.slice(-2000));
+  assert.equal(i.exitCode, 0, i.stderr.slice(-2000));
+  const next = await getToken(db.couch, 'next');
+  assert.equal(next.exit_code, 0);
+  assert.ok(next.started! >= (await getToken(db.couch, 'slow')).finished!);
 });
 
 test('a failing step blocks the merge (with an event naming it); picas retry unblocks it and the merge runs', async () => {
