@@ -37,8 +37,11 @@ export async function stateCounts(couch: Couch, options: { signal?: AbortSignal 
 
 export async function tokenStatus(couch: Couch, options: { signal?: AbortSignal } = {}): Promise<TokenCounts> {
   const { http } = couch;
+  // read alongside the other queries, so that it adds no latency
+  const depsRead = dependencyCounts(http, options.signal);
+  depsRead.catch(() => undefined);
   const states = await stateCounts(couch, options);
-  const deps = await dependencyCounts(http, options.signal);
+  const deps = await depsRead;
   const counts: TokenCounts = { ...states, ...deps, total: states.todo + states.locked + states.done + states.error + deps.waiting + deps.blocked, conflicts: null };
 
   const conflicts = await http.request<{ rows?: Array<{ value: unknown }> }>({
