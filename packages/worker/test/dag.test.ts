@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { TokenDoc } from '@picas/core';
 import { fileLabel, freshDatabase, repoRoot, runCli, waitFor, type TestDatabase } from '@picas/testkit';
-import { getToken, tempDir, worker } from './helpers.js';
+import { getToken, injectConflict, tempDir, worker } from './helpers.js';
 
 async function dagDatabase(label: string): Promise<TestDatabase> {
   const db = await freshDatabase(`${fileLabel(import.meta.url)}-${label}`);
@@ -118,6 +118,8 @@ test('a failing step blocks the merge (with an event naming it); picas retry unb
   const status = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
   assert.deepEqual([status.done, status.error, status.blocked, status.waiting], [2, 1, 2, 0]);
 
+  const wrong = await runCli(['retry', 'm'], { env: db.env });
+  assert.match(wrong.stdout, /skipped m: blocked by b2: retry b2/);
   const retry = await runCli(['retry', 'b2'], { env: db.env });
   assert.equal(retry.exitCode, 0, retry.stderr);
   assert.match(retry.stdout, /2 blocked dependent tokens waiting again: /);
@@ -169,5 +171,21 @@ test('picas repair releases waiting tokens whose dependencies are done', async (
   assert.match(repair.stdout, /waiting tokens: 1 released, 0 blocked, 0 still waiting/);
   const c = await getToken(db.couch, 'c');
   assert.equal(c.lock, 0);
+  assert.equal(c.done, 0);
+});
+
+test('picas repair keeps a waiting token with conflicting revisions waiting (todo would run it too early)', async () => {
+  const db = await dagDatabase('repair-conflict');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'wf.yaml'), '- id: p\n  input: echo p\n- id: c\n  depends_on: [p]\n  input: echo c\n');
+  await push(db, dir, 'wf.yaml');
+  await injectConflict(db.couch, 'c', (doc) => ({ ...doc, note: 'another replica' }));
+  assert.equal((await getToken(db.couch, 'c'))._conflicts?.length, 1);
+  const repair = await runCli(['repair'], { env: db.env });
+  assert.equal(repair.exitCode, 0, repair.stderr);
+  assert.match(repair.stdout, /repaired c: 1 losing revision\(s\) deleted, now waiting/);
+  const c = await getToken(db.couch, 'c');
+  assert.equal(c._conflicts, undefined);
+  assert.equal(c.lock, -1);
   assert.equal(c.done, 0);
 });

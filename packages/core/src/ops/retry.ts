@@ -29,7 +29,8 @@ export async function retryTokens(couch: Couch, options: RetryOptions = {}): Pro
   const targets: Array<{ doc: TokenDoc; message: string }> = [];
   for (const doc of candidates) {
     if (!isErrored(doc)) {
-      skipped.push({ id: doc._id, reason: `not in error (${tokenState(doc)})` });
+      const root = doc.blocked_by?.id;
+      skipped.push({ id: doc._id, reason: root && tokenState(doc) === 'blocked' ? `blocked by ${root}: retry ${root}` : `not in error (${tokenState(doc)})` });
       continue;
     }
     const scrubCount = typeof doc.scrub_count === 'number' ? doc.scrub_count : 0;
