@@ -36,6 +36,9 @@ export interface SettleReport {
   waiting: number;
 }
 
+/** writes in flight while settling many tokens */
+const WRITE_LANES = 8;
+
 const emptyReport = (): SettleReport => ({ released: [], blocked: [], waiting: 0 });
 
 function merge(into: SettleReport, more: SettleReport): SettleReport {
@@ -99,23 +102,29 @@ export async function settleWaiting(http: CouchHttp, docs: readonly TokenDoc[], 
   for (const doc of candidates) for (const dep of dependenciesOf(doc)) if (!known.has(dep)) unknown.add(dep);
   const nodes = new Map([...known, ...(unknown.size > 0 ? await dependencyNodes(http, unknown, options.signal) : [])]);
   const nowMs = () => (options.now ?? Date.now)();
-  for (const doc of candidates) {
+  const settle = async (doc: TokenDoc) => {
     const decision = decide(doc, nodes);
     if (decision.kind === 'wait') {
       report.waiting++;
-      continue;
+      return;
     }
     if (decision.kind === 'release') {
       const wrote = await rewrite(http, doc, (cur) => (tokenState(cur) === 'waiting' ? released(cur, decision.message, nowMs(), options.actor) : undefined), options);
       if (wrote) report.released.push(doc._id);
-      continue;
+      return;
     }
     const wrote = await rewrite(http, doc, (cur) => (tokenState(cur) === 'waiting' ? blocked(cur, decision.root, decision.reason, nowMs(), options.actor) : undefined), options);
     if (wrote) {
       report.blocked.push(doc._id);
       if (doc.has_dependents) merge(report, await blockDependents(http, doc._id, decision.root, `dependency ${doc._id} is blocked by ${decision.root}`, options));
     }
-  }
+  };
+  // a fan-out releases many tokens at once: a few writes in flight
+  let next = 0;
+  const lane = async () => {
+    while (next < candidates.length) await settle(candidates[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(WRITE_LANES, candidates.length) }, lane));
   return report;
 }
 
