@@ -122,7 +122,10 @@ test('a signal while the worker waits for an unreachable CouchDB stops it cleanl
   const db = await poolDatabase(label);
   const w = worker(db, ['--retry-for', '60s'], { env: { PICAS_URL: 'http://127.0.0.1:9' } });
   t.after(() => w.kill('SIGKILL'));
-  await new Promise((r) => setTimeout(r, 1500));
+  // signal once it is retrying (a loaded machine may take seconds to get there), not after a fixed time
+  let stderr = '';
+  w.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await waitFor(() => stderr.includes('CouchDB unavailable, retrying'), { what: 'the worker to retry', timeoutMs: 60_000 });
   w.kill('SIGTERM');
   const r = await w;
   assert.equal(r.exitCode, 0, r.stderr);
