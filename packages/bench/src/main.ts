@@ -24,6 +24,7 @@ import { cpuTimeMs, DESIGN_DOCS, newToken } from '@picas/core';
 import { resolveWorkerCommand } from '@picas/launch/worker-command';
 import { runPicasBaseline } from './picas-baseline.js';
 import { measureWorkerStartup, renderWorkerStartup } from './worker-startup.js';
+import { dagBench, dagMarkdown, dagTargets } from './dag-bench.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const cliBin = join(root, 'packages/cli/dist/src/bin.js');
@@ -413,6 +414,11 @@ async function main() {
       e2e.push(r);
       process.stderr.write(`   ${name}: ${fmt(r.tokensPerSec)} tokens/s, double ${r.doubleExecutions}, locked ${r.leftLocked}\n`);
     }
+    const dag = await dagBench(
+      { call: (m, p, b) => http.call(m, p, b), createDb: (db) => createDb(http, db, true), env: (db) => picasEnv(server, db), cliBin, worker: { file: workerCommand.file, args: workerStart }, work },
+      q ? { chains: 20, length: 5, pilots: 4 } : { chains: 200, length: 10, pilots: 16 },
+    );
+    process.stderr.write(`   DAG: chains ${fmt(dag.chained.tokensPerSec)} tokens/s vs independent ${fmt(dag.independent.tokensPerSec)} (${fmt(dag.ratio, 2)} x)\n`);
     const baseline = await picasBaseline(http, sizes.e2e, 16);
     process.stderr.write(`   ${baseline.name}: ${fmt(baseline.tokensPerSec)} tokens/s, double ${baseline.doubleExecutions}\n`);
     process.stderr.write('4. idle worker RSS and status latency...\n');
@@ -443,6 +449,7 @@ async function main() {
       { target: 'idle worker RSS <= 80 MB', value: `${fmt(idleRss)} MB`, ok: idleRss <= 80, hard: false },
       { target: 'worker RSS with 16 slots <= 120 MB', value: `${fmt(slots16.peakRssMb)} MB`, ok: slots16.peakRssMb <= 120, hard: false },
       { target: 'bundled picas-worker starts faster than the multi-file one (empty pool, CPU)', value: `${fmt(workerStartup.cpuSpeedup ?? NaN, 2)} x`, ok: (workerStartup.cpuSpeedup ?? 0) > 1, hard: false },
+      ...dagTargets(dag),
       ...bulk.map((r) => ({ target: `${r.name} (bulk claims): tokens/s vs _bulk_docs ceiling`, value: `${fmt(r.tokensPerSec / bulkPerSec, 3)} x`, ok: true, hard: false })),
     ];
     const results = {
@@ -453,6 +460,7 @@ async function main() {
       push: { tokens: sizes.push, tokensPerSec: push.rate, ratioToBulk: push.rate / bulkPerSec },
       endToEnd: e2e,
       baseline,
+      dag,
       cpuCeiling: {
         cores,
         msPerTokenAt16: cpu16,
@@ -514,7 +522,7 @@ ${fmt(c.msPerTokenAt16, 2)} ms of CPU in all (server, pilot processes including 
 command), so this machine cannot go past about ${fmt(c.tokensPerSecAt16)} tokens/s in that configuration whatever
 the number of requests.
 
-| target | measured | |
+${r.dag ? dagMarkdown(r.dag) + '\n' : ''}| target | measured | |
 |---|---|---|
 ${targetRows}
 ${renderWorkerStartup(r.workerStartup)}`;

@@ -1,6 +1,6 @@
 /** commander option parsers: each turns bad input into one clear usage error naming the flag's value. */
 import { InvalidArgumentError } from 'commander';
-import { parseDuration, TOKEN_STATES, type TokenState } from '@picas/core';
+import { ALL_TOKEN_STATES, parseDuration, type AnyTokenState } from '@picas/core';
 
 export function durationOption(value: string): number {
   try {
@@ -33,4 +33,4 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-export const STATE_CHOICES: readonly TokenState[] = TOKEN_STATES;
+export const STATE_CHOICES: readonly AnyTokenState[] = ALL_TOKEN_STATES;

@@ -21,6 +21,7 @@ const COMMAND_MODULES = [
   './commands/retry.js',
   './commands/delete.js',
   './commands/repair.js',
+  './commands/graph.js',
   './commands/server.js',
   './commands/launch.js',
   './commands/slurm.js',

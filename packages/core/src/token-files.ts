@@ -5,7 +5,7 @@
  *   .jsonl        one token object per non-empty line
  *   .yaml / .yml  a list of token objects
  * A token object needs `input` and may carry any other fields (e.g. `priority`, `expected_seconds`, and
- * `_id` to choose the id). Every file is validated before anything is written, and every problem is
+ * `id` (or `_id`) to choose the id, and `depends_on`: ids this token waits for, see docs/dag.md). Every file is validated before anything is written, and every problem is
  * reported at once, naming the file, the line and the field.
  *
  * Ids are deterministic: `<prefix>_<hash of the token's content>`, so pushing the same file twice
@@ -192,10 +192,24 @@ function fromObjects(name: string, items: Array<{ value: unknown; line: number }
     let id: string | undefined;
     for (const [key, field] of Object.entries(record)) {
       if (key === 'input') continue;
-      if (key === '_id') {
-        if (typeof field !== 'string' || field.trim() === '') problems.push(`${where}: field '_id' must be a non-empty string`);
-        else if (field.startsWith('_')) problems.push(`${where}: field '_id' '${field}' starts with '_', which CouchDB reserves`);
+      if (key === '_id' || key === 'id') {
+        if (typeof field !== 'string' || field.trim() === '') problems.push(`${where}: field '${key}' must be a non-empty string`);
+        else if (field.startsWith('_')) problems.push(`${where}: field '${key}' '${field}' starts with '_', which CouchDB reserves`);
+        else if (id !== undefined && id !== field) problems.push(`${where}: fields 'id' and '_id' differ ('${id}', '${field}'); give one`);
         else id = field;
+        continue;
+      }
+      if (key === 'depends_on') {
+        const deps = typeof field === 'string' ? [field] : field;
+        if (!Array.isArray(deps) || deps.some((d) => typeof d !== 'string' || d.trim() === '')) {
+          problems.push(`${where}: field 'depends_on' must be a list of token ids (non-empty strings)`);
+        } else if (deps.length > 0) {
+          fields[key] = [...new Set(deps as string[])];
+        }
+        continue;
+      }
+      if (key === 'has_dependents' || key === 'blocked_by') {
+        problems.push(`${where}: field '${key}' is managed by picas (docs/dag.md); leave it out`);
         continue;
       }
       if (key.startsWith('_')) {
@@ -251,6 +265,8 @@ export interface TokenDocOptions {
   forceNew?: boolean;
   /** `created` timestamp, epoch seconds */
   now?: number;
+  /** `picas push --after`: every token also depends on these ids */
+  after?: readonly string[];
 }
 
 /**
@@ -267,7 +283,13 @@ export function tokenDocs(specs: readonly TokenSpec[], options: TokenDocOptions 
   const occurrences = new Map<string, number>();
   const problems: string[] = [];
   const docs: TokenDoc[] = [];
-  for (const spec of specs) {
+  const after = options.after ?? [];
+  for (const given of specs) {
+    let spec = given;
+    if (after.length > 0) {
+      const own = Array.isArray(given.fields.depends_on) ? (given.fields.depends_on as string[]) : [];
+      spec = { ...given, fields: { ...given.fields, depends_on: [...new Set([...own, ...after])] } };
+    }
     let id: string;
     if (spec.id !== undefined) {
       id = spec.id;

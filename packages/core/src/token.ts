@@ -16,10 +16,28 @@
  *   started, finished epoch seconds (float) of the command's start and end
  *   run_seconds       wall time of the command
  *   events[]          the last few state changes that were not plain runs: {time, event, message, worker_id}
+ *   depends_on        ids this token waits for (docs/dag.md)
+ *   has_dependents    true on a token that others depend on: its completion releases them
+ *   blocked_by        {id, reason, time} on a waiting token whose dependency failed or was deleted
+ * A waiting token has lock = -1 and done = 0: no PiCaS view condition matches it, so neither picas nor
+ * Python PiCaS claims it. A blocked one is the same with `blocked_by` set.
  */
 
 export type TokenState = 'todo' | 'locked' | 'done' | 'error';
 export const TOKEN_STATES: readonly TokenState[] = ['todo', 'locked', 'done', 'error'];
+/** The states of tokens that wait for others (lock = -1, done = 0); not PiCaS states, see docs/dag.md. */
+export type DependencyState = 'waiting' | 'blocked';
+export type AnyTokenState = TokenState | DependencyState;
+export const ALL_TOKEN_STATES: readonly AnyTokenState[] = ['todo', 'locked', 'done', 'error', 'waiting', 'blocked'];
+/** `lock` of a token that waits for its dependencies */
+export const WAITING_LOCK = -1;
+
+export interface BlockedBy {
+  /** the dependency that failed or was deleted (the root cause, also for tokens blocked through a chain) */
+  id: string;
+  reason: string;
+  time?: number;
+}
 
 export interface TokenError {
   time: number;
@@ -69,6 +87,9 @@ export interface TokenDoc {
   finished?: number;
   run_seconds?: number;
   events?: TokenEvent[];
+  depends_on?: string[];
+  has_dependents?: boolean;
+  blocked_by?: BlockedBy;
   [field: string]: unknown;
 }
 
@@ -86,16 +107,49 @@ function jsParseInt(value: unknown): number {
 
 /**
  * The state of a token, by the same conditions as the `_design/Monitor` views.
- * A token matching none (e.g. PiCaS' lock=-1/done=-1 errors) is reported as `error` when done != 0, else todo.
+ * plus picas' own `waiting` (lock = -1, done = 0) and `blocked` (the same with `blocked_by`).
+ * A token matching none (e.g. PiCaS' lock=-1/done=-1 errors) is `other`.
  */
-export function tokenState(doc: Pick<TokenDoc, 'lock' | 'done' | 'exit_code'>): TokenState | 'other' {
+export function tokenState(doc: Pick<TokenDoc, 'lock' | 'done' | 'exit_code'> & { blocked_by?: unknown }): AnyTokenState | 'other' {
   const lock = doc.lock as unknown as number;
   const done = doc.done as unknown as number;
   if (lock == 0 && done == 0) return 'todo';
   if (lock > 0 && done == 0) return 'locked';
   if (lock > 0 && done > 0 && jsParseInt(doc.exit_code) == 0) return 'done';
   if (lock > 0 && done > 0 && jsParseInt(doc.exit_code) != 0) return 'error';
+  if (lock == WAITING_LOCK && done == 0) return doc.blocked_by ? 'blocked' : 'waiting';
   return 'other';
+}
+
+/** The ids a token depends on (an empty list for an independent token). */
+export function dependenciesOf(doc: Pick<TokenDoc, 'depends_on'>): string[] {
+  return Array.isArray(doc.depends_on) ? doc.depends_on.filter((d): d is string => typeof d === 'string') : [];
+}
+
+/** waiting → todo: every dependency is done. */
+export function released(doc: TokenDoc, message: string, nowMs = Date.now(), actor?: string): TokenDoc {
+  const next: TokenDoc = { ...doc, lock: 0, done: 0, events: appendEvent(doc, { time: Math.floor(nowMs / 1000), event: 'released', message, ...(actor ? { worker_id: actor } : {}) }) };
+  delete next.blocked_by;
+  return next;
+}
+
+/** waiting → blocked: a dependency failed or was deleted (`root` names it). */
+export function blocked(doc: TokenDoc, root: string, reason: string, nowMs = Date.now(), actor?: string): TokenDoc {
+  const time = Math.floor(nowMs / 1000);
+  return {
+    ...doc,
+    lock: WAITING_LOCK,
+    done: 0,
+    blocked_by: { id: root, reason, time },
+    events: appendEvent(doc, { time, event: 'blocked', message: reason, ...(actor ? { worker_id: actor } : {}) }),
+  };
+}
+
+/** blocked → waiting (its failed dependency was retried). */
+export function unblocked(doc: TokenDoc, message: string, nowMs = Date.now(), actor?: string): TokenDoc {
+  const next: TokenDoc = { ...doc, lock: WAITING_LOCK, done: 0, events: appendEvent(doc, { time: Math.floor(nowMs / 1000), event: 'unblocked', message, ...(actor ? { worker_id: actor } : {}) }) };
+  delete next.blocked_by;
+  return next;
 }
 
 export function isToken(doc: unknown): doc is TokenDoc {

@@ -34,8 +34,8 @@ export async function allTokens(couch: Couch): Promise<TokenDoc[]> {
 }
 
 /** Token ids by state, as the Monitor views classify them. */
-export async function tokensByState(couch: Couch): Promise<Record<'todo' | 'locked' | 'done' | 'error' | 'other', string[]>> {
-  const out = { todo: [] as string[], locked: [] as string[], done: [] as string[], error: [] as string[], other: [] as string[] };
+export async function tokensByState(couch: Couch): Promise<Record<'todo' | 'locked' | 'done' | 'error' | 'waiting' | 'blocked' | 'other', string[]>> {
+  const out = { todo: [] as string[], locked: [] as string[], done: [] as string[], error: [] as string[], waiting: [] as string[], blocked: [] as string[], other: [] as string[] };
   for (const doc of await allTokens(couch)) out[tokenState(doc)].push(doc._id);
   return out;
 }

@@ -28,6 +28,7 @@ import { ConflictRepairer } from './conflict-repairer.js';
 import { safeFileName } from './worker-id.js';
 import { OrphanGuard } from './orphan-guard.js';
 import { prefetchCap, prefetchDepth } from './prefetch.js';
+import { DependencyKeeper } from './dependency-keeper.js';
 
 export interface WorkerContext {
   couch: Couch;
@@ -105,6 +106,8 @@ export class Worker {
   private claimer!: Claimer;
   private replicas!: Replicas;
   private repairer!: ConflictRepairer;
+  /** releases and blocks the dependents of completed tokens, and sweeps waiting tokens (docs/dag.md) */
+  private deps!: DependencyKeeper;
   /** when claims may be bulk (single node) and --prefetch is not 1: results that finish together share one write */
   private completer?: CompletionBatcher;
   /** a bulk answer proves each win (single node, or a lowered --claim-quorum) */
@@ -192,6 +195,8 @@ export class Worker {
     this.guard.start();
     this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log, r: this.replicas.clustered ? this.replicas.n : undefined, w });
     this.repairer.start();
+    this.deps = new DependencyKeeper(this.http, { w, actor: this.ctx.workerId, log: this.log, intervalMs: o.repairInterval, env: this.ctx.env });
+    this.deps.start();
     this.log.info(
       { n: this.replicas.n, w: w ?? null, slots: o.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(this.budget.remainingMs()) },
       'worker started',
@@ -212,6 +217,7 @@ export class Worker {
     await this.releaseQueued();
     await this.settleBeforeExit();
     await this.repairer.stop();
+    await this.deps?.stop();
     await this.guard.stop();
     if (this.stopRequest) stopReason = this.stopRequest.reason;
     if (!this.ctx.options.keepWorkdir) rmSync(this.workRoot, { recursive: true, force: true, maxRetries: 2 });
@@ -264,6 +270,7 @@ export class Worker {
     let unavailableAttempt = 0;
     let repairedBeforeExit = false;
     let unfitLogged = false;
+    let waitLogged = false;
     while (!this.stopping) {
       if (this.queue.length > 0 && this.executing < o.slots) {
         this.start(this.queue.shift()!);
@@ -367,20 +374,39 @@ export class Worker {
             break;
           }
           if (round.outcome === 'unfit') return 'time budget: no token fits in the time left';
-          if (o.endless) {
-            const r = await waitForChanges(this.http, { since, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
-            this.log.debug({ wait: r }, 'waited for new tokens');
-            // other pilots' writes wake every idle pilot too: gather a burst of changes before looking again
-            if (r === 'changed') await sleep(250 + Math.random() * 750, this.stopController.signal);
-            this.claimer.forget();
-            break;
-          }
           // never leave while our own 202 claims hold tokens: wait out replication, settle them, claim again
           if (this.unconfirmed.length > 0) {
             const wait = Math.max(0, Math.min(...this.unconfirmed.map((c) => c.atMs)) + SETTLE_DELAY_MS - Date.now());
             this.log.info({ unconfirmed: this.unconfirmed.length, wait_ms: wait }, 'the pool looks empty, but claims of ours were only accepted (202): settling them before leaving');
             await sleep(wait, this.stopController.signal);
             await this.settleDue();
+            this.claimer.forget();
+            break;
+          }
+          // tokens waiting for others: release those whose dependencies are done (a pilot may have died
+          // between a completion and its release), and wait while others still run their dependencies
+          if (!o.endless) {
+            const seq = await this.currentSeq();
+            const settled = await this.deps.sweep();
+            if (settled && settled.released.length > 0) break;
+            if (settled && settled.waiting > 0) {
+              const level = waitLogged ? 'debug' : 'info';
+              waitLogged = true;
+              this.log[level]({ waiting: settled.waiting }, `pool empty; ${settled.waiting} token(s) wait for dependencies that still run: waiting for them`);
+              const r = await waitForChanges(this.http, { since: seq, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
+              if (r === 'changed') await sleep(250 + Math.random() * 750, this.stopController.signal);
+              this.claimer.forget();
+              break;
+            }
+          } else {
+            const settled = await this.deps.sweep();
+            if (settled && settled.released.length > 0) break;
+          }
+          if (o.endless) {
+            const r = await waitForChanges(this.http, { since, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
+            this.log.debug({ wait: r }, 'waited for new tokens');
+            // other pilots' writes wake every idle pilot too: gather a burst of changes before looking again
+            if (r === 'changed') await sleep(250 + Math.random() * 750, this.stopController.signal);
             this.claimer.forget();
             break;
           }
@@ -636,9 +662,11 @@ export class Worker {
       return;
     }
     const fields = { exit_code: result.exitCode, run_s: Math.round(runMs) / 1000, ...(result.reason ? { reason: result.reason } : {}) };
-    if (written.requeued) this.tally('requeued', log, `failed; back to todo for a retry (--max-scrub ${o.maxScrub})`, fields);
-    else if (result.exitCode === 0) this.tally('done', log, 'done', fields);
+    const kind = written.requeued ? 'requeued' : result.exitCode === 0 ? 'done' : 'failed';
+    if (kind === 'requeued') this.tally('requeued', log, `failed; back to todo for a retry (--max-scrub ${o.maxScrub})`, fields);
+    else if (kind === 'done') this.tally('done', log, 'done', fields);
     else this.tally('failed', log, 'failed', fields);
+    await this.deps.afterCompletion(written.doc, kind, log);
   }
 
   private tally(kind: 'done' | 'failed' | 'requeued' | 'lost', log: Logger, message: string, fields: Record<string, unknown> = {}): void {
@@ -718,6 +746,7 @@ export function tokenEnv(base: Record<string, string | undefined>, doc: TokenDoc
     ...rest,
     PICAS_TOKEN_ID: doc._id,
     PICAS_TOKEN_INPUT: typeof doc.input === 'string' ? doc.input : JSON.stringify(doc.input ?? null),
+    ...(Array.isArray(doc.depends_on) && doc.depends_on.length > 0 ? { PICAS_DEPENDS_ON: doc.depends_on.join(',') } : {}),
   };
 }
 

@@ -1,13 +1,14 @@
 import { Option, type Command } from 'commander';
-import { describeConnection, UsageError, type TokenState } from '@picas/core';
+import { describeConnection, UsageError, type AnyTokenState } from '@picas/core';
 import { confirm } from '../confirm.js';
 import { note, say, withCouch } from '../context.js';
 import { STATE_CHOICES } from '../option-parsers.js';
 
 interface DeleteFlags {
-  state?: TokenState;
+  state?: AnyTokenState;
   yes?: boolean;
   dryRun?: boolean;
+  force?: boolean;
 }
 
 export function register(program: Command): void {
@@ -18,6 +19,7 @@ export function register(program: Command): void {
     .addOption(new Option('--state <state>', 'every token in this state').choices(STATE_CHOICES))
     .option('-y, --yes', 'do not ask')
     .option('--dry-run', 'list what would be deleted, delete nothing')
+    .option('--force', 'also delete tokens that waiting tokens depend on; those become blocked (docs/dag.md)')
     .addHelpText('after', `\nExamples:\n  picas delete --state done --yes\n  picas delete token_1 token_2`)
     .action(async (ids: string[], flags: DeleteFlags, command: Command) => {
       if (ids.length === 0 && !flags.state) throw new UsageError('say which tokens to delete: IDS or --state todo|locked|done|error');
@@ -29,6 +31,13 @@ export function register(program: Command): void {
         if (targets.length === 0) {
           say('nothing to delete');
           return;
+        }
+        const { dependentsOfTargets, blockDependentsOfDeleted } = await import('../delete-dependents.js');
+        const dependents = await dependentsOfTargets(couch, targets);
+        if (dependents.size > 0 && !flags.force) {
+          const [first, ids] = [...dependents][0]!;
+          const more = dependents.size > 1 ? ` (and ${dependents.size - 1} more depended-on token${dependents.size > 2 ? 's' : ''})` : '';
+          throw new UsageError(`token ${first} has ${ids.length} waiting token${ids.length === 1 ? '' : 's'} depending on it (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''})${more}: use --force to delete it and block them; nothing was deleted`);
         }
         if (flags.dryRun) {
           for (const t of targets) say(`would delete ${t.id} (${t.state})`);
@@ -48,6 +57,8 @@ export function register(program: Command): void {
         }
         const outcome = await deleteTokens(couch, targets);
         for (const { id, reason } of outcome.skipped) say(`skipped ${id}: ${reason}`);
+        const blocked = await blockDependentsOfDeleted(couch, outcome.deleted.filter((id) => dependents.has(id)));
+        if (blocked.length > 0) say(`blocked ${blocked.length} waiting token${blocked.length === 1 ? '' : 's'} that depended on deleted tokens`);
         say(`deleted ${outcome.deleted.length} token${outcome.deleted.length === 1 ? '' : 's'}${outcome.skipped.length ? `; skipped ${outcome.skipped.length}` : ''}`);
       });
     });

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { TokenState } from '@picas/core';
+import type { AnyTokenState } from '@picas/core';
 import type { ListedToken } from '@picas/core/ops/list-tokens';
 import { note, withCouch } from '../context.js';
 import { positiveCountOption, STATE_CHOICES } from '../option-parsers.js';
@@ -7,7 +7,7 @@ import { watchStdoutClosed } from '../stdout-closed.js';
 import { excerpt, formatTable } from '../table.js';
 
 interface ListFlags {
-  state?: TokenState;
+  state?: AnyTokenState;
   limit?: number;
   json?: boolean;
 }

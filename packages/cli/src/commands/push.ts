@@ -8,6 +8,7 @@ interface PushFlags {
   prefix: string;
   forceNew?: boolean;
   batchSize: number;
+  after?: string[];
 }
 
 export function register(program: Command): void {
@@ -18,15 +19,19 @@ export function register(program: Command): void {
     .option('--prefix <prefix>', 'id prefix; ids are <prefix>_<content hash>, so a re-push creates nothing new', 'token')
     .option('--force-new', 'give every token a new random id, even if the same token was pushed before')
     .option('--batch-size <n>', 'tokens per _bulk_docs request', positiveCountOption, 2000)
+    .option('--after <ids>', 'every token pushed waits for these tokens (comma-separated ids; docs/dag.md)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)])
     .addHelpText(
       'after',
-      `\nExamples:\n  picas push examples/quick/tokens.txt\n  picas push tokens.yaml --prefix run2\n\nEvery file is checked before anything is written; problems name the file and line.`,
+      `\nExamples:\n  picas push examples/quick/tokens.txt\n  picas push tokens.yaml --prefix run2\n  picas push merge.txt --after step_1,step_2\n\nEvery file is checked before anything is written; problems name the file and line.`,
     )
     .action(async (files: string[], flags: PushFlags, command: Command) => {
       const { readTokenFiles } = await import('@picas/core/token-files');
       const { pushTokens } = await import('@picas/core/ops/push-tokens');
-      const { docs } = readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew });
+      const { docs: read } = readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew, after: flags.after });
       await withCouch(command, async (couch) => {
+        const { prepareDependencies, finishDependencies } = await import('@picas/core/ops/push-dependencies');
+        const plan = await prepareDependencies(couch, read);
+        const docs = plan.docs;
         const progress = new ProgressLine('pushing');
         let result;
         try {
@@ -36,6 +41,10 @@ export function register(program: Command): void {
         }
         const plural = result.created === 1 ? '' : 's';
         say(`pushed ${result.created} token${plural}, ${result.alreadyPresent} already present`);
+        if (plan.waiting.length + plan.blocked.length + plan.markExisting.length > 0) {
+          const settled = await finishDependencies(couch, plan);
+          say(`dependencies: ${settled.waiting} waiting, ${plan.blocked.length + settled.blocked.length} blocked, ${settled.released.length} released at once`);
+        }
         if (result.failed.length > 0) {
           for (const f of result.failed.slice(0, 50)) note(`picas: token ${f.id} was not written: ${f.error}${f.reason ? ` (${f.reason})` : ''}`);
           if (result.failed.length > 50) note(`picas: ... and ${result.failed.length - 50} more`);

@@ -31,10 +31,14 @@ export function register(program: Command): void {
         const replicas = await readReplicas(couch.http);
         const r = replicas.clustered ? replicas.n : undefined;
         const report = await repairConflicts(couch.http, { dryRun: flags.dryRun, force: flags.force, actor: 'picas repair', r });
+        // waiting tokens whose dependencies are done (or failed) but were not released (or blocked): docs/dag.md
+        const { sweepDependencies } = await import('../dependency-sweep.js');
+        const dependencies = await sweepDependencies(couch, { dryRun: flags.dryRun });
         if (flags.json) {
-          printJson(report);
+          printJson({ ...report, dependencies });
           return;
         }
+        if (dependencies.line) say(dependencies.line);
         const verb = report.dryRun ? 'would repair' : 'repaired';
         if (report.found === 0) {
           say('no tokens with conflicting revisions');

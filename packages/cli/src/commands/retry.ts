@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withCouch } from '../context.js';
+import { say, withCouch } from '../context.js';
 import { countOption } from '../option-parsers.js';
 import { reportScrub } from '../scrub-report.js';
 
@@ -21,6 +21,8 @@ export function register(program: Command): void {
       await withCouch(command, async (couch) => {
         const outcome = await retryTokens(couch, { ids, maxScrub: flags.maxScrub, dryRun: flags.dryRun });
         reportScrub(outcome, { verb: 'retry', past: 'retried' });
+        const unblocked = outcome.unblocked ?? [];
+        if (unblocked.length > 0) say(`${unblocked.length} blocked dependent token${unblocked.length === 1 ? '' : 's'} waiting again: ${unblocked.slice(0, 10).join(', ')}${unblocked.length > 10 ? ', ...' : ''}`);
       });
     });
 }

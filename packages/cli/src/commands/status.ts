@@ -16,7 +16,7 @@ const DEFAULT_WATCH_MS = 5000;
 export function register(program: Command): void {
   program
     .command('status')
-    .description('token counts: todo, locked, done, error, total (from the Monitor/overview_total view), and conflicts')
+    .description('token counts: todo, locked, done, error, total (from the Monitor/overview_total view), waiting and blocked (docs/dag.md), and conflicts')
     .option('--json', 'print the counts as JSON')
     .option('--watch [interval]', 'redraw every interval (default 5s) until nothing is todo or locked', durationOption)
     .addHelpText('after', `\nExamples:\n  picas status\n  picas status --json\n  picas status --watch 2s`)
@@ -38,7 +38,7 @@ export function register(program: Command): void {
         try {
           for (;;) {
             const counts = await tokenStatus(couch, { signal: stop.signal });
-            const finished = counts.todo === 0 && counts.locked === 0;
+            const finished = counts.todo === 0 && counts.locked === 0 && counts.waiting === 0;
             if (flags.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), database: couch.config.db, ...counts }) + '\n');
             else if (tty) process.stdout.write(`\x1b[H\x1b[2J${statusTable(counts, couch.config)}\n${progressLine(counts)}\n${finished ? '' : `(every ${intervalMs / 1000}s; Ctrl-C to stop)\n`}`);
             else say(`${new Date().toISOString()}  ${oneLine(counts)}  ${progressLine(counts)}`);
@@ -64,6 +64,7 @@ export function statusTable(counts: TokenCounts, config: ConnectionConfig): stri
     ['locked', String(counts.locked)],
     ['done', String(counts.done)],
     ['error', String(counts.error)],
+    ...(counts.waiting + counts.blocked > 0 ? [['waiting', String(counts.waiting)], ['blocked', String(counts.blocked)]] : []),
     ['total', String(counts.total)],
     ['conflicts', conflicts],
   ];
@@ -75,7 +76,8 @@ export function statusTable(counts: TokenCounts, config: ConnectionConfig): stri
 }
 
 function oneLine(counts: TokenCounts): string {
-  return `todo ${counts.todo}  locked ${counts.locked}  done ${counts.done}  error ${counts.error}  total ${counts.total}`;
+  const deps = counts.waiting + counts.blocked > 0 ? `  waiting ${counts.waiting}  blocked ${counts.blocked}` : '';
+  return `todo ${counts.todo}  locked ${counts.locked}  done ${counts.done}  error ${counts.error}${deps}  total ${counts.total}`;
 }
 
 function progressLine(counts: TokenCounts): string {

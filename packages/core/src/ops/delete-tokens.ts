@@ -4,14 +4,17 @@
  * revisions through `_bulk_docs`. A token that changed since it was read answers "conflict" and is skipped.
  */
 import type { Couch } from '../couch/connection.js';
-import { tokenState, type TokenState } from '../token.js';
+import { tokenState, type AnyTokenState, type TokenDoc } from '../token.js';
+import { waitingTokens } from './dependencies.js';
 import { pageView } from './list-tokens.js';
 import { readTokens, type Skipped } from './reset.js';
 
 export interface DeleteTarget {
   id: string;
   rev: string;
-  state: TokenState | 'other';
+  state: AnyTokenState | 'other';
+  /** other tokens may wait for it (`has_dependents`): deleting it needs --force and blocks them */
+  hasDependents?: boolean;
 }
 
 export interface DeleteSelection {
@@ -21,7 +24,7 @@ export interface DeleteSelection {
 
 export async function findTokensToDelete(
   couch: Couch,
-  options: { ids?: readonly string[]; state?: TokenState; signal?: AbortSignal },
+  options: { ids?: readonly string[]; state?: AnyTokenState; signal?: AbortSignal },
 ): Promise<DeleteSelection> {
   const skipped: Skipped[] = [];
   const targets: DeleteTarget[] = [];
@@ -29,19 +32,29 @@ export async function findTokensToDelete(
     for (const doc of await readTokens(couch, options.ids, skipped, options.signal)) {
       const state = tokenState(doc);
       if (options.state && state !== options.state) skipped.push({ id: doc._id, reason: `not ${options.state} (${state})` });
-      else targets.push({ id: doc._id, rev: doc._rev!, state });
+      else targets.push(target(doc, state));
     }
     return { targets, skipped };
   }
   if (!options.state) return { targets, skipped };
+  if (options.state === 'waiting' || options.state === 'blocked') {
+    for await (const doc of waitingTokens(couch.http, options.state, { signal: options.signal })) {
+      if (tokenState(doc) === options.state) targets.push(target(doc, options.state));
+    }
+    return { targets, skipped };
+  }
   for await (const row of pageView(couch, 'Monitor', options.state, { includeDocs: true, signal: options.signal })) {
     if (!row.doc) continue;
     const state = tokenState(row.doc);
     // a stale view row: the document has moved on to another state
     if (state !== options.state) continue;
-    targets.push({ id: row.doc._id, rev: row.doc._rev!, state });
+    targets.push(target(row.doc, state));
   }
   return { targets, skipped };
+}
+
+function target(doc: TokenDoc, state: AnyTokenState | 'other'): DeleteTarget {
+  return { id: doc._id, rev: doc._rev!, state, ...(doc.has_dependents ? { hasDependents: true } : {}) };
 }
 
 export interface DeleteOutcome {

@@ -4,7 +4,8 @@
  */
 import type { Couch } from '../couch/connection.js';
 import { NotFoundError } from '../errors.js';
-import { TOKEN_STATES, tokenState, type TokenDoc, type TokenState } from '../token.js';
+import { ALL_TOKEN_STATES, tokenState, type AnyTokenState, type TokenDoc } from '../token.js';
+import { waitingTokens } from './dependencies.js';
 
 export const DEFAULT_PAGE_SIZE = 500;
 
@@ -76,13 +77,13 @@ export function missingView(couch: Couch, body: unknown, design: string, view: s
 }
 
 export interface ListedToken {
-  state: TokenState;
+  state: AnyTokenState;
   doc: TokenDoc;
 }
 
 export interface ListTokensOptions {
-  /** one state, or every state in the order todo, locked, done, error */
-  state?: TokenState;
+  /** one state, or every state in the order todo, locked, done, error, waiting, blocked */
+  state?: AnyTokenState;
   limit?: number;
   pageSize?: number;
   signal?: AbortSignal;
@@ -91,8 +92,17 @@ export interface ListTokensOptions {
 /** Tokens in a state (or in every state), with their documents (attachment stubs, not bodies). */
 export async function* listTokens(couch: Couch, options: ListTokensOptions = {}): AsyncGenerator<ListedToken> {
   let remaining = options.limit ?? Infinity;
-  for (const state of options.state ? [options.state] : TOKEN_STATES) {
+  for (const state of options.state ? [options.state] : ALL_TOKEN_STATES) {
     if (remaining <= 0) return;
+    if (state === 'waiting' || state === 'blocked') {
+      // picas' own states, from _design/picas_deps (docs/dag.md)
+      for await (const doc of waitingTokens(couch.http, state, { limit: remaining, pageSize: options.pageSize, signal: options.signal })) {
+        remaining--;
+        const actual = tokenState(doc);
+        yield { state: actual === 'other' ? state : actual, doc };
+      }
+      continue;
+    }
     for await (const row of pageView(couch, 'Monitor', state, { includeDocs: true, limit: remaining, pageSize: options.pageSize, signal: options.signal })) {
       if (!row.doc) continue; // deleted between the view read and the document read
       remaining--;

@@ -44,7 +44,7 @@ export interface RepairedToken {
   /** revisions deleted */
   removed: string[];
   /** what the token is now */
-  state: 'todo' | 'done' | 'error';
+  state: 'todo' | 'done' | 'error' | 'waiting' | 'blocked';
   note: string;
 }
 
@@ -105,6 +105,11 @@ export async function repairToken(http: CouchHttp, id: string, options: RepairOp
   if (keep) {
     const source = keep._rev === winner._rev ? writable(winner) : await readRevisionWithAttachments(http, id, keep._rev!, options.signal);
     note = `repaired: ${losers.length} conflicting revision(s) removed (${losers.map((l) => l._rev).join(', ')}); kept the finished result of revision ${keep._rev}`;
+    next = { ...source, events: appendEvent(source, { time: Math.floor(nowMs / 1000), event: 'repaired', message: note, worker_id: actor }) };
+  } else if ([winner, ...losers].every((leaf) => ['waiting', 'blocked'].includes(tokenState(leaf)))) {
+    // a token that waits for its dependencies (docs/dag.md) stays waiting: todo would run it too early
+    note = `repaired: ${losers.length} conflicting revision(s) removed (${losers.map((l) => l._rev).join(', ')}); still ${tokenState(winner)}`;
+    const source = writable(winner);
     next = { ...source, events: appendEvent(source, { time: Math.floor(nowMs / 1000), event: 'repaired', message: note, worker_id: actor }) };
   } else if (leaves.every((leaf) => tokenState(leaf) !== 'locked' || unconfirmed.has(leaf._rev)) && unconfirmed.size > 0) {
     note = `repaired: ${losers.length} conflicting revision(s) removed (${losers.map((l) => l._rev).join(', ')}); unconfirmed claims (no 201 at w=n), never run: back to todo`;

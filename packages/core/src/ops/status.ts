@@ -6,8 +6,12 @@
 import type { Couch } from '../couch/connection.js';
 import type { TokenState } from '../token.js';
 import { missingView } from './list-tokens.js';
+import { dependencyCounts } from './dependencies.js';
 
 export interface TokenCounts extends Record<TokenState, number> {
+  /** picas' own states of tokens that wait for others (docs/dag.md); 0 without _design/picas_deps */
+  waiting: number;
+  blocked: number;
   total: number;
   /** tokens with conflicting revisions; null when the database has no `_design/picas` (run picas init) */
   conflicts: number | null;
@@ -33,8 +37,12 @@ export async function stateCounts(couch: Couch, options: { signal?: AbortSignal 
 
 export async function tokenStatus(couch: Couch, options: { signal?: AbortSignal } = {}): Promise<TokenCounts> {
   const { http } = couch;
+  // read alongside the other queries, so that it adds no latency
+  const depsRead = dependencyCounts(http, options.signal);
+  depsRead.catch(() => undefined);
   const states = await stateCounts(couch, options);
-  const counts: TokenCounts = { ...states, total: states.todo + states.locked + states.done + states.error, conflicts: null };
+  const deps = await depsRead;
+  const counts: TokenCounts = { ...states, ...deps, total: states.todo + states.locked + states.done + states.error + deps.waiting + deps.blocked, conflicts: null };
 
   const conflicts = await http.request<{ rows?: Array<{ value: unknown }> }>({
     path: http.dbPath('/_design/picas/_view/conflicts'),

@@ -1,0 +1,78 @@
+/**
+ * The pilot's part in dependencies between tokens (docs/dag.md):
+ *  - afterCompletion: a token with `has_dependents` that ended with exit 0 releases its dependents whose
+ *    dependencies are now all done; one that failed for good blocks them. Tokens without dependents cost
+ *    nothing here (no request).
+ *  - sweep: settles every waiting token (release or block). Run when the pool looks empty, before the pilot
+ *    leaves, and on the repair interval, so that a pilot killed between a completion and its release
+ *    strands nothing.
+ * Errors are logged, never thrown: the sweep of any pilot, or `picas repair`, finishes the job later.
+ *
+ * Test-only hook: with PICAS_TEST_KILL_AFTER_COMPLETION=1 in the pilot's environment, the pilot kills itself
+ * with SIGKILL right after writing the result of a token that has dependents, before releasing them (to
+ * test that another pilot releases them). Never set it in production.
+ */
+import type { CouchHttp, Logger, TokenDoc } from '@picas/core';
+import { blockDependents, releaseDependents, sweepWaiting, type SettleReport } from '@picas/core/ops/release-dependents';
+
+export class DependencyKeeper {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<SettleReport | undefined>;
+  private stopped = false;
+
+  constructor(
+    private readonly http: CouchHttp,
+    private readonly options: { w?: number; actor: string; log: Logger; intervalMs: number; env: Record<string, string | undefined> },
+  ) {}
+
+  /** After the result of `doc` was written (`doc` as written). */
+  async afterCompletion(doc: TokenDoc, outcome: 'done' | 'failed' | 'requeued', log: Logger): Promise<void> {
+    if (!doc.has_dependents || outcome === 'requeued') return;
+    if (this.options.env.PICAS_TEST_KILL_AFTER_COMPLETION === '1') process.kill(process.pid, 'SIGKILL');
+    try {
+      const report =
+        outcome === 'done'
+          ? await releaseDependents(this.http, doc._id, { w: this.options.w, actor: this.options.actor })
+          : await blockDependents(this.http, doc._id, doc._id, `dependency ${doc._id} failed (exit code ${String(doc.exit_code)})`, { w: this.options.w, actor: this.options.actor });
+      if (report.released.length > 0) log.info({ released: report.released.length }, `released ${report.released.length} dependent token(s)`);
+      if (report.blocked.length > 0) log.warn({ blocked: report.blocked.length }, `blocked ${report.blocked.length} dependent token(s)`);
+    } catch (err) {
+      log.warn({ err }, 'could not settle the dependent tokens; a later sweep (any pilot, or picas repair) does');
+    }
+  }
+
+  start(): void {
+    if (this.options.intervalMs <= 0) return;
+    const schedule = () => {
+      if (this.stopped) return;
+      this.timer = setTimeout(() => void this.sweep().finally(schedule), Math.round(this.options.intervalMs * (0.5 + Math.random())));
+      this.timer.unref();
+    };
+    schedule();
+  }
+
+  /** One sweep over the waiting tokens; undefined when it failed (logged). */
+  sweep(): Promise<SettleReport | undefined> {
+    if (this.running) return this.running;
+    this.running = sweepWaiting(this.http, { w: this.options.w, actor: this.options.actor })
+      .then((report) => {
+        if (report.released.length > 0) this.options.log.info({ released: report.released }, `released ${report.released.length} waiting token(s) whose dependencies are done`);
+        if (report.blocked.length > 0) this.options.log.warn({ blocked: report.blocked }, `blocked ${report.blocked.length} waiting token(s) whose dependencies failed`);
+        return report;
+      })
+      .catch((err: unknown) => {
+        this.options.log.warn({ err }, 'sweeping waiting tokens failed; will retry later');
+        return undefined;
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

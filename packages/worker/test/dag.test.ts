@@ -1,0 +1,191 @@
+/**
+ * Tokens that wait for other tokens (docs/dag.md), end to end with real pilots: the examples/dag workflow on
+ * several pilots, a failing step that blocks the merge until `picas retry`, and a pilot killed right after
+ * completing a parent, whose dependents another pilot releases.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { TokenDoc } from '@picas/core';
+import { fileLabel, freshDatabase, repoRoot, runCli, waitFor, type TestDatabase } from '@picas/testkit';
+import { getToken, injectConflict, tempDir, worker } from './helpers.js';
+
+async function dagDatabase(label: string): Promise<TestDatabase> {
+  const db = await freshDatabase(`${fileLabel(import.meta.url)}-${label}`);
+  const init = await runCli(['init'], { env: db.env });
+  assert.equal(init.exitCode, 0, init.stderr);
+  return db;
+}
+
+async function push(db: TestDatabase, dir: string, file: string, ...args: string[]): Promise<void> {
+  const r = await runCli(['push', file, ...args], { env: db.env, cwd: dir });
+  assert.equal(r.exitCode, 0, r.stderr);
+}
+
+async function allTokens(db: TestDatabase): Promise<Map<string, TokenDoc>> {
+  const body = await db.couch.http.expectOk<{ rows: Array<{ doc?: TokenDoc }> }>({ path: db.couch.http.dbPath('/_all_docs'), query: { include_docs: true } });
+  return new Map(body.rows.flatMap((r) => (r.doc && r.doc.type === 'token' ? [[r.doc._id, r.doc] as const] : [])));
+}
+
+test('examples/dag on three pilots: every step after the split, the merge once and after every step', async () => {
+  const db = await dagDatabase('example');
+  const dir = tempDir();
+  const steps = 6;
+  writeFileSync(join(dir, 'workflow.yaml'), execFileSync('bash', [join(repoRoot, 'examples/dag/make-workflow.sh'), String(steps)]));
+  await push(db, dir, 'workflow.yaml');
+  const data = join(dir, 'data');
+  const pilots = await Promise.all([1, 2, 3].map((i) => worker(db, ['--worker-id', `p${i}`], { env: { PICAS_DAG_DIR: data } })));
+  for (const p of pilots) assert.equal(p.exitCode, 0, p.stderr.slice(-2000));
+
+  const tokens = await allTokens(db);
+  assert.equal(tokens.size, steps + 2);
+  for (const doc of tokens.values()) assert.equal(doc.exit_code, 0, `${doc._id} done`);
+  const split = tokens.get('dag_split')!;
+  const merge = tokens.get('dag_merge')!;
+  const stepDocs = [...tokens.values()].filter((d) => d._id.startsWith('dag_step_'));
+  for (const step of stepDocs) {
+    assert.ok(step.started! >= split.finished!, `${step._id} started after the split finished`);
+    assert.ok(merge.started! >= step.finished!, `the merge started after ${step._id} finished`);
+    assert.equal(step.attempts, 1);
+  }
+  assert.equal(merge.attempts, 1);
+  // what ran, as the commands themselves recorded it: each token once, the merge last
+  const runs = readFileSync(join(data, 'runs.log'), 'utf8').trim().split('\n');
+  const starts = runs.filter((l) => l.includes(' start ')).map((l) => l.split(' ')[0]);
+  assert.equal(starts.length, steps + 2);
+  assert.equal(new Set(starts).size, steps + 2, 'no token ran twice');
+  assert.equal(starts.filter((id) => id === 'dag_merge').length, 1);
+  assert.equal(runs.at(-1)!.split(' ').slice(0, 2).join(' '), 'dag_merge end');
+  const mergeOut = await runCli(['logs', 'dag_merge'], { env: db.env });
+  assert.match(mergeOut.stdout, /total 500500/);
+  const stepOut = await runCli(['logs', 'dag_step_1'], { env: db.env });
+  assert.match(stepOut.stdout, /\(after dag_split\)/, 'PICAS_DEPENDS_ON in the command environment');
+});
+
+test('a pilot with nothing to claim waits while the dependencies of waiting tokens run elsewhere', async (t) => {
+  const db = await dagDatabase('waits');
+  const dir = tempDir();
+  const gate = join(dir, 'gate');
+  writeFileSync(join(dir, 'wf.yaml'), `- id: slow\n  input: while [ ! -e '${gate}' ]; do sleep 0.05; done\n- id: next\n  depends_on: [slow]\n  input: echo next\n`);
+  await push(db, dir, 'wf.yaml');
+  const busy = worker(db, ['--worker-id', 'busy', '--prefetch', '1']);
+  t.after(() => busy.kill('SIGKILL'));
+  await waitFor(async () => (await getToken(db.couch, 'slow')).lock > 0, { what: 'the slow token to be claimed' });
+  const idle = worker(db, ['--worker-id', 'idle', '--prefetch', '1']);
+  t.after(() => idle.kill('SIGKILL'));
+  let stderr = '';
+  idle.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await waitFor(() => /1 token\(s\) wait for dependencies that still run/.test(stderr), { what: 'the idle pilot to wait', timeoutMs: 60_000 });
+  assert.equal(idle.exitCode, null, 'the idle pilot is still there');
+  writeFileSync(gate, '');
+  const [b, i] = await Promise.all([busy, idle]);
+  assert.equal(b.exitCode, 0, b.stderr.slice(-2000));
+  assert.equal(i.exitCode, 0, i.stderr.slice(-2000));
+  const next = await getToken(db.couch, 'next');
+  assert.equal(next.exit_code, 0);
+  assert.ok(next.started! >= (await getToken(db.couch, 'slow')).finished!);
+});
+
+test('a failing step blocks the merge (with an event naming it); picas retry unblocks it and the merge runs', async () => {
+  const db = await dagDatabase('failing');
+  const dir = tempDir();
+  const marker = join(dir, 'failed-once');
+  writeFileSync(
+    join(dir, 'wf.jsonl'),
+    [
+      { id: 'a', input: 'echo a' },
+      { id: 'b1', input: 'echo b1', depends_on: ['a'] },
+      { id: 'b2', input: `if [ ! -e '${marker}' ]; then touch '${marker}'; exit 3; fi; echo b2`, depends_on: ['a'] },
+      { id: 'm', input: 'echo merge', depends_on: ['b1', 'b2'] },
+      { id: 'after_m', input: 'echo after', depends_on: ['m'] },
+    ]
+      .map((t) => JSON.stringify(t))
+      .join('\n'),
+  );
+  await push(db, dir, 'wf.jsonl');
+  const first = await worker(db, ['--worker-id', 'first']);
+  assert.equal(first.exitCode, 0, first.stderr.slice(-2000));
+  let tokens = await allTokens(db);
+  assert.equal(tokens.get('b2')!.exit_code, 3);
+  const m = tokens.get('m')!;
+  assert.equal(m.lock, -1);
+  assert.equal(m.blocked_by!.id, 'b2');
+  assert.match(m.blocked_by!.reason, /dependency b2 failed \(exit code 3\)/);
+  assert.ok(m.events!.some((e) => e.event === 'blocked' && /b2/.test(e.message!)), 'an event names the failed dependency');
+  assert.equal(tokens.get('after_m')!.blocked_by!.id, 'b2', 'blocked down the chain, naming the root');
+  const status = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
+  assert.deepEqual([status.done, status.error, status.blocked, status.waiting], [2, 1, 2, 0]);
+
+  const wrong = await runCli(['retry', 'm'], { env: db.env });
+  assert.match(wrong.stdout, /skipped m: blocked by b2: retry b2/);
+  const retry = await runCli(['retry', 'b2'], { env: db.env });
+  assert.equal(retry.exitCode, 0, retry.stderr);
+  assert.match(retry.stdout, /2 blocked dependent tokens waiting again: /);
+  tokens = await allTokens(db);
+  assert.equal(tokens.get('m')!.blocked_by, undefined);
+  assert.equal(tokens.get('m')!.lock, -1, 'waiting again');
+
+  const second = await worker(db, ['--worker-id', 'second']);
+  assert.equal(second.exitCode, 0, second.stderr.slice(-2000));
+  tokens = await allTokens(db);
+  for (const id of ['b2', 'm', 'after_m']) assert.equal(tokens.get(id)!.exit_code, 0, `${id} done`);
+  assert.ok(tokens.get('m')!.started! >= tokens.get('b2')!.finished!);
+});
+
+test('a pilot killed -9 right after completing a parent: another pilot releases the dependents', async () => {
+  const db = await dagDatabase('killed');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'wf.yaml'), '- id: parent\n  input: echo parent\n- id: child_1\n  depends_on: [parent]\n  input: echo child 1\n- id: child_2\n  depends_on: [parent]\n  input: echo child 2\n');
+  await push(db, dir, 'wf.yaml');
+  // test-only hook: the pilot SIGKILLs itself after writing the parent's result, before the release
+  const doomed = await worker(db, ['--worker-id', 'doomed'], { env: { PICAS_TEST_KILL_AFTER_COMPLETION: '1' } });
+  assert.equal(doomed.signal, 'SIGKILL');
+  const parent = await getToken(db.couch, 'parent');
+  assert.equal(parent.exit_code, 0);
+  assert.equal(parent.worker_id, 'doomed');
+  assert.equal((await getToken(db.couch, 'child_1')).lock, -1, 'stranded: still waiting');
+
+  const rescuer = await worker(db, ['--worker-id', 'rescuer']);
+  assert.equal(rescuer.exitCode, 0, rescuer.stderr.slice(-2000));
+  for (const id of ['child_1', 'child_2']) {
+    const child = await getToken(db.couch, id);
+    assert.equal(child.exit_code, 0, `${id} ran`);
+    assert.equal(child.attempts, 1);
+    const released = child.events!.find((e) => e.event === 'released');
+    assert.equal(released?.worker_id, 'rescuer');
+  }
+});
+
+test('picas repair releases waiting tokens whose dependencies are done', async () => {
+  const db = await dagDatabase('repair');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'wf.yaml'), '- id: p\n  input: echo p\n- id: c\n  depends_on: [p]\n  input: echo c\n');
+  await push(db, dir, 'wf.yaml');
+  const doomed = await worker(db, ['--worker-id', 'doomed'], { env: { PICAS_TEST_KILL_AFTER_COMPLETION: '1' } });
+  assert.equal(doomed.signal, 'SIGKILL');
+  assert.equal((await getToken(db.couch, 'c')).lock, -1);
+  const repair = await runCli(['repair'], { env: db.env });
+  assert.equal(repair.exitCode, 0, repair.stderr);
+  assert.match(repair.stdout, /waiting tokens: 1 released, 0 blocked, 0 still waiting/);
+  const c = await getToken(db.couch, 'c');
+  assert.equal(c.lock, 0);
+  assert.equal(c.done, 0);
+});
+
+test('picas repair keeps a waiting token with conflicting revisions waiting (todo would run it too early)', async () => {
+  const db = await dagDatabase('repair-conflict');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'wf.yaml'), '- id: p\n  input: echo p\n- id: c\n  depends_on: [p]\n  input: echo c\n');
+  await push(db, dir, 'wf.yaml');
+  await injectConflict(db.couch, 'c', (doc) => ({ ...doc, note: 'another replica' }));
+  assert.equal((await getToken(db.couch, 'c'))._conflicts?.length, 1);
+  const repair = await runCli(['repair'], { env: db.env });
+  assert.equal(repair.exitCode, 0, repair.stderr);
+  assert.match(repair.stdout, /repaired c: 1 losing revision\(s\) deleted, now waiting/);
+  const c = await getToken(db.couch, 'c');
+  assert.equal(c._conflicts, undefined);
+  assert.equal(c.lock, -1);
+  assert.equal(c.done, 0);
+});
