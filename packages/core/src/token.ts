@@ -290,20 +290,10 @@ export function scrubbed(doc: TokenDoc, event: string, message: string, nowMs = 
  * `scrubbed` the scrub count stays and the claim's attempt is taken back; an event says what happened.
  */
 export function unclaimed(doc: TokenDoc, message: string, nowMs = Date.now(), workerId?: string): TokenDoc {
-  const next: TokenDoc = {
-    ...doc,
-    lock: 0,
-    done: 0,
-    hostname: '',
-    exit_code: '',
-    lease_until: 0,
-    attempts: Math.max(0, (typeof doc.attempts === 'number' ? doc.attempts : 1) - 1),
-    events: appendEvent(doc, { time: Math.floor(nowMs / 1000), event: 'unclaimed', message, ...(workerId ? { worker_id: workerId } : {}) }),
-  };
-  delete next.claim_id;
-  delete next.claimed_from;
+  const next = scrubbed(doc, 'unclaimed', message, nowMs, workerId);
+  next.scrub_count = typeof doc.scrub_count === 'number' ? doc.scrub_count : 0;
+  next.attempts = Math.max(0, (typeof doc.attempts === 'number' ? doc.attempts : 1) - 1);
   delete next.worker_id;
-  for (const f of JOB_ID_FIELDS) delete next[f];
   for (const f of ['slurm_job_id_raw', 'slurm_array_job_id', 'slurm_array_task_id']) delete next[f];
   return next;
 }

@@ -14,16 +14,26 @@
  */
 import type { CouchHttp, Logger, TokenDoc } from '@picas/core';
 import { blockDependents, releaseDependents, sweepWaiting, type SettleReport } from '@picas/core/ops/release-dependents';
+import { PeriodicPass } from './periodic-pass.js';
 
 export class DependencyKeeper {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<SettleReport | undefined>;
-  private stopped = false;
+  private readonly pass: PeriodicPass<SettleReport>;
 
   constructor(
     private readonly http: CouchHttp,
     private readonly options: { w?: number; actor: string; log: Logger; intervalMs: number; env: Record<string, string | undefined> },
-  ) {}
+  ) {
+    const { log } = options;
+    this.pass = new PeriodicPass(
+      async () => {
+        const report = await sweepWaiting(http, { w: options.w, actor: options.actor });
+        if (report.released.length > 0) log.info({ released: report.released }, `released ${report.released.length} waiting token(s) whose dependencies are done`);
+        if (report.blocked.length > 0) log.warn({ blocked: report.blocked }, `blocked ${report.blocked.length} waiting token(s) whose dependencies failed`);
+        return report;
+      },
+      { intervalMs: options.intervalMs, log, failure: 'sweeping waiting tokens failed; will retry later' },
+    );
+  }
 
   /** After the result of `doc` was written (`doc` as written). */
   async afterCompletion(doc: TokenDoc, outcome: 'done' | 'failed' | 'requeued', log: Logger): Promise<void> {
@@ -42,37 +52,15 @@ export class DependencyKeeper {
   }
 
   start(): void {
-    if (this.options.intervalMs <= 0) return;
-    const schedule = () => {
-      if (this.stopped) return;
-      this.timer = setTimeout(() => void this.sweep().finally(schedule), Math.round(this.options.intervalMs * (0.5 + Math.random())));
-      this.timer.unref();
-    };
-    schedule();
+    this.pass.start();
   }
 
   /** One sweep over the waiting tokens; undefined when it failed (logged). */
   sweep(): Promise<SettleReport | undefined> {
-    if (this.running) return this.running;
-    this.running = sweepWaiting(this.http, { w: this.options.w, actor: this.options.actor })
-      .then((report) => {
-        if (report.released.length > 0) this.options.log.info({ released: report.released }, `released ${report.released.length} waiting token(s) whose dependencies are done`);
-        if (report.blocked.length > 0) this.options.log.warn({ blocked: report.blocked }, `blocked ${report.blocked.length} waiting token(s) whose dependencies failed`);
-        return report;
-      })
-      .catch((err: unknown) => {
-        this.options.log.warn({ err }, 'sweeping waiting tokens failed; will retry later');
-        return undefined;
-      })
-      .finally(() => {
-        this.running = undefined;
-      });
-    return this.running;
+    return this.pass.runOnce();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.pass.stop();
   }
 }
