@@ -25,6 +25,8 @@ const COMMAND_MODULES = [
   './commands/launch.js',
   './commands/slurm.js',
   './commands/firecrest.js',
+  './commands/pilots.js',
+  './commands/dashboard.js',
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -2,6 +2,7 @@
  * The design documents. `_design/Monitor` is PiCaS' own, character for character, so that Python PiCaS
  * and picas can share a database. Our extra views live in `_design/picas`, never inside Monitor.
  */
+import { DASHBOARD_DESIGN } from './dashboard-design.js';
 
 /**
  * PiCaS' view code template (picasclient examples/create_views.py), as CouchDB stores it: couchdb-python's
@@ -103,7 +104,8 @@ export const PICAS_DESIGN: DesignDoc = {
   },
 };
 
-export const DESIGN_DOCS: readonly DesignDoc[] = [MONITOR_DESIGN, PICAS_DESIGN];
+// picas dashboard's views (dashboard-design.ts)
+export const DESIGN_DOCS: readonly DesignDoc[] = [MONITOR_DESIGN, PICAS_DESIGN, DASHBOARD_DESIGN];
 
 /** True when the stored design doc already has exactly these views (so `picas init` changes nothing). */
 export function sameViews(stored: { views?: Record<string, { map?: string; reduce?: string }>; language?: string } | undefined, wanted: DesignDoc): boolean {

@@ -11,3 +11,5 @@ export * from './couch/retry.js';
 export * from './couch/http.js';
 export * from './couch/connection.js';
 export * from './process-info.js';
+export * from './pilot.js';
+export * from './dashboard-design.js';
