@@ -41,7 +41,7 @@ const MONITOR_STATES = ['todo', 'locked', 'done', 'error'] as const;
 /** the window of the recent rate (and so of the ETA) */
 const RATE_WINDOW_MS = 5 * 60_000;
 const FAILURE_ROWS = 20;
-const STDERR_TAIL_LINES = 6;
+const STDERR_TAIL_LINES = 5;
 
 export interface BoardOptions {
   /** the CouchDB base address without credentials, for links to Fauxton */

@@ -79,7 +79,8 @@
         {
           width,
           height: 220,
-          scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+          // at least half an hour wide, so a young run's few minutes do not stretch over years
+          scales: { x: { time: true, range: (u, min, max) => (min == null ? [serverNow() / 1000 - 1800, serverNow() / 1000] : [Math.min(min - 60, max - 1800), max + 60]) }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
           series: [
             {},
             { label: 'done', stroke: '#2e7d32', fill: 'rgba(46,125,50,.35)', paths: bars, points: { show: !bars } },
