@@ -82,8 +82,13 @@ export class Board {
     this.publish('meta', { db: config.db, fauxton: `${base}/_utils/#/database/${encodeURIComponent(config.db)}/`, readIntervalMs: options.readIntervalMs ?? 1000 });
   }
 
-  /** Installs the dashboard's design document if missing, and starts the refresh loop. */
+  /**
+   * Checks the database once (a missing database or a refused login fails here, with its exit code), installs
+   * the dashboard's design document if missing, and starts the refresh loop.
+   */
   async start(): Promise<void> {
+    const http = this.couch.http;
+    await http.expectOk({ path: http.dbPath() }, `opening database '${this.config.db}'`);
     await this.ensureDesign();
     this.loopDone ??= this.loop();
   }

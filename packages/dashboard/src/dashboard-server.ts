@@ -180,7 +180,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
   });
   port = (server.address() as AddressInfo).port;
-  await board.start();
+  try {
+    await board.start();
+  } catch (err) {
+    // no database, or a refused login: say so and leave nothing running
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await board.stop();
+    throw err;
+  }
   feed.start();
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}/${accessToken ? `?token=${accessToken}` : ''}`;

@@ -6,6 +6,8 @@
   const $ = (sel) => document.querySelector(sel);
   const state = { meta: null, counts: null, pilots: null, failures: null, clockOffsetMs: 0 };
   let chart = null;
+  let pendingChart = null;
+  window.addEventListener('load', () => pendingChart && renderChart(pendingChart));
 
   function el(tag, props, ...children) {
     const e = document.createElement(tag);
@@ -73,7 +75,10 @@
     const series = [data.minutes, data.done, data.error];
     box.dataset.points = String(data.minutes.length);
     if (!chart) {
-      if (typeof uPlot !== 'function') return;
+      if (typeof uPlot !== 'function') {
+        pendingChart = data; // drawn when uPlot has loaded
+        return;
+      }
       const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined;
       chart = new uPlot(
         {
@@ -190,6 +195,7 @@
   const source = new EventSource('/api/events');
   const live = $('#live');
   source.addEventListener('open', () => {
+    if (!state.counts) performance.mark('picas:events-open');
     live.textContent = 'live';
     live.classList.remove('off');
   });
@@ -203,18 +209,24 @@
     renderMeta();
   });
   on('counts', (c) => {
+    const first = !state.counts;
+    if (first) performance.mark('picas:counts-received');
     state.counts = c;
     state.clockOffsetMs = c.time - Date.now();
     renderCounts();
+    // for the benchmark: when the counts were first painted, from the start of the navigation
+    if (first) requestAnimationFrame(() => performance.mark('picas:first-counts'));
   });
-  on('chart', renderChart);
+  // the counts paint first; the heavier parts are drawn in tasks of their own after them
+  const later = (fn) => setTimeout(fn, 0);
+  on('chart', (d) => later(() => renderChart(d)));
   on('failures', (f) => {
     state.failures = f;
-    renderFailures();
+    later(renderFailures);
   });
   on('pilots', (p) => {
     state.pilots = p;
-    renderPilots();
+    later(renderPilots);
   });
   on('problems', renderProblems);
   window.addEventListener('resize', () => chart && chart.setSize({ width: Math.max(300, $('#chart').clientWidth), height: 220 }));
