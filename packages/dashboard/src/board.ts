@@ -68,6 +68,8 @@ export class Board {
   private states?: Record<string, number>;
   private extras: { states: Record<string, number>; conflicts: number | null } = { states: {}, conflicts: null };
   private chartRate?: number;
+  /** when the first running pilot's lease passes: read the records again then (renewed, or lost) */
+  private pilotsRecheckAt = Infinity;
   private readonly stderrCache = new Map<string, string>();
 
   constructor(
@@ -165,6 +167,10 @@ export class Board {
   }
 
   private due(p: PartState, now: number): boolean {
+    if (p === this.parts.pilots && now >= this.pilotsRecheckAt) {
+      this.pilotsRecheckAt = Infinity;
+      p.dirty = true;
+    }
     if (p.everyMs !== undefined && now - p.last >= p.everyMs) p.dirty = true;
     return p.dirty && now >= p.last + p.minIntervalMs && now >= p.retryAt;
   }
@@ -276,6 +282,8 @@ export class Board {
 
   private async refreshPilots(signal: AbortSignal): Promise<void> {
     const pilots = await listPilots(this.couch, { signal });
+    const leases = pilots.filter((p) => p.shown === 'running').map((p) => p.lease_until * 1000);
+    this.pilotsRecheckAt = leases.length ? Math.min(...leases) + 500 : Infinity;
     const rows = pilots.map((p) => ({
       id: p._id,
       pilot: p.pilot_id,

@@ -126,8 +126,10 @@
     $('#failures-note').textContent = errors > rows.length ? `(newest ${rows.length} of ${nf.format(errors)}; picas list --state error for all)` : '';
   }
 
+  // lost as of the dashboard's last read of the records (a renewal since then is on its way: the dashboard
+  // reads the records again when a pilot writes, and when a lease passes)
   function pilotState(p) {
-    return p.state === 'running' && p.leaseUntil * 1000 < serverNow() ? 'lost' : p.state;
+    return p.shown;
   }
 
   function renderPilots() {
