@@ -364,8 +364,8 @@ export class Board {
     if (keys.length > 0) {
       const nowMinute = Math.floor(Date.now() / 60_000);
       const last = Math.max(keys.at(-1)!, Math.min(nowMinute, keys.at(-1)! + 60));
-      // at most a week of minutes on the chart (the newest)
-      const first = Math.max(keys[0]!, last - 7 * 24 * 60);
+      // at least the last half hour (a young run's few minutes do not make a one-bar chart), at most a week
+      const first = Math.max(Math.min(keys[0]!, last - 30), last - 7 * 24 * 60);
       for (let m = first; m <= last; m++) {
         const e = byMinute.get(m);
         minutes.push(m * 60);
