@@ -25,6 +25,8 @@ import { resolveWorkerCommand } from '@picas/launch/worker-command';
 import { runPicasBaseline } from './picas-baseline.js';
 import { measureWorkerStartup, renderWorkerStartup } from './worker-startup.js';
 import { dagBench, dagMarkdown, dagTargets } from './dag-bench.js';
+import { comparePilotRecords } from './pilot-records.js';
+import { dashboardBench } from './dashboard-bench.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const cliBin = join(root, 'packages/cli/dist/src/bin.js');
@@ -387,6 +389,9 @@ async function main() {
     e2e: q ? 100 : 2000,
     e2eSlots: q ? 100 : 2000,
     status: q ? 2000 : 100_000,
+    dashboard: q ? 2000 : 100_000,
+    dashboardLoadSeconds: q ? 6 : 20,
+    pilotRecordRounds: q ? 1 : 2,
   };
   process.stderr.write(`bench${q ? ' (quick)' : ''} against ${server.url}\n`);
   try {
@@ -419,6 +424,7 @@ async function main() {
       q ? { chains: 20, length: 5, pilots: 4 } : { chains: 200, length: 10, pilots: 16 },
     );
     process.stderr.write(`   DAG: chains ${fmt(dag.chained.tokensPerSec)} tokens/s vs independent ${fmt(dag.independent.tokensPerSec)} (${fmt(dag.ratio, 2)} x)\n`);
+    const pilotRecords = await comparePilotRecords((name, wargs) => endToEnd(server, http, work, name, sizes.e2e, 16, wargs), sizes.pilotRecordRounds, (l) => process.stderr.write(l + '\n'));
     const baseline = await picasBaseline(http, sizes.e2e, 16);
     process.stderr.write(`   ${baseline.name}: ${fmt(baseline.tokensPerSec)} tokens/s, double ${baseline.doubleExecutions}\n`);
     process.stderr.write('4. idle worker RSS and status latency...\n');
@@ -426,6 +432,8 @@ async function main() {
     const status = await statusLatency(server, http, sizes.status);
     process.stderr.write('5. picas-worker start-up, bundle vs multi-file...\n');
     const workerStartup = await measureWorkerStartup(server, { runs: q ? 3 : 20 });
+    process.stderr.write('6. picas dashboard...\n');
+    const dashboard = await dashboardBench({ http, env: picasEnv(server, 'bench_dashboard'), cliBin, worker: { file: workerCommand.file, args: workerStart([]) }, tokens: sizes.dashboard, loadSeconds: sizes.dashboardLoadSeconds, progress: (l) => process.stderr.write(l + '\n') });
 
     const at16 = e2e.find((r) => r.name === '16 workers')!;
     const at16Single = e2e.find((r) => r.name === '16 workers --prefetch 1')!;
@@ -450,6 +458,9 @@ async function main() {
       { target: 'worker RSS with 16 slots <= 120 MB', value: `${fmt(slots16.peakRssMb)} MB`, ok: slots16.peakRssMb <= 120, hard: false },
       { target: 'bundled picas-worker starts faster than the multi-file one (empty pool, CPU)', value: `${fmt(workerStartup.cpuSpeedup ?? NaN, 2)} x`, ok: (workerStartup.cpuSpeedup ?? 0) > 1, hard: false },
       ...dagTargets(dag),
+      { target: '16 workers with pilot records >= 0.95 x with --no-pilot-record', value: `${fmt(pilotRecords.ratio, 3)} x (${fmt(pilotRecords.withRecords)} vs ${fmt(pilotRecords.withoutRecords)} tokens/s, ${pilotRecords.rounds} interleaved rounds)`, ok: pilotRecords.ratio >= 0.95, hard: false },
+      { target: `dashboard first paint with ${sizes.dashboard} tokens <= 2 s`, value: `${fmt(dashboard.firstPaintMs / 1000, 2)} s (${dashboard.firstPaintHow})`, ok: dashboard.firstPaintMs <= 2000, hard: false },
+      { target: 'view reads the dashboard adds under load <= 1/s', value: `${fmt(dashboard.load.viewReadsPerSec, 2)}/s (${dashboard.load.viewReads} in ${fmt(dashboard.load.seconds)} s, ${dashboard.load.tokensChanged} changes)`, ok: dashboard.load.viewReadsPerSec <= 1, hard: false },
       ...bulk.map((r) => ({ target: `${r.name} (bulk claims): tokens/s vs _bulk_docs ceiling`, value: `${fmt(r.tokensPerSec / bulkPerSec, 3)} x`, ok: true, hard: false })),
     ];
     const results = {
@@ -468,6 +479,8 @@ async function main() {
       },
       idleWorkerRssMb: idleRss,
       status: { tokens: sizes.status, medianMs: status.medianMs, firstViewBuildSeconds: status.viewBuildSeconds },
+      pilotRecords,
+      dashboard,
       targets,
       workerStartup,
     };
@@ -511,6 +524,11 @@ Server: ${r.server}. All numbers measured in one run, on the same server.
 | \`picas push\` tokens/s (${r.push.tokens} tokens, whole command) | ${fmt(r.push.tokensPerSec)} (${fmt(r.push.ratioToBulk, 2)} x bulk) |
 | \`picas status\` median latency, ${r.status.tokens} tokens, views built | ${fmt(r.status.medianMs)} ms (first view build ${fmt(r.status.firstViewBuildSeconds)} s) |
 | idle worker RSS | ${fmt(r.idleWorkerRssMb)} MB |
+| \`picas dashboard\`, ${r.dashboard.tokens} tokens: first paint (${r.dashboard.firstPaintHow}) | ${fmt(r.dashboard.firstPaintMs, 0)} ms |
+| \`picas dashboard\` under load: view reads/s it adds, _changes requests/s | ${fmt(r.dashboard.load.viewReadsPerSec, 2)}, ${fmt(r.dashboard.load.changesRequestsPerSec, 2)} |
+| \`picas dashboard\`: a change in CouchDB until the page shows it, median / max of ${r.dashboard.changeToPageMs.samples} | ${fmt(r.dashboard.changeToPageMs.median, 0)} / ${fmt(r.dashboard.changeToPageMs.max, 0)} ms |
+| \`_design/picas_dashboard\` first build, ${r.dashboard.tokens} tokens | ${fmt(r.dashboard.viewBuildSeconds)} s |
+| 16 workers with pilot records / with \`--no-pilot-record\` | ${fmt(r.pilotRecords.ratio, 3)} x |
 
 | end to end (push → last done, input appends its id) | tokens | tokens/s | 409s/claim | requests/token | double runs | left locked | claim p50/p99 ms | peak RSS MB | CPU ms/token: server / pilots / commands |
 |---|---|---|---|---|---|---|---|---|---|

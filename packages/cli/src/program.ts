@@ -29,6 +29,8 @@ const COMMAND_MODULES = [
   './commands/config.js',
   './commands/passwd.js',
   './commands/user.js',
+  './commands/pilots.js',
+  './commands/dashboard.js',
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -3,6 +3,7 @@
  * and picas can share a database. Our extra views live in `_design/picas`, never inside Monitor.
  */
 import { DEPS_DESIGN } from './design-docs-deps.js';
+import { DASHBOARD_DESIGN } from './dashboard-design.js';
 
 /**
  * PiCaS' view code template (picasclient examples/create_views.py), as CouchDB stores it: couchdb-python's
@@ -104,7 +105,8 @@ export const PICAS_DESIGN: DesignDoc = {
   },
 };
 
-export const DESIGN_DOCS: readonly DesignDoc[] = [MONITOR_DESIGN, PICAS_DESIGN, DEPS_DESIGN];
+// our dependency views (design-docs-deps.ts) and picas dashboard's (dashboard-design.ts)
+export const DESIGN_DOCS: readonly DesignDoc[] = [MONITOR_DESIGN, PICAS_DESIGN, DEPS_DESIGN, DASHBOARD_DESIGN];
 
 /** True when the stored design doc already has exactly these views (so `picas init` changes nothing). */
 export function sameViews(stored: { views?: Record<string, { map?: string; reduce?: string }>; language?: string } | undefined, wanted: DesignDoc): boolean {

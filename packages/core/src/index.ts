@@ -13,3 +13,5 @@ export * from './couch/connection.js';
 export * from './process-info.js';
 export * from './fernet.js';
 export * from './picas-config-file.js';
+export * from './pilot.js';
+export * from './dashboard-design.js';

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
+import { listPilots } from '@picas/core/ops/list-pilots';
 import {
   fileLabel,
   cleanEnv,
@@ -102,6 +103,10 @@ async function drainThroughFirecrest(runner: 'bash' | 'slurm'): Promise<void> {
     const report = JSON.parse(String(status.stdout));
     assert.deepEqual(report.tokens, { todo: 0, locked: 0, done: 6, error: 0 });
     assert.deepEqual(report.pilots.map((p: any) => [p.state, p.exitCode]), [['COMPLETED', 0], ['COMPLETED', 0]]);
+    // each pilot kept its record: started through FirecREST, on this system, with its Slurm job id under Slurm
+    const records = await listPilots(db.couch);
+    assert.deepEqual(records.map((p) => [p.launcher, p.shown]), [['firecrest cluster', 'finished'], ['firecrest cluster', 'finished']]);
+    if (runner === 'slurm') assert.deepEqual(records.map((p) => p.slurm_job_id_raw).sort(), [...jobIds].sort());
     const text = await runCli(['firecrest', 'status', '--all'], { env, cwd });
     assert.match(String(text.stdout), /tokens in .*: todo 0, locked 0, done 6, error 0\npilots: 2 completed\n/);
 

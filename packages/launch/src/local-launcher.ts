@@ -58,7 +58,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
   const out = options.out ?? ((line: string) => process.stdout.write(line + '\n'));
   const err = options.err ?? ((line: string) => process.stderr.write(line + '\n'));
   const graceMs = options.stopGraceMs ?? 60_000;
-  const env = { ...(options.baseEnv ?? process.env), ...options.pilot.env };
+  const env = { ...(options.baseEnv ?? process.env), PICAS_LAUNCHER: 'local', ...options.pilot.env };
   const children: Array<ResultPromise & { pid?: number }> = [];
   const alive = new Set<number>();
   let stopped = false;

@@ -31,6 +31,7 @@ export const workerSettings: readonly SettingSpec[] = [
   { key: 'repairInterval', flag: '--repair-interval', env: ['PICAS_REPAIR_INTERVAL'], type: 'duration', default: '10m', description: 'how often (jittered) the pilot repairs tokens left with conflicting revisions; 0 turns it off' },
   { key: 'command', flag: '--command', env: ['PICAS_COMMAND'], type: 'string', description: 'shell command run for every token instead of its input (the input is in PICAS_TOKEN_INPUT, the id in PICAS_TOKEN_ID)' },
   { key: 'retryFor', flag: '--retry-for', env: ['PICAS_RETRY_FOR'], type: 'duration', default: '5m', description: 'keep retrying an unreachable CouchDB (network errors, 5xx) this long before giving up with exit code 2' },
+  { key: 'pilotRecord', flag: '--pilot-record', env: ['PICAS_PILOT_RECORD'], type: 'boolean', default: true, description: 'keep a record of this pilot in the database (pilot:<worker id>: host, job ids, heartbeat, counts, state), for `picas pilots` and `picas dashboard`; --no-pilot-record turns it off' },
   { key: 'workerId', flag: '--worker-id', env: ['PICAS_WORKER_ID'], type: 'string', description: 'id recorded on claimed tokens (default: host-pid-random)' },
   { key: 'logLevel', flag: '--log-level', env: ['PICAS_LOG_LEVEL'], type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'log level' },
 ];
@@ -62,6 +63,7 @@ export interface WorkerOptions {
   repairInterval: number;
   command?: string;
   retryFor: number;
+  pilotRecord: boolean;
   workerId?: string;
   logLevel: string;
 }

@@ -29,6 +29,7 @@ import { safeFileName } from './worker-id.js';
 import { OrphanGuard } from './orphan-guard.js';
 import { prefetchCap, prefetchDepth } from './prefetch.js';
 import { DependencyKeeper } from './dependency-keeper.js';
+import { PilotRecord, pilotEndState } from './pilot-record.js';
 
 export interface WorkerContext {
   couch: Couch;
@@ -120,6 +121,8 @@ export class Worker {
   private unconfirmed: Array<UnconfirmedClaim & { tries: number }> = [];
   private readonly settleCounts = { withdrawn: 0, repaired: 0, settled: 0, retried: 0 };
   private membership?: { at: number; value: Membership | undefined };
+  /** this pilot's own document (pilot-record.ts), unless --no-pilot-record */
+  private pilotRecord?: PilotRecord;
 
   constructor(private readonly ctx: WorkerContext) {
     this.http = ctx.couch.http;
@@ -201,6 +204,10 @@ export class Worker {
       { n: this.replicas.n, w: w ?? null, slots: o.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(this.budget.remainingMs()) },
       'worker started',
     );
+    if (o.pilotRecord) {
+      this.pilotRecord = new PilotRecord({ http: this.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: o.slots, leaseMs: o.lease, log: this.log, counts: () => this.counts });
+      this.pilotRecord.start();
+    }
     const maxTime = o.maxTime;
     const maxTimer = maxTime !== undefined ? setTimeout(() => this.stop(`--max-time ${maxTime / 1000}s reached`, 'max-time'), Math.max(0, maxTime - (Date.now() - this.started))) : undefined;
     let stopReason = 'no tokens left';
@@ -221,8 +228,10 @@ export class Worker {
     await this.guard.stop();
     if (this.stopRequest) stopReason = this.stopRequest.reason;
     if (!this.ctx.options.keepWorkdir) rmSync(this.workRoot, { recursive: true, force: true, maxRetries: 2 });
+    const summary = this.summary(stopReason);
+    await this.pilotRecord?.finish(pilotEndState(this.stopRequest?.kind, fatal), summary);
     if (fatal) throw fatal;
-    return this.summary(stopReason);
+    return summary;
   }
 
   private summary(stopReason: string): WorkerSummary {

@@ -219,7 +219,8 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
   const job = {
     script,
     workingDirectory: workdir!,
-    env: pilot.env,
+    // PICAS_LAUNCHER: the pilot records say how the pilot was started (see worker pilot-record.ts)
+    env: { ...pilot.env, PICAS_LAUNCHER: `firecrest ${system}` },
     name: scriptOptions.jobName,
     account: config!.account,
     partition: scriptOptions.partition,

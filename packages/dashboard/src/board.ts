@@ -1,0 +1,385 @@
+/**
+ * What the dashboard shows, kept on the server and refreshed part by part:
+ *   counts    state counts from PiCaS' Monitor/overview_total (plus any extra states `picas status` reports,
+ *             e.g. waiting/blocked, and conflicts, from a full status read every 15 s), the progress, the
+ *             recent rate and the ETA
+ *   chart     tokens finished (done, error) per minute, from picas_dashboard/finished_by_minute
+ *   failures  the newest failed tokens from picas_dashboard/failures, with the last lines of their stderr
+ *   pilots    the pilot records
+ *
+ * The `_changes` feed only marks parts dirty; one loop refreshes them, one view read per turn of the read
+ * gate (at most one a second), the counts every other turn while tokens change, so a change reaches the
+ * page within about two seconds however busy the pool is. Each refreshed part is pushed to the listeners
+ * (the server-sent-event clients); a new client gets the cached parts at once, without any read.
+ */
+import { backoffDelay, DASHBOARD_DESIGN, pilotJobIds, redactText, sameViews, type Couch, type Logger } from '@picas/core';
+import { stateCounts, tokenStatus } from '@picas/core/ops/status';
+import { listPilots } from '@picas/core/ops/list-pilots';
+import { ReadGate } from './read-gate.js';
+import { openGatedCouch } from './gated-couch.js';
+
+export type Part = 'counts' | 'extras' | 'pilots' | 'failures' | 'chart';
+const PARTS: readonly Part[] = ['counts', 'pilots', 'failures', 'chart', 'extras'];
+
+export interface BoardUpdate {
+  event: string;
+  data: unknown;
+}
+
+interface PartState {
+  dirty: boolean;
+  last: number;
+  retryAt: number;
+  failures: number;
+  /** at least this long between two refreshes */
+  minIntervalMs: number;
+  /** refreshed this often even without changes (pilots turn lost without writing; the chart's minute rolls) */
+  everyMs?: number;
+}
+
+const MONITOR_STATES = ['todo', 'locked', 'done', 'error'] as const;
+/** the window of the recent rate (and so of the ETA) */
+const RATE_WINDOW_MS = 5 * 60_000;
+const FAILURE_ROWS = 20;
+const STDERR_TAIL_LINES = 5;
+
+export interface BoardOptions {
+  /** the CouchDB base address without credentials, for links to Fauxton */
+  publicUrl: string;
+  log?: Logger;
+  /** strings never sent to a browser (the password, the user name) */
+  secrets: string[];
+  /** at least this long between two view reads (default 1000 ms) */
+  readIntervalMs?: number;
+}
+
+export class Board {
+  readonly gate: ReadGate;
+  readonly couch: Couch;
+  private readonly parts: Record<Part, PartState>;
+  private readonly cache = new Map<string, unknown>();
+  private readonly listeners = new Set<(u: BoardUpdate) => void>();
+  private readonly stopper = new AbortController();
+  private readonly problems: Record<string, string> = {};
+  private wake?: () => void;
+  private loopDone?: Promise<void>;
+  private lastPicked?: Part;
+  private samples: Array<{ t: number; finished: number }> = [];
+  private states?: Record<string, number>;
+  private extras: { states: Record<string, number>; conflicts: number | null } = { states: {}, conflicts: null };
+  private chartRate?: number;
+  /** when the first running pilot's lease passes: read the records again then (renewed, or lost) */
+  private pilotsRecheckAt = Infinity;
+  private readonly stderrCache = new Map<string, string>();
+
+  constructor(
+    private readonly config: Couch['config'],
+    private readonly options: BoardOptions,
+  ) {
+    this.gate = new ReadGate(options.readIntervalMs ?? 1000);
+    this.couch = openGatedCouch(config, this.gate);
+    const part = (minIntervalMs: number, everyMs?: number): PartState => ({ dirty: true, last: 0, retryAt: 0, failures: 0, minIntervalMs, everyMs });
+    this.parts = { counts: part(0), extras: part(15_000, 60_000), pilots: part(0, 15_000), failures: part(2_000), chart: part(5_000, 30_000) };
+    const base = options.publicUrl.replace(/\/+$/, '');
+    this.publish('meta', { db: config.db, fauxton: `${base}/_utils/#/database/${encodeURIComponent(config.db)}/`, readIntervalMs: options.readIntervalMs ?? 1000 });
+  }
+
+  /**
+   * Checks the database once (a missing database or a refused login fails here, with its exit code), installs
+   * the dashboard's design document if missing, and starts the refresh loop.
+   */
+  async start(): Promise<void> {
+    const http = this.couch.http;
+    await http.expectOk({ path: http.dbPath() }, `opening database '${this.config.db}'`);
+    await this.ensureDesign();
+    this.loopDone ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    this.wake?.();
+    await this.loopDone;
+    await this.couch.close();
+  }
+
+  /** Every cached part, in paint order (counts first). */
+  snapshot(): BoardUpdate[] {
+    const order = ['meta', 'counts', 'pilots', 'failures', 'chart', 'problems'];
+    return order.filter((e) => this.cache.has(e)).map((event) => ({ event, data: this.cache.get(event) }));
+  }
+
+  subscribe(listener: (u: BoardUpdate) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The `_changes` feed's news: which parts to read again. */
+  changed(ids: readonly string[]): void {
+    let tokens = false;
+    let pilots = false;
+    let designs = false;
+    for (const id of ids) {
+      if (id.startsWith('pilot:')) pilots = true;
+      else if (id.startsWith('_design/')) designs = true;
+      else tokens = true;
+    }
+    if (tokens || designs) this.parts.counts.dirty = true;
+    if (pilots || designs) this.parts.pilots.dirty = true;
+    if (designs) for (const p of PARTS) this.parts[p].dirty = true;
+    this.wake?.();
+  }
+
+  /** A log of a token, for the "whole log" view: its stdout or stderr attachment as text. */
+  async log(id: string, stream: 'out' | 'err'): Promise<string | undefined> {
+    const http = this.couch.http;
+    const res = await http.request<Buffer>({ path: http.docPath(id, `logs_${id}.${stream}`), raw: true, timeoutMs: 30_000 });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw http.errorFor(res, `reading the ${stream === 'err' ? 'stderr' : 'stdout'} of ${id}`);
+    return (res.body as Buffer).toString('utf8');
+  }
+
+  private publish(event: string, data: unknown): void {
+    this.cache.set(event, data);
+    for (const l of this.listeners) l({ event, data });
+  }
+
+  private problem(part: Part, err: unknown): void {
+    const before = this.problems[part];
+    if (err === undefined) delete this.problems[part];
+    else this.problems[part] = redactText(String((err as Error)?.message ?? err), this.options.secrets);
+    if (before !== this.problems[part]) this.publish('problems', { ...this.problems });
+  }
+
+  private async ensureDesign(): Promise<void> {
+    const http = this.couch.http;
+    try {
+      const res = await http.request<{ _rev?: string; views?: Record<string, { map?: string; reduce?: string }> }>({ path: http.docPath(DASHBOARD_DESIGN._id) });
+      if (res.status === 200 && sameViews(res.body, DASHBOARD_DESIGN)) return;
+      if (res.status !== 200 && res.status !== 404) throw http.errorFor(res, `reading ${DASHBOARD_DESIGN._id}`);
+      const body = { ...DASHBOARD_DESIGN, ...(res.status === 200 ? { _rev: res.body._rev } : {}) };
+      const put = await http.request({ method: 'PUT', path: http.docPath(DASHBOARD_DESIGN._id), body });
+      if (put.status >= 300 && put.status !== 409) throw http.errorFor(put, `installing ${DASHBOARD_DESIGN._id} (run picas init)`);
+      this.options.log?.info(`dashboard: installed ${DASHBOARD_DESIGN._id}`);
+    } catch (err) {
+      // the chart and the failures say so; the counts and pilots still work
+      this.problem('chart', err);
+    }
+  }
+
+  private due(p: PartState, now: number): boolean {
+    if (p === this.parts.pilots && now >= this.pilotsRecheckAt) {
+      this.pilotsRecheckAt = Infinity;
+      p.dirty = true;
+    }
+    if (p.everyMs !== undefined && now - p.last >= p.everyMs) p.dirty = true;
+    return p.dirty && now >= p.last + p.minIntervalMs && now >= p.retryAt;
+  }
+
+  /** The next part to read: the counts every other turn, else the part waiting longest. */
+  private pick(): Part | undefined {
+    const now = Date.now();
+    const counts = this.due(this.parts.counts, now);
+    if (counts && this.lastPicked !== 'counts') return 'counts';
+    let best: Part | undefined;
+    for (const part of PARTS) {
+      if (part === 'counts' || !this.due(this.parts[part], now)) continue;
+      if (!best || this.parts[part].last < this.parts[best].last) best = part;
+    }
+    return best ?? (counts ? 'counts' : undefined);
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.stopper.signal;
+    while (!signal.aborted) {
+      const part = this.pick();
+      if (!part) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, 1000);
+          function done() {
+            clearTimeout(timer);
+            resolve();
+          }
+          this.wake = done;
+        });
+        this.wake = undefined;
+        continue;
+      }
+      const p = this.parts[part];
+      p.dirty = false;
+      p.last = Date.now();
+      this.lastPicked = part;
+      try {
+        await this.refresh(part, signal);
+        p.failures = 0;
+        this.problem(part, undefined);
+      } catch (err) {
+        if (signal.aborted) break;
+        p.failures++;
+        p.dirty = true;
+        p.retryAt = Date.now() + backoffDelay(p.failures, 2000, 60_000);
+        this.problem(part, err);
+        this.options.log?.warn({ err, part }, `dashboard: reading the ${part} failed; retrying`);
+      }
+    }
+  }
+
+  private refresh(part: Part, signal: AbortSignal): Promise<void> {
+    switch (part) {
+      case 'counts':
+        return this.refreshCounts(signal);
+      case 'extras':
+        return this.refreshExtras(signal);
+      case 'pilots':
+        return this.refreshPilots(signal);
+      case 'failures':
+        return this.refreshFailures(signal);
+      case 'chart':
+        return this.refreshChart(signal);
+    }
+  }
+
+  private async refreshCounts(signal: AbortSignal): Promise<void> {
+    const states = (await stateCounts(this.couch, { signal })) as Record<string, number>;
+    const before = this.states;
+    this.states = { ...states };
+    if (!before || before.done !== states.done || before.error !== states.error) this.parts.chart.dirty = true;
+    if (!before || before.error !== states.error) this.parts.failures.dirty = true;
+    if (!before || MONITOR_STATES.some((s) => before[s] !== states[s]) || Object.keys(before).length !== Object.keys(states).length) this.parts.extras.dirty = true;
+    this.publishCounts();
+  }
+
+  /** The full `picas status` read: conflicts, and any states beyond PiCaS' four (waiting, blocked, ...). */
+  private async refreshExtras(signal: AbortSignal): Promise<void> {
+    const status = (await tokenStatus(this.couch, { signal })) as unknown as Record<string, number | null>;
+    const extra: Record<string, number> = {};
+    for (const [k, v] of Object.entries(status)) {
+      if (k === 'total' || k === 'conflicts' || (MONITOR_STATES as readonly string[]).includes(k) || typeof v !== 'number') continue;
+      extra[k] = v;
+    }
+    this.extras = { states: extra, conflicts: status.conflicts ?? null };
+    this.publishCounts();
+  }
+
+  private publishCounts(): void {
+    const s = this.states ?? {};
+    const states: Record<string, number> = {};
+    for (const k of MONITOR_STATES) states[k] = Number(s[k]) || 0;
+    for (const [k, v] of Object.entries(s)) if (!(k in states)) states[k] = Number(v) || 0;
+    for (const [k, v] of Object.entries(this.extras.states)) if (!(k in states)) states[k] = v;
+    const total = MONITOR_STATES.reduce((sum, k) => sum + states[k]!, 0);
+    const finished = states.done! + states.error!;
+    const now = Date.now();
+    this.samples.push({ t: now, finished });
+    while (this.samples.length > 2 && now - this.samples[1]!.t >= RATE_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0]!;
+    const spanS = (now - first.t) / 1000;
+    let perMinute: number | null = spanS >= 10 ? ((finished - first.finished) / spanS) * 60 : (this.chartRate ?? null);
+    if (perMinute !== null && perMinute < 0) perMinute = 0;
+    const remaining = Math.max(0, total - finished);
+    const etaSeconds = remaining === 0 ? 0 : perMinute ? Math.round((remaining / perMinute) * 60) : null;
+    this.publish('counts', { time: now, states, total, finished, conflicts: this.extras.conflicts, ratePerMinute: perMinute === null ? null : Math.round(perMinute * 10) / 10, etaSeconds });
+  }
+
+  private async refreshPilots(signal: AbortSignal): Promise<void> {
+    const pilots = await listPilots(this.couch, { signal });
+    const leases = pilots.filter((p) => p.shown === 'running').map((p) => p.lease_until * 1000);
+    this.pilotsRecheckAt = leases.length ? Math.min(...leases) + 500 : Infinity;
+    const rows = pilots.map((p) => ({
+      id: p._id,
+      pilot: p.pilot_id,
+      state: p.state,
+      shown: p.shown,
+      host: p.hostname,
+      jobs: pilotJobIds(p),
+      slots: p.slots,
+      counts: p.counts,
+      started: p.started,
+      heartbeat: p.heartbeat,
+      leaseUntil: p.lease_until,
+      ended: p.ended ?? null,
+      stopReason: p.stop_reason ?? null,
+    }));
+    this.publish('pilots', { now: Date.now(), rows });
+  }
+
+  private async refreshFailures(signal: AbortSignal): Promise<void> {
+    const http = this.couch.http;
+    const res = await http.request<{ rows?: Array<{ id: string; key: number; value: Record<string, unknown> }> }>({
+      path: http.dbPath('/_design/picas_dashboard/_view/failures'),
+      query: { descending: true, limit: FAILURE_ROWS },
+      signal,
+      timeoutMs: 120_000,
+    });
+    if (res.status >= 300) throw http.errorFor(res, 'reading the picas_dashboard/failures view (run picas init)');
+    const rows = [];
+    for (const row of res.body?.rows ?? []) {
+      rows.push({ id: row.id, when: row.key, exitCode: row.value?.exit_code ?? null, host: row.value?.hostname ?? '', pilot: row.value?.worker_id ?? '', message: row.value?.message ?? '', stderr: await this.stderrTail(row.id, row.key, signal) });
+    }
+    this.publish('failures', { rows });
+  }
+
+  /** The last lines of a failed token's stderr, read once per failure (not a view read). */
+  private async stderrTail(id: string, when: number, signal: AbortSignal): Promise<string> {
+    const key = `${id}\0${when}`;
+    const cached = this.stderrCache.get(key);
+    if (cached !== undefined) return cached;
+    let tail = '';
+    try {
+      const http = this.couch.http;
+      const res = await http.request<Buffer>({ path: http.docPath(id, `logs_${id}.err`), raw: true, signal, timeoutMs: 15_000 });
+      if (res.status === 200) {
+        const lines = (res.body as Buffer).toString('utf8').replace(/\s+$/, '').split('\n');
+        tail = lines.slice(-STDERR_TAIL_LINES).join('\n').slice(-800);
+      }
+    } catch {
+      if (signal.aborted) return '';
+      return ''; // shown without; read again on the next refresh
+    }
+    if (this.stderrCache.size > 500) this.stderrCache.clear();
+    this.stderrCache.set(key, tail);
+    return tail;
+  }
+
+  private async refreshChart(signal: AbortSignal): Promise<void> {
+    const http = this.couch.http;
+    const res = await http.request<{ rows?: Array<{ key: [number, string]; value: number }> }>({
+      path: http.dbPath('/_design/picas_dashboard/_view/finished_by_minute'),
+      query: { group: true },
+      signal,
+      timeoutMs: 120_000,
+    });
+    if (res.status >= 300) throw http.errorFor(res, 'reading the picas_dashboard/finished_by_minute view (run picas init)');
+    const byMinute = new Map<number, { done: number; error: number }>();
+    for (const row of res.body?.rows ?? []) {
+      const [minute, state] = row.key;
+      const entry = byMinute.get(minute) ?? { done: 0, error: 0 };
+      if (state === 'done') entry.done += row.value;
+      else entry.error += row.value;
+      byMinute.set(minute, entry);
+    }
+    const keys = [...byMinute.keys()].sort((a, b) => a - b);
+    const minutes: number[] = [];
+    const done: number[] = [];
+    const error: number[] = [];
+    if (keys.length > 0) {
+      const nowMinute = Math.floor(Date.now() / 60_000);
+      const last = Math.max(keys.at(-1)!, Math.min(nowMinute, keys.at(-1)! + 60));
+      // at least the last half hour (a young run's few minutes do not make a one-bar chart), at most a week
+      const first = Math.max(Math.min(keys[0]!, last - 30), last - 7 * 24 * 60);
+      for (let m = first; m <= last; m++) {
+        const e = byMinute.get(m);
+        minutes.push(m * 60);
+        done.push(e?.done ?? 0);
+        error.push(e?.error ?? 0);
+      }
+      // the chart's rate: the last five whole minutes (for the ETA until the counts have their own history)
+      const recent = minutes.length > 1 ? minutes.length - 1 : minutes.length;
+      const from = Math.max(0, recent - 5);
+      let sum = 0;
+      for (let i = from; i < recent; i++) sum += done[i]! + error[i]!;
+      this.chartRate = recent > from ? sum / (recent - from) : undefined;
+    }
+    this.publish('chart', { minutes, done, error });
+  }
+}
+

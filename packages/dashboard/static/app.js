@@ -1,0 +1,235 @@
+// picas dashboard: plain JavaScript, no framework, no build step. It listens to the server's event stream
+// (/api/events) and redraws the part that changed. Everything comes from the dashboard server: the page never
+// talks to CouchDB itself.
+(function () {
+  'use strict';
+  const $ = (sel) => document.querySelector(sel);
+  const state = { meta: null, counts: null, pilots: null, failures: null, clockOffsetMs: 0 };
+  let chart = null;
+  let pendingChart = null;
+  window.addEventListener('load', () => pendingChart && renderChart(pendingChart));
+
+  function el(tag, props, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('data-')) e.setAttribute(k, v);
+      else e[k] = v;
+    }
+    for (const c of children) e.append(c);
+    return e;
+  }
+
+  const nf = new Intl.NumberFormat();
+  function duration(s) {
+    if (s == null || !isFinite(s)) return '?';
+    s = Math.round(s);
+    if (s < 90) return `${s}s`;
+    if (s < 5400) return `${Math.round(s / 60)}m`;
+    if (s < 172800) return `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m`;
+    return `${Math.round(s / 86400)}d`;
+  }
+  function when(epochSeconds) {
+    if (!epochSeconds) return '';
+    const d = new Date(epochSeconds * 1000);
+    const today = new Date().toDateString() === d.toDateString();
+    return today ? d.toLocaleTimeString() : d.toLocaleString();
+  }
+  const serverNow = () => Date.now() + state.clockOffsetMs;
+  const ago = (epochSeconds) => `${duration(Math.max(0, serverNow() / 1000 - epochSeconds))} ago`;
+  function fauxtonLink(id) {
+    const base = state.meta ? state.meta.fauxton : '#';
+    return el('a', { href: base + encodeURIComponent(id), target: '_blank', rel: 'noopener noreferrer', text: id, title: 'open in Fauxton' });
+  }
+
+  function renderMeta() {
+    $('#db').textContent = state.meta.db;
+    document.title = `picas: ${state.meta.db}`;
+    $('#fauxton-db').href = state.meta.fauxton.replace(/\/$/, '') + '/_all_docs';
+  }
+
+  function renderCounts() {
+    const c = state.counts;
+    const box = $('#counts');
+    box.replaceChildren();
+    const add = (name, value) => box.append(el('div', { class: `count ${name}`, 'data-state': name }, el('b', { text: nf.format(value) }), el('span', { text: name })));
+    for (const [name, value] of Object.entries(c.states)) add(name, value);
+    add('total', c.total);
+    if (c.conflicts) add('conflicts', c.conflicts);
+    const pct = (n) => (c.total ? (100 * n) / c.total : 0);
+    $('#progress .done').style.width = `${pct(c.states.done)}%`;
+    $('#progress .error').style.width = `${pct(c.states.error)}%`;
+    $('#progress').setAttribute('aria-valuenow', String(Math.round(pct(c.finished))));
+    const rate = c.ratePerMinute == null ? 'rate: not known yet' : `${nf.format(c.ratePerMinute)} tokens/min (last 5 min)`;
+    let eta = '';
+    if (c.total > 0 && c.finished >= c.total) eta = 'all finished';
+    else if (c.etaSeconds != null) eta = `ETA ${duration(c.etaSeconds)} (about ${new Date(serverNow() + c.etaSeconds * 1000).toLocaleTimeString()})`;
+    else if (c.total > 0) eta = 'ETA: when tokens finish';
+    $('#progress-text').textContent = `${nf.format(c.finished)} of ${nf.format(c.total)} finished (${pct(c.finished).toFixed(1)}%) · ${rate}${eta ? ' · ' + eta : ''}`;
+  }
+
+  function renderChart(data) {
+    const box = $('#chart');
+    const width = Math.max(300, box.clientWidth || 800);
+    const series = [data.minutes, data.done, data.error];
+    // minutes in which tokens finished (the test and anyone curious can read them off the element)
+    box.dataset.points = String(data.minutes.filter((m, i) => data.done[i] + data.error[i] > 0).length);
+    if (!chart) {
+      if (typeof uPlot !== 'function') {
+        pendingChart = data; // drawn when uPlot has loaded
+        return;
+      }
+      const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined;
+      chart = new uPlot(
+        {
+          width,
+          height: 220,
+          scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+          series: [
+            {},
+            { label: 'done', stroke: '#2e7d32', fill: 'rgba(46,125,50,.35)', paths: bars, points: { show: !bars } },
+            { label: 'error', stroke: '#c62828', fill: 'rgba(198,40,40,.45)', paths: bars, points: { show: !bars } },
+          ],
+          axes: [{}, { label: 'tokens / min' }],
+        },
+        series,
+        box,
+      );
+    } else {
+      chart.setData(series);
+    }
+  }
+
+  function renderFailures() {
+    const body = $('#failures tbody');
+    const rows = state.failures.rows;
+    body.replaceChildren();
+    if (rows.length === 0) body.append(el('tr', {}, el('td', { class: 'empty', colSpan: 5, text: 'no failed tokens' })));
+    for (const f of rows) {
+      const tr = el(
+        'tr',
+        { 'data-id': f.id, title: 'click for the whole log' },
+        el('td', {}, fauxtonLink(f.id)),
+        el('td', { class: 'num exit-code', text: String(f.exitCode) }),
+        el('td', { text: f.host }),
+        el('td', { text: when(f.when) }),
+        el('td', {}, el('pre', { class: 'tail', text: f.stderr || f.message || '' })),
+      );
+      tr.addEventListener('click', (ev) => {
+        if (ev.target.closest('a')) return;
+        openLog(f.id, 'err');
+      });
+      body.append(tr);
+    }
+    const errors = state.counts ? state.counts.states.error : rows.length;
+    $('#failures-note').textContent = errors > rows.length ? `(newest ${rows.length} of ${nf.format(errors)}; picas list --state error for all)` : '';
+  }
+
+  // lost as of the dashboard's last read of the records (a renewal since then is on its way: the dashboard
+  // reads the records again when a pilot writes, and when a lease passes)
+  function pilotState(p) {
+    return p.shown;
+  }
+
+  function renderPilots() {
+    const body = $('#pilots tbody');
+    const rows = state.pilots.rows;
+    body.replaceChildren();
+    if (rows.length === 0) body.append(el('tr', {}, el('td', { class: 'empty', colSpan: 11, text: 'no pilot records yet' })));
+    const tally = {};
+    for (const p of rows) {
+      const shown = pilotState(p);
+      tally[shown] = (tally[shown] || 0) + 1;
+      const c = p.counts || {};
+      body.append(
+        el(
+          'tr',
+          { 'data-pilot': p.pilot, 'data-state': shown },
+          el('td', { text: p.pilot }),
+          el('td', {}, el('span', { class: `state ${shown}`, text: shown })),
+          el('td', { text: p.host }),
+          el('td', { text: p.jobs || '-' }),
+          el('td', { class: 'num', text: String(p.slots) }),
+          el('td', { class: 'num', text: nf.format(c.done || 0) }),
+          el('td', { class: 'num', text: nf.format(c.failed || 0) }),
+          el('td', { class: 'num', text: nf.format(c.requeued || 0) }),
+          el('td', { text: when(p.started) }),
+          el('td', { text: p.ended ? `ended ${ago(p.ended)}` : ago(p.heartbeat) }),
+          el('td', { text: p.stopReason || '' }),
+        ),
+      );
+    }
+    $('#pilots-note').textContent = Object.entries(tally).map(([k, v]) => `${v} ${k}`).join(', ');
+  }
+
+  let logId = null;
+  async function openLog(id, stream) {
+    logId = id;
+    const dialog = $('#log-dialog');
+    $('#log-title').textContent = `${id}: ${stream === 'err' ? 'stderr' : 'stdout'}`;
+    $('#log-fauxton').href = state.meta ? state.meta.fauxton + encodeURIComponent(id) : '#';
+    $('#log-text').textContent = 'loading…';
+    if (!dialog.open) dialog.showModal();
+    const res = await fetch(`/api/log?id=${encodeURIComponent(id)}&stream=${stream}`);
+    const text = await res.text();
+    if (logId === id) $('#log-text').textContent = text || '(empty)';
+  }
+  for (const b of document.querySelectorAll('#log-dialog [data-stream]')) b.addEventListener('click', () => logId && openLog(logId, b.dataset.stream));
+  $('#log-close').addEventListener('click', () => $('#log-dialog').close());
+  $('#open-token').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const id = $('#token-id').value.trim();
+    if (id && state.meta) window.open(state.meta.fauxton + encodeURIComponent(id), '_blank', 'noopener');
+  });
+
+  function renderProblems(problems) {
+    const lines = Object.entries(problems).map(([part, text]) => `${part}: ${text}`);
+    $('#problems').hidden = lines.length === 0;
+    $('#problems').textContent = lines.join('\n');
+  }
+
+  // relative times and lost pilots move on without news from the server
+  setInterval(() => {
+    if (state.pilots) renderPilots();
+  }, 1000);
+
+  const source = new EventSource('/api/events');
+  const live = $('#live');
+  source.addEventListener('open', () => {
+    if (!state.counts) performance.mark('picas:events-open');
+    live.textContent = 'live';
+    live.classList.remove('off');
+  });
+  source.addEventListener('error', () => {
+    live.textContent = 'reconnecting…';
+    live.classList.add('off');
+  });
+  const on = (name, fn) => source.addEventListener(name, (ev) => fn(JSON.parse(ev.data)));
+  on('meta', (m) => {
+    state.meta = m;
+    renderMeta();
+  });
+  on('counts', (c) => {
+    const first = !state.counts;
+    if (first) performance.mark('picas:counts-received');
+    state.counts = c;
+    state.clockOffsetMs = c.time - Date.now();
+    renderCounts();
+    // for the benchmark: when the counts were first painted, from the start of the navigation
+    if (first) requestAnimationFrame(() => performance.mark('picas:first-counts'));
+  });
+  // the counts paint first; the heavier parts are drawn in tasks of their own after them
+  const later = (fn) => setTimeout(fn, 0);
+  on('chart', (d) => later(() => renderChart(d)));
+  on('failures', (f) => {
+    state.failures = f;
+    later(renderFailures);
+  });
+  on('pilots', (p) => {
+    state.pilots = p;
+    later(renderPilots);
+  });
+  on('problems', renderProblems);
+  window.addEventListener('resize', () => chart && chart.setSize({ width: Math.max(300, $('#chart').clientWidth), height: 220 }));
+})();

@@ -1,0 +1,47 @@
+/** Pure parts of the dashboard: the read gate's spacing, which requests count as view reads, the addresses. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pilotState } from '@picas/core';
+import { isLoopbackHost, publicCouchUrl, ReadGate } from '@picas/dashboard';
+import { isViewRead } from '@picas/dashboard/gated-couch';
+
+test('the read gate starts turns at least its interval apart, and an aborted wait takes no turn', async () => {
+  const gate = new ReadGate(50);
+  const starts: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    assert.equal(await gate.turn(), true);
+    starts.push(performance.now());
+  }
+  for (let i = 1; i < starts.length; i++) assert.ok(starts[i]! - starts[i - 1]! >= 49, `turn ${i} came ${starts[i]! - starts[i - 1]!} ms after the previous one`);
+  assert.equal(gate.reads, 4);
+  const stop = new AbortController();
+  stop.abort();
+  const busy = new ReadGate(60_000);
+  await busy.turn();
+  assert.equal(await busy.turn(stop.signal), false);
+  assert.equal(busy.reads, 1);
+});
+
+test('view and _all_docs requests go through the gate; documents, attachments and _changes do not', () => {
+  assert.ok(isViewRead('/db/_design/Monitor/_view/overview_total'));
+  assert.ok(isViewRead('/db/_all_docs'));
+  assert.ok(!isViewRead('/db/_changes'));
+  assert.ok(!isViewRead('/db/token_1/logs_token_1.err'));
+  assert.ok(!isViewRead('/db/_all_docs_token'));
+});
+
+test('the browser sees the CouchDB address without credentials; loopback names', () => {
+  assert.equal(publicCouchUrl('https://alice:s3cret@couch.example.org:6984/'), 'https://couch.example.org:6984');
+  assert.equal(publicCouchUrl('http://127.0.0.1:5984'), 'http://127.0.0.1:5984');
+  for (const h of ['127.0.0.1', 'localhost', '::1', '[::1]', '127.1.2.3']) assert.ok(isLoopbackHost(h), h);
+  for (const h of ['0.0.0.0', '10.0.0.1', 'example.org', '']) assert.ok(!isLoopbackHost(h), h);
+});
+
+test('a running pilot past its lease is lost; an ended one keeps its state', () => {
+  const now = 1_000_000_000_000;
+  const s = now / 1000;
+  assert.equal(pilotState({ state: 'running', heartbeat: s - 10, lease_s: 60, lease_until: s + 50 }, now), 'running');
+  assert.equal(pilotState({ state: 'running', heartbeat: s - 100, lease_s: 60, lease_until: s - 40 }, now), 'lost');
+  assert.equal(pilotState({ state: 'running', heartbeat: s - 100, lease_s: 60, lease_until: 0 }, now), 'lost');
+  assert.equal(pilotState({ state: 'finished', heartbeat: s - 1000, lease_s: 60, lease_until: s - 940 }, now), 'finished');
+});
