@@ -160,6 +160,8 @@ export class Claimer {
   private readonly spread: ClaimSpread;
   /** todo tokens in the pool at the last read (the view's total_rows) */
   private todoRows?: number;
+  /** false once the todo view turned out to be the older one, whose rows carry no token */
+  private todoDocsInView = true;
 
   constructor(private readonly options: ClaimerOptions) {
     this.random = options.random ?? Math.random;
@@ -356,12 +358,15 @@ export class Claimer {
     return first.rows;
   }
 
-  private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal) {
+  private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal): Promise<{ rows: Array<{ key: unknown; id: string; doc?: TokenDoc }>; total_rows?: number }> {
     const http = this.options.http;
+    // todo_by_priority holds each token as its value (see design-docs.ts): no include_docs needed, unless
+    // the database still has the older view (emitting null) because `picas init` has not been run since
+    const docsInView = view === TODO_VIEW && this.todoDocsInView && query.include_docs !== false;
     this.stats.viewReads++;
-    const res = await http.request<{ total_rows?: number; rows?: Array<{ key: unknown; id: string; doc?: TokenDoc }> }>({
+    const res = await http.request<{ total_rows?: number; rows?: Array<{ key: unknown; id: string; value?: unknown; doc?: TokenDoc }> }>({
       path: http.dbPath(`/${view}`),
-      query: { include_docs: true, conflicts: true, reduce: undefined, ...query } as Record<string, string | number | boolean | undefined>,
+      query: { include_docs: true, conflicts: true, reduce: undefined, ...query, ...(docsInView ? { include_docs: undefined, conflicts: undefined } : {}) } as Record<string, string | number | boolean | undefined>,
       signal,
     });
     if (res.status >= 500 || res.status === 429) throw http.errorFor(res, `reading ${view}`);
@@ -369,7 +374,13 @@ export class Claimer {
       throw new NotFoundError(`database '${http.db}' has no ${view.split('/_view/')[0]} views (missing ${view}): run picas init`);
     }
     if (res.status !== 200) throw http.errorFor(res, `reading ${view}`);
-    return { rows: res.body.rows ?? [], total_rows: res.body.total_rows };
+    const rows = res.body.rows ?? [];
+    if (!docsInView) return { rows, total_rows: res.body.total_rows };
+    if (rows.some((r) => r.value === null || typeof r.value !== 'object')) {
+      this.todoDocsInView = false;
+      return this.readView(view, query, signal);
+    }
+    return { rows: rows.map((r) => ({ key: r.key, id: r.id, doc: r.value as TokenDoc })), total_rows: res.body.total_rows };
   }
 }
 
