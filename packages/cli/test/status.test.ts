@@ -72,8 +72,8 @@ test('status --watch redraws until nothing is todo or locked', async () => {
   const locked = lockedBy(newToken('w1', 'sleep 1'), claim);
   await putDocs(db.couch, [locked]);
   const watch = runCli(['status', '--watch', '0.2s'], { env: db.env });
-  // let it draw a few times, then finish the token
-  await new Promise((r) => setTimeout(r, 1000));
+  // once it has drawn the locked token, finish the token
+  await new Promise((r) => watch.stdout!.once('data', r));
   const current = await db.couch.http.expectOk({ path: db.couch.http.docPath('w1') });
   const now = Date.now() / 1000;
   await db.couch.http.expectOk({ method: 'PUT', path: db.couch.http.docPath('w1'), body: finished(current, { exitCode: 0, started: now - 1, finished: now }) });

@@ -83,7 +83,12 @@ export async function readViewWhileBuilding<T>(http: CouchHttp, path: string, qu
     );
     let wait = quietMs;
     while (!settled) {
-      await Promise.race([pending.catch(() => undefined), delay(wait, options.signal)]);
+      const pause = new AbortController();
+      const stopPause = () => pause.abort();
+      options.signal?.addEventListener('abort', stopPause, { once: true });
+      await Promise.race([pending.catch(() => undefined), delay(wait, pause.signal)]);
+      pause.abort(); // no timer outlives the read
+      options.signal?.removeEventListener('abort', stopPause);
       wait = everyMs;
       if (settled || options.signal?.aborted) break;
       const builds = await indexBuilds(http, options.signal);
