@@ -24,13 +24,17 @@ export function register(program: Command): void {
     )
     .action(async (files: string[], flags: PushFlags, command: Command) => {
       const { readTokenFiles } = await import('@picas/core/token-files');
-      const { pushTokens } = await import('@picas/core/ops/push-tokens');
-      const { docs } = readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew });
+      const { openTextTokenFiles, streamableTokenFiles } = await import('@picas/core/token-text-stream');
+      const { pushTokenBatches, pushTokens } = await import('@picas/core/ops/push-tokens');
+      // .txt files are streamed (checked in a first pass, written in a second): memory stays flat in their size
+      const text = streamableTokenFiles(files) ? await openTextTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew }) : undefined;
+      const docs = text ? undefined : readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew }).docs;
       await withCouch(command, async (couch) => {
         const progress = new ProgressLine('pushing');
         let result;
         try {
-          result = await pushTokens(couch, docs, { batchSize: flags.batchSize, onProgress: (n, total) => progress.update(n, total) });
+          const pushOptions = { batchSize: flags.batchSize, onProgress: (n: number, total: number) => progress.update(n, total) };
+          result = text ? await pushTokenBatches(couch, text.batches(flags.batchSize), text.tokens, pushOptions) : await pushTokens(couch, docs!, pushOptions);
         } finally {
           progress.finish();
         }
