@@ -194,15 +194,24 @@ function picasEnv(server: Server, db: string): Record<string, string> {
 }
 
 /** 2. `picas push` of a .txt file with `count` lines, wall time of the whole command. */
-async function pushRate(server: Server, http: Http, count: number, work: string, db: string): Promise<{ rate: number; seconds: number }> {
+async function pushRate(server: Server, http: Http, count: number, work: string, db: string): Promise<{ rate: number; seconds: number; peakRssMb: number }> {
   await createDb(http, db, false);
   const file = join(work, `push-${count}.txt`);
   writeFileSync(file, Array.from({ length: count }, (_, i) => `echo token ${i}`).join('\n') + '\n');
   const started = performance.now();
-  const r = await execa(process.execPath, [cliBin, 'push', file], { env: picasEnv(server, db), reject: false });
+  const child = execa(process.execPath, [cliBin, 'push', file], { env: picasEnv(server, db), reject: false });
+  // the push's peak RSS (VmHWM), sampled until it exits
+  let peakRssMb = NaN;
+  const sample = () => {
+    const m = /VmHWM:\s+(\d+) kB/.exec((() => { try { return readFileSync(`/proc/${child.pid}/status`, 'utf8'); } catch { return ''; } })());
+    if (m) peakRssMb = Number(m[1]) / 1024;
+  };
+  const sampler = setInterval(sample, 100);
+  const r = await child;
+  clearInterval(sampler);
   const seconds = (performance.now() - started) / 1000;
   if (r.exitCode !== 0) throw new Error(`picas push failed: ${r.stderr}`);
-  return { rate: count / seconds, seconds };
+  return { rate: count / seconds, seconds, peakRssMb };
 }
 
 /** What the bench reads from a worker's summary JSON log line (`"summary": true`). */
@@ -492,7 +501,7 @@ async function measure(server: Server, args: Args, work: string) {
       server: server.label,
       kind: server.kind,
       ceiling: { putPerSec, bulkDocsPerSec: bulkPerSec },
-      push: { tokens: sizes.push, tokensPerSec: push.rate, ratioToBulk: push.rate / bulkPerSec },
+      push: { tokens: sizes.push, tokensPerSec: push.rate, ratioToBulk: push.rate / bulkPerSec, peakRssMb: push.peakRssMb },
       endToEnd: e2e,
       baseline,
       cpuCeiling: {
@@ -586,7 +595,7 @@ All numbers in this section measured on this server, in the same run as the othe
 |---|---|
 | conditional single-doc PUTs/s, 16 connections | ${fmt(r.ceiling.putPerSec)} |
 | _bulk_docs inserts/s | ${fmt(r.ceiling.bulkDocsPerSec)} |
-| \`picas push\` tokens/s (${r.push.tokens} tokens, whole command) | ${fmt(r.push.tokensPerSec)} (${fmt(r.push.ratioToBulk, 2)} x bulk) |
+| \`picas push\` tokens/s (${r.push.tokens} tokens, whole command) | ${fmt(r.push.tokensPerSec)} (${fmt(r.push.ratioToBulk, 2)} x bulk), peak RSS ${fmt(r.push.peakRssMb)} MB |
 | \`picas status\` on ${r.status.tokens} tokens: right after writing them (index build included) / median after | ${fmt(r.status.firstViewBuildSeconds)} s / ${fmt(r.status.medianMs)} ms |
 | idle worker RSS | ${fmt(r.idleWorkerRssMb)} MB |
 
