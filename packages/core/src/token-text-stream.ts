@@ -123,11 +123,11 @@ export async function openTextTokenFiles(paths: readonly string[], options: Toke
     async *batches(size: number) {
       let batch: TokenDoc[] = [];
       for (const file of files) {
-        // repeats are numbered per file, as in token-files.ts
+        // repeats are numbered per file, as in token-files.ts (a map per file: its keys need not name the file)
         const occurrences = new Map<string, number>();
         for await (const { text } of fileLines(file.absolute)) {
           if (!isToken(text)) continue;
-          const id = tokenId({ input: text, fields: {}, file: file.name }, prefix, options.forceNew, occurrences);
+          const id = tokenId({ input: text, fields: {}, file: '' }, prefix, options.forceNew, occurrences);
           batch.push(newToken(id, text, { created: now }, now));
           if (batch.length >= size) {
             yield batch;
