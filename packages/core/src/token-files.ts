@@ -265,7 +265,11 @@ export function tokenDocs(specs: readonly TokenSpec[], options: TokenDocOptions 
   const problems: string[] = [];
   const docs: TokenDoc[] = [];
   for (const spec of specs) {
-    const id = tokenId(spec, prefix, options.forceNew, occurrences);
+    const id = tokenId(spec, prefix, options.forceNew, (key) => {
+      const n = (occurrences.get(key) ?? 0) + 1;
+      occurrences.set(key, n);
+      return n;
+    });
     const where = `${spec.file}:${spec.line}`;
     const earlier = seen.get(id);
     if (earlier !== undefined && spec.id !== undefined) {
@@ -288,14 +292,15 @@ export function checkedPrefix(options: Pick<TokenDocOptions, 'prefix'>): string 
   return prefix;
 }
 
-/** A token's id: its explicit `_id`, a random one (`forceNew`), or prefix + content hash (+ `_n` for the n-th repeat in its file). */
-export function tokenId(spec: Pick<TokenSpec, 'id' | 'input' | 'fields' | 'file'>, prefix: string, forceNew: boolean | undefined, occurrences: Map<string, number>): string {
+/**
+ * A token's id: its explicit `_id`, a random one (`forceNew`), or prefix + content hash (+ `_n` for the n-th
+ * repeat in its file). `occurrence(key)` counts how often a key (file and hash) has been seen, this time included.
+ */
+export function tokenId(spec: Pick<TokenSpec, 'id' | 'input' | 'fields' | 'file'>, prefix: string, forceNew: boolean | undefined, occurrence: (key: string, hash: string) => number): string {
   if (spec.id !== undefined) return spec.id;
   if (forceNew) return `${prefix}_${randomBytes(8).toString('hex')}`;
   const hash = contentHash(spec);
-  const key = `${spec.file}\0${hash}`;
-  const n = (occurrences.get(key) ?? 0) + 1;
-  occurrences.set(key, n);
+  const n = occurrence(`${spec.file}\0${hash}`, hash);
   return n === 1 ? `${prefix}_${hash}` : `${prefix}_${hash}_${n}`;
 }
 

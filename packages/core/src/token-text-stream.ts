@@ -68,6 +68,35 @@ function badLineIn(chunk: Buffer): number {
   }
 }
 
+/**
+ * How often each 64-bit content hash (16 hex digits) was seen in one file, in about 40 bytes a token rather
+ * than the ~150 a map of strings takes: a map from the hash's top 52 bits (a number) to its low 12 bits plus
+ * 4096 × its count; the rare hashes that share their top 52 bits with an earlier, different one are counted
+ * exactly in a map of strings.
+ */
+export class RepeatCounter {
+  private readonly byTop = new Map<number, number>();
+  private readonly exact = new Map<string, number>();
+
+  /** Counts `hash` once more; returns how often it has been seen now. */
+  next(hash: string): number {
+    const top = parseInt(hash.slice(0, 13), 16);
+    const low = parseInt(hash.slice(13, 16), 16);
+    const seen = this.byTop.get(top);
+    if (seen === undefined) {
+      this.byTop.set(top, low + 4096);
+      return 1;
+    }
+    if (seen % 4096 === low) {
+      this.byTop.set(top, seen + 4096);
+      return Math.floor(seen / 4096) + 1;
+    }
+    const n = (this.exact.get(hash) ?? 0) + 1;
+    this.exact.set(hash, n);
+    return n;
+  }
+}
+
 class NotUtf8 extends Error {
   constructor(readonly line: number) {
     super('not UTF-8');
@@ -123,11 +152,11 @@ export async function openTextTokenFiles(paths: readonly string[], options: Toke
     async *batches(size: number) {
       let batch: TokenDoc[] = [];
       for (const file of files) {
-        // repeats are numbered per file, as in token-files.ts (a map per file: its keys need not name the file)
-        const occurrences = new Map<string, number>();
+        // repeats are numbered per file, as in token-files.ts
+        const repeats = new RepeatCounter();
         for await (const { text } of fileLines(file.absolute)) {
           if (!isToken(text)) continue;
-          const id = tokenId({ input: text, fields: {}, file: '' }, prefix, options.forceNew, occurrences);
+          const id = tokenId({ input: text, fields: {}, file: file.name }, prefix, options.forceNew, (_key, hash) => repeats.next(hash));
           batch.push(newToken(id, text, { created: now }, now));
           if (batch.length >= size) {
             yield batch;

@@ -45,3 +45,9 @@ test('every file is checked before any document is made: missing, empty, only co
   });
   await assert.rejects(openTextTokenFiles([comments], { prefix: '_bad' }), /--prefix: '_bad'/);
 });
+
+test('repeats are counted exactly, also for hashes that share their top 52 bits', async () => {
+  const { RepeatCounter } = await import('../src/token-text-stream.js');
+  const c = new RepeatCounter();
+  assert.deepEqual(['0123456789abcdef', '0123456789abcdef', '0123456789abc000', '0123456789abcdef', '0123456789abc000', 'ffffffffffffffff'].map((h) => c.next(h)), [1, 2, 1, 3, 2, 1]);
+});
