@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick] [-- --url URL]`: measures side by side, in one run, on one server:
+ * `npm run bench [-- --quick] [-- --url URL]`: measures side by side, in one run, on the embedded server and
+ * on a real CouchDB (a single node started from ../shared/couchdb when that folder exists, or `--url`), each:
  *   1. the server's ceiling: conditional single-doc PUT updates/s with 16 connections, and _bulk_docs inserts/s;
  *   2. `picas push` of a .txt file, as a ratio to the raw _bulk_docs rate;
  *   3. end to end (push to last token done) for 1, 4 and 16 worker processes, 1 process with --slots 16, and
