@@ -1,8 +1,8 @@
 /**
  * Claiming a token: the one place that decides whether this worker won a token.
  *
- * 1. Read a window of candidates from `_design/picas/_view/todo_by_priority` with `include_docs` and
- *    `conflicts` (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming): at the
+ * 1. Read a window of candidates from `_design/picas/_view/todo_by_priority`, whose values are the tokens
+ *    (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming): at the
  *    head, or, once other pilots' claims get in the way, at a random offset in the top priority group
  *    (claim-spread.ts).
  * 2. Try them in random order within each priority, checking each on the document we got (view rows can
