@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick] [-- --url URL]`: measures side by side, in one run, on one server:
+ * `npm run bench [-- --quick] [-- --url URL]`: measures side by side, in one run, on the embedded server and
+ * on a real CouchDB (a single node started from ../shared/couchdb when that folder exists, or `--url`), each:
  *   1. the server's ceiling: conditional single-doc PUT updates/s with 16 connections, and _bulk_docs inserts/s;
  *   2. `picas push` of a .txt file, as a ratio to the raw _bulk_docs rate;
  *   3. end to end (push to last token done) for 1, 4 and 16 worker processes, 1 process with --slots 16, and
@@ -27,6 +28,7 @@ import { measureWorkerStartup, renderWorkerStartup } from './worker-startup.js';
 import { dagBench, dagMarkdown, dagTargets } from './dag-bench.js';
 import { comparePilotRecords } from './pilot-records.js';
 import { dashboardBench } from './dashboard-bench.js';
+import { beamCpu, couchdbScript, findBeamPid, startCouchDB, type ServerCpu } from './couchdb-server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const cliBin = join(root, 'packages/cli/dist/src/bin.js');
@@ -37,20 +39,25 @@ const workerStart = (args: string[]) => [...workerCommand.args, ...args];
 interface Args {
   quick: boolean;
   url?: string;
+  /** which servers to measure: the embedded one, and a real CouchDB (../shared/couchdb or --url) */
+  servers: Set<'embedded' | 'couchdb'>;
+  couchdbPort?: number;
   username?: string;
   password?: string;
   out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, out: join(root, 'bench') };
+  const args: Args = { quick: false, out: join(root, 'bench'), servers: new Set(['embedded', 'couchdb']) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
     else if (a === '--url') args.url = argv[++i];
     else if (a === '--out') args.out = resolve(argv[++i]!);
+    else if (a === '--only') args.servers = new Set([argv[++i] as 'embedded' | 'couchdb']);
+    else if (a === '--couchdb-port') args.couchdbPort = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [-- --url URL] [-- --out DIR]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -60,13 +67,18 @@ function parseArgs(argv: string[]): Args {
 }
 
 interface Server {
+  /** 'embedded' or 'couchdb' (a real CouchDB: started from ../shared/couchdb, or --url) */
+  kind: 'embedded' | 'couchdb';
+  label: string;
   url: string;
   username?: string;
   password?: string;
-  /** the embedded server's pid (for its CPU time); undefined for --url */
-  pid?: number;
+  /** the server's CPU time so far (ms), when its process is on this machine */
+  cpu(): ServerCpu;
   stop(): Promise<void>;
 }
+
+const noCpu = (): ServerCpu => ({ total: NaN, beam: NaN, js: NaN });
 
 async function startServer(): Promise<Server> {
   const password = randomBytes(12).toString('base64url');
@@ -78,7 +90,19 @@ async function startServer(): Promise<Server> {
     createInterface({ input: child.stdout! }).once('line', (l) => res(JSON.parse(l).url));
     child.once('exit', (c) => rej(new Error(`embedded server exited (${c})`)));
   });
-  return { url, username: 'admin', password, pid: child.pid, stop: () => stopChild(child) };
+  const pid = child.pid!;
+  return {
+    kind: 'embedded',
+    label: 'embedded (express-pouchdb, in memory)',
+    url,
+    username: 'admin',
+    password,
+    cpu: () => {
+      const total = cpuTimeMs(pid);
+      return { total, beam: NaN, js: NaN };
+    },
+    stop: () => stopChild(child),
+  };
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -176,15 +200,24 @@ function picasEnv(server: Server, db: string): Record<string, string> {
 }
 
 /** 2. `picas push` of a .txt file with `count` lines, wall time of the whole command. */
-async function pushRate(server: Server, http: Http, count: number, work: string, db: string): Promise<{ rate: number; seconds: number }> {
+async function pushRate(server: Server, http: Http, count: number, work: string, db: string): Promise<{ rate: number; seconds: number; peakRssMb: number }> {
   await createDb(http, db, false);
   const file = join(work, `push-${count}.txt`);
   writeFileSync(file, Array.from({ length: count }, (_, i) => `echo token ${i}`).join('\n') + '\n');
   const started = performance.now();
-  const r = await execa(process.execPath, [cliBin, 'push', file], { env: picasEnv(server, db), reject: false });
+  const child = execa(process.execPath, [cliBin, 'push', file], { env: picasEnv(server, db), reject: false });
+  // the push's peak RSS (VmHWM), sampled until it exits
+  let peakRssMb = NaN;
+  const sample = () => {
+    const m = /VmHWM:\s+(\d+) kB/.exec((() => { try { return readFileSync(`/proc/${child.pid}/status`, 'utf8'); } catch { return ''; } })());
+    if (m) peakRssMb = Number(m[1]) / 1024;
+  };
+  const sampler = setInterval(sample, 100);
+  const r = await child;
+  clearInterval(sampler);
   const seconds = (performance.now() - started) / 1000;
   if (r.exitCode !== 0) throw new Error(`picas push failed: ${r.stderr}`);
-  return { rate: count / seconds, seconds };
+  return { rate: count / seconds, seconds, peakRssMb };
 }
 
 /** What the bench reads from a worker's summary JSON log line (`"summary": true`). */
@@ -239,8 +272,15 @@ interface E2EResult {
   claimP50Ms: number;
   claimP99Ms: number;
   peakRssMb: number;
-  /** CPU per token (ms): the server (embedded only), the pilot processes, the commands they ran */
+  /** CPU per token (ms): the server, the pilot processes, the commands they ran */
   cpuMsPerToken: { server: number; pilots: number; commands: number };
+  /** a real CouchDB's server CPU per token, split: its Erlang VM and its couchjs processes */
+  serverCpuMsPerToken?: { beam: number; js: number };
+}
+
+function cpuSince(server: Server, start: ServerCpu): ServerCpu {
+  const now = server.cpu();
+  return { total: now.total - start.total, beam: now.beam - start.beam, js: now.js - start.js };
 }
 
 async function endToEnd(server: Server, http: Http, work: string, name: string, tokens: number, procs: number, workerArgs: string[]): Promise<E2EResult> {
@@ -255,16 +295,14 @@ async function endToEnd(server: Server, http: Http, work: string, name: string, 
   writeFileSync(file, Array.from({ length: tokens }, (_, i) => `echo "$PICAS_TOKEN_ID" >> ${execLog} # ${i}`).join('\n') + '\n');
   const env = picasEnv(server, db);
   const started = performance.now();
-  // the embedded server's CPU time (an external server's is not ours to read)
-  const serverCpuMs = () => (server.pid === undefined ? NaN : cpuTimeMs(server.pid));
-  const serverCpuAtStart = serverCpuMs();
+  const serverCpuAtStart = server.cpu();
   const push = await execa(process.execPath, [cliBin, 'push', file], { env, reject: false });
   if (push.exitCode !== 0) throw new Error(`push failed: ${push.stderr}`);
   const runs = await Promise.all(
     Array.from({ length: procs }, () => execa(workerCommand.file, workerStart(workerArgs), { env: { ...env, PICAS_LOG_LEVEL: 'info' }, reject: false, timeout: 900_000 })),
   );
   const seconds = (performance.now() - started) / 1000;
-  const serverCpu = serverCpuMs() - serverCpuAtStart;
+  const serverCpu = cpuSince(server, serverCpuAtStart);
   const summaries = runs.map((r) => parseSummary(r.stderr));
   const failedRuns = runs.filter((r) => r.exitCode !== 0);
   if (failedRuns.length) process.stderr.write(`  ${failedRuns.length} worker(s) exited non-zero: ${failedRuns[0]!.stderr.split('\n').slice(-3).join(' | ')}\n`);
@@ -290,8 +328,9 @@ async function endToEnd(server: Server, http: Http, work: string, name: string, 
     claimP50Ms: percentile(p50s, 50),
     claimP99Ms: Math.max(...summaries.map((s) => s.claim_latency_ms?.p99 ?? NaN)),
     peakRssMb: Math.max(...summaries.map((s) => s.peak_rss_mb ?? NaN)),
+    serverCpuMsPerToken: { beam: serverCpu.beam / tokens, js: serverCpu.js / tokens },
     cpuMsPerToken: {
-      server: serverCpu / tokens,
+      server: serverCpu.total / tokens,
       pilots: sum((s) => s.cpu_ms) / tokens,
       commands: summaries.some((s) => s.commands_cpu_ms === undefined) ? NaN : sum((s) => s.commands_cpu_ms) / tokens,
     },
@@ -321,7 +360,7 @@ async function idleWorkerRss(server: Server, http: Http): Promise<number> {
 }
 
 /** The Python PiCaS claim loop with `clients` concurrent pilots, on the same server, as the baseline. */
-async function picasBaseline(http: Http, tokens: number, clients: number): Promise<E2EResult> {
+async function picasBaseline(server: Server, http: Http, tokens: number, clients: number): Promise<E2EResult> {
   const db = `bench_baseline_${clients}`;
   await createDb(http, db, true);
   for (let i = 0; i < tokens; i += 5000) {
@@ -329,7 +368,9 @@ async function picasBaseline(http: Http, tokens: number, clients: number): Promi
     await http.call('POST', `/${db}/_bulk_docs`, { docs });
   }
   await http.call('GET', `/${db}/_design/Monitor/_view/todo?limit=1`);
+  const cpuAtStart = server.cpu();
   const r = await runPicasBaseline(http, db, clients);
+  const serverCpu = cpuSince(server, cpuAtStart);
   const doubles = doubleRuns(r.executions);
   const counts = await stateCounts(http, db);
   await http.call('DELETE', `/${db}`);
@@ -347,7 +388,8 @@ async function picasBaseline(http: Http, tokens: number, clients: number): Promi
     claimP50Ms: NaN,
     claimP99Ms: NaN,
     peakRssMb: NaN,
-    cpuMsPerToken: { server: NaN, pilots: NaN, commands: NaN },
+    serverCpuMsPerToken: { beam: serverCpu.beam / tokens, js: serverCpu.js / tokens },
+    cpuMsPerToken: { server: serverCpu.total / tokens, pilots: NaN, commands: NaN },
   };
 }
 
@@ -359,9 +401,10 @@ async function statusLatency(server: Server, http: Http, count: number): Promise
     const docs = Array.from({ length: Math.min(5000, count - i) }, (_, j) => newToken(`token_${i + j}`, `echo ${i + j}`));
     await http.call('POST', `/${db}/_bulk_docs`, { docs });
   }
+  // the first `picas status` right after the tokens are written: it waits for (and reports) the index build
   const t0 = performance.now();
-  await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
-  await http.call('GET', `/${db}/_design/picas/_view/conflicts`);
+  const first = await execa(process.execPath, [cliBin, 'status', '--json'], { env: picasEnv(server, db), reject: false });
+  if (first.exitCode !== 0) throw new Error(`picas status right after writing ${count} tokens failed: ${first.stderr}`);
   const viewBuildSeconds = (performance.now() - t0) / 1000;
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -374,13 +417,25 @@ async function statusLatency(server: Server, http: Http, count: number): Promise
   return { medianMs: percentile(times, 50), viewBuildSeconds };
 }
 
+/** Server CPU per token at 4 and 16 pilots: <= 3 ms, and <= 1/8 of the PiCaS-protocol loop's in the same run. */
+function serverCpuTargets(e2e: E2EResult[], baseline: E2EResult) {
+  const out = [];
+  for (const name of ['4 workers', '16 workers']) {
+    const r = e2e.find((e) => e.name === name);
+    if (!r || !Number.isFinite(r.cpuMsPerToken.server)) continue;
+    const ms = r.cpuMsPerToken.server;
+    const base = baseline.cpuMsPerToken.server;
+    out.push({ target: `server CPU per token at ${name} <= 3 ms`, value: `${fmt(ms, 2)} ms`, ok: ms <= 3, hard: false });
+    if (Number.isFinite(base)) out.push({ target: `server CPU per token at ${name} <= 1/8 of the PiCaS loop's`, value: `1/${fmt(base / ms, 1)} (${fmt(ms, 2)} vs ${fmt(base, 2)} ms)`, ok: ms * 8 <= base, hard: false });
+  }
+  return out;
+}
+
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const server: Server = args.url ? { url: args.url.replace(/\/+$/, ''), username: args.username, password: args.password, stop: async () => {} } : await startServer();
+/** The whole suite on one server. */
+async function measure(server: Server, args: Args, work: string) {
   const http = new Http(server.url, server.username, server.password);
-  const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const q = args.quick;
   const sizes = {
     putSeconds: q ? 1 : 8,
@@ -393,7 +448,7 @@ async function main() {
     dashboardLoadSeconds: q ? 6 : 20,
     pilotRecordRounds: q ? 1 : 2,
   };
-  process.stderr.write(`bench${q ? ' (quick)' : ''} against ${server.url}\n`);
+  process.stderr.write(`bench${q ? ' (quick)' : ''} against ${server.label} at ${server.url}\n`);
   try {
     process.stderr.write('1. server ceiling...\n');
     const putPerSec = await putCeiling(http, sizes.putSeconds);
@@ -425,7 +480,7 @@ async function main() {
     );
     process.stderr.write(`   DAG: chains ${fmt(dag.chained.tokensPerSec)} tokens/s vs independent ${fmt(dag.independent.tokensPerSec)} (${fmt(dag.ratio, 2)} x)\n`);
     const pilotRecords = await comparePilotRecords((name, wargs) => endToEnd(server, http, work, name, sizes.e2e, 16, wargs), sizes.pilotRecordRounds, (l) => process.stderr.write(l + '\n'));
-    const baseline = await picasBaseline(http, sizes.e2e, 16);
+    const baseline = await picasBaseline(server, http, sizes.e2e, 16);
     process.stderr.write(`   ${baseline.name}: ${fmt(baseline.tokensPerSec)} tokens/s, double ${baseline.doubleExecutions}\n`);
     process.stderr.write('4. idle worker RSS and status latency...\n');
     const idleRss = await idleWorkerRss(server, http);
@@ -461,14 +516,16 @@ async function main() {
       { target: '16 workers with pilot records >= 0.95 x with --no-pilot-record', value: `${fmt(pilotRecords.ratio, 3)} x (${fmt(pilotRecords.withRecords)} vs ${fmt(pilotRecords.withoutRecords)} tokens/s, ${pilotRecords.rounds} interleaved rounds)`, ok: pilotRecords.ratio >= 0.95, hard: false },
       { target: `dashboard first paint with ${sizes.dashboard} tokens <= 2 s`, value: `${fmt(dashboard.firstPaintMs / 1000, 2)} s (${dashboard.firstPaintHow})`, ok: dashboard.firstPaintMs <= 2000, hard: false },
       { target: 'view reads the dashboard adds under load <= 1/s', value: `${fmt(dashboard.load.viewReadsPerSec, 2)}/s (${dashboard.load.viewReads} in ${fmt(dashboard.load.seconds)} s, ${dashboard.load.tokensChanged} changes)`, ok: dashboard.load.viewReadsPerSec <= 1, hard: false },
+      ...serverCpuTargets(e2e, baseline),
       ...bulk.map((r) => ({ target: `${r.name} (bulk claims): tokens/s vs _bulk_docs ceiling`, value: `${fmt(r.tokensPerSec / bulkPerSec, 3)} x`, ok: true, hard: false })),
     ];
     const results = {
       date: new Date().toISOString(),
       quick: q,
-      server: args.url ? 'external' : 'embedded (express-pouchdb, in memory)',
+      server: server.label,
+      kind: server.kind,
       ceiling: { putPerSec, bulkDocsPerSec: bulkPerSec },
-      push: { tokens: sizes.push, tokensPerSec: push.rate, ratioToBulk: push.rate / bulkPerSec },
+      push: { tokens: sizes.push, tokensPerSec: push.rate, ratioToBulk: push.rate / bulkPerSec, peakRssMb: push.peakRssMb },
       endToEnd: e2e,
       baseline,
       dag,
@@ -484,45 +541,90 @@ async function main() {
       targets,
       workerStartup,
     };
-    const md = renderMarkdown(results);
-    process.stdout.write(md + '\n');
-    mkdirSync(args.out, { recursive: true });
-    const suffix = q ? '-quick' : '';
-    writeFileSync(join(args.out, `results${suffix}.json`), JSON.stringify(results, null, 2) + '\n');
-    writeFileSync(join(args.out, `results${suffix}.md`), md + '\n');
-    const hardFail = targets.filter((t) => t.hard && !t.ok);
-    if (hardFail.length) {
-      process.stderr.write(`bench FAILED: ${hardFail.map((t) => t.target).join('; ')}\n`);
-      process.exitCode = 1;
+    return results;
+  } finally {
+    await http.agent.close();
+  }
+}
+
+async function realCouchDB(args: Args): Promise<Server | undefined> {
+  if (args.url) {
+    const url = new URL(args.url);
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const pid = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) ? findBeamPid(port) : undefined;
+    return { kind: 'couchdb', label: `CouchDB at ${url.host}${pid ? '' : ' (its CPU is not on this machine)'}`, url: args.url.replace(/\/+$/, ''), username: args.username, password: args.password, cpu: () => (pid ? beamCpu(pid) : noCpu()), stop: async () => {} };
+  }
+  const script = couchdbScript(root);
+  if (!script) return undefined;
+  const node = await startCouchDB(script, args.couchdbPort);
+  const version = await new Http(node.url, node.username, node.password).call('GET', '/').then((r) => r.body?.version as string | undefined).catch(() => undefined);
+  return { kind: 'couchdb', label: `CouchDB ${version ?? '3.x'} single node (../shared/couchdb, default settings)`, url: node.url, username: node.username, password: node.password, cpu: () => (node.pid ? beamCpu(node.pid) : noCpu()), stop: node.stop };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
+  const runs: any[] = [];
+  try {
+    for (const kind of ['embedded', 'couchdb'] as const) {
+      if (!args.servers.has(kind)) continue;
+      const server = kind === 'embedded' ? await startServer() : await realCouchDB(args);
+      if (!server) continue;
+      try {
+        runs.push(await measure(server, args, work));
+      } finally {
+        await server.stop();
+      }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
-    await http.agent.close();
-    await server.stop();
   }
+  const md = renderAll(runs, args.quick);
+  process.stdout.write(md + '\n');
+  mkdirSync(args.out, { recursive: true });
+  const suffix = args.quick ? '-quick' : '';
+  writeFileSync(join(args.out, `results${suffix}.json`), JSON.stringify({ date: new Date().toISOString(), quick: args.quick, runs }, null, 2) + '\n');
+  writeFileSync(join(args.out, `results${suffix}.md`), md + '\n');
+  const hardFail = runs.flatMap((r) => r.targets.filter((t: any) => t.hard && !t.ok).map((t: any) => `${t.target} (${r.server})`));
+  if (hardFail.length) {
+    process.stderr.write(`bench FAILED: ${hardFail.join('; ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+function renderAll(runs: any[], quick: boolean): string {
+  return [`# picas benchmark (${quick ? 'quick smoke run' : 'full run'}, ${new Date().toISOString()})`, '', ...runs.map((r) => renderMarkdown(r))].join('\n');
+}
+
+
+
+function serverCpuCell(e: E2EResult): string {
+  const split = e.serverCpuMsPerToken;
+  const parts = split && Number.isFinite(split.beam) ? ` (${fmt(split.beam, 2)} + ${fmt(split.js, 2)})` : '';
+  return `${fmt(e.cpuMsPerToken.server, 2)}${parts}`;
 }
 
 function renderMarkdown(r: any): string {
   const e2eRows = r.endToEnd
     .map(
       (e: E2EResult) =>
-        `| ${e.name} | ${e.tokens} | ${fmt(e.tokensPerSec)} | ${fmt(e.conflictsPerClaim, 3)} | ${fmt(e.requestsPerToken, 2)} | ${e.doubleExecutions} | ${e.leftLocked} | ${fmt(e.claimP50Ms)} / ${fmt(e.claimP99Ms)} | ${fmt(e.peakRssMb)} | ${fmt(e.cpuMsPerToken.server, 2)} / ${fmt(e.cpuMsPerToken.pilots, 2)} / ${fmt(e.cpuMsPerToken.commands, 2)} |`,
+        `| ${e.name} | ${e.tokens} | ${fmt(e.tokensPerSec)} | ${fmt(e.conflictsPerClaim, 3)} | ${fmt(e.requestsPerToken, 2)} | ${e.doubleExecutions} | ${e.leftLocked} | ${fmt(e.claimP50Ms)} / ${fmt(e.claimP99Ms)} | ${fmt(e.peakRssMb)} | ${serverCpuCell(e)} / ${fmt(e.cpuMsPerToken.pilots, 2)} / ${fmt(e.cpuMsPerToken.commands, 2)} |`,
     )
     .join('\n');
   const b: E2EResult = r.baseline;
-  const baselineRow = `| ${b.name} | ${b.tokens} | ${fmt(b.tokensPerSec)} | ${fmt(b.conflictsPerClaim, 3)} | ${fmt(b.requestsPerToken, 2)} | ${b.doubleExecutions} | ${b.leftLocked} | n/a | n/a | n/a |`;
+  const baselineRow = `| ${b.name} | ${b.tokens} | ${fmt(b.tokensPerSec)} | ${fmt(b.conflictsPerClaim, 3)} | ${fmt(b.requestsPerToken, 2)} | ${b.doubleExecutions} | ${b.leftLocked} | n/a | n/a | ${serverCpuCell(b)} / n/a / n/a |`;
   const c = r.cpuCeiling;
   const targetRows = r.targets.map((t: any) => `| ${t.target} | ${t.value} | ${t.ok ? 'ok' : t.hard ? '**FAIL**' : 'missed'} |`).join('\n');
-  return `# picas benchmark (${r.quick ? 'quick smoke run' : 'full run'}, ${r.date})
+  return `## ${r.server}
 
-Server: ${r.server}. All numbers measured in one run, on the same server.
+All numbers in this section measured on this server, in the same run as the others.${r.kind === 'couchdb' ? ' Server CPU is beam.smp plus its couchjs processes (Erlang + JS in brackets), read from /proc.' : ''}
 
 | ceiling | value |
 |---|---|
 | conditional single-doc PUTs/s, 16 connections | ${fmt(r.ceiling.putPerSec)} |
 | _bulk_docs inserts/s | ${fmt(r.ceiling.bulkDocsPerSec)} |
-| \`picas push\` tokens/s (${r.push.tokens} tokens, whole command) | ${fmt(r.push.tokensPerSec)} (${fmt(r.push.ratioToBulk, 2)} x bulk) |
-| \`picas status\` median latency, ${r.status.tokens} tokens, views built | ${fmt(r.status.medianMs)} ms (first view build ${fmt(r.status.firstViewBuildSeconds)} s) |
+| \`picas push\` tokens/s (${r.push.tokens} tokens, whole command) | ${fmt(r.push.tokensPerSec)} (${fmt(r.push.ratioToBulk, 2)} x bulk), peak RSS ${fmt(r.push.peakRssMb)} MB |
+| \`picas status\` on ${r.status.tokens} tokens: right after writing them (index build included) / median after | ${fmt(r.status.firstViewBuildSeconds)} s / ${fmt(r.status.medianMs)} ms |
 | idle worker RSS | ${fmt(r.idleWorkerRssMb)} MB |
 | \`picas dashboard\`, ${r.dashboard.tokens} tokens: first paint (${r.dashboard.firstPaintHow}) | ${fmt(r.dashboard.firstPaintMs, 0)} ms |
 | \`picas dashboard\` under load: view reads/s it adds, _changes requests/s | ${fmt(r.dashboard.load.viewReadsPerSec, 2)}, ${fmt(r.dashboard.load.changesRequestsPerSec, 2)} |

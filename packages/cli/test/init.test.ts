@@ -9,14 +9,14 @@ test('init creates the database and the views; a second run changes nothing and 
   assert.equal(first.exitCode, 0, first.stderr);
   assert.match(first.stdout, new RegExp(`^created database '${db.config.db}'`, 'm'));
   assert.match(first.stdout, /^created _design\/Monitor \(views: todo, locked, done, error, overview_total\)$/m);
-  assert.match(first.stdout, /^created _design\/picas \(views: todo_by_priority, locked_by_lease, conflicts\)$/m);
+  assert.match(first.stdout, /^created _design\/picas \(views: todo_by_priority, locked_by_lease, conflicts, state_counts\)$/m);
 
   const monitor = await getDoc(db.couch, '_design/Monitor');
   assert.equal(monitor.language, 'javascript');
   // PiCaS' view functions, character for character
   assert.deepEqual(monitor.views, PYTHON_PICAS_VIEWS);
   const picas = await getDoc(db.couch, '_design/picas');
-  assert.deepEqual(Object.keys(picas.views).sort(), ['conflicts', 'locked_by_lease', 'todo_by_priority']);
+  assert.deepEqual(Object.keys(picas.views).sort(), ['conflicts', 'locked_by_lease', 'state_counts', 'todo_by_priority']);
   assert.equal(picas.views.conflicts.reduce, '_count');
 
   const second = await runCli(['init'], { env: db.env });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { finished, lockedBy, newToken } from '@picas/core';
 import { fileLabel, freshDatabase, runCli, testServer, waitFor } from '@picas/testkit';
-import { putDocs, pythonPicasToken, PYTHON_PICAS_VIEWS } from './fixtures.js';
+import { getDoc, putDocs, pythonPicasToken, PYTHON_PICAS_VIEWS } from './fixtures.js';
 
 // a database exactly as Python PiCaS leaves it: its Monitor design doc and its token documents, no picas init
 const picasDb = await freshDatabase(fileLabel(import.meta.url) + '_python');
@@ -131,4 +131,26 @@ test('clear errors and exit codes: missing database 4, wrong password 3 (never p
   const badConfig = await runCli(['status'], { env: { ...picasDb.env, PICAS_URL: 'not a url' } });
   assert.equal(badConfig.exitCode, 1);
   assert.match(badConfig.stderr, /--url \(from env PICAS_URL\): not a valid URL/);
+});
+
+test('status counts from picas/state_counts (a built-in _count), and from Monitor where an older _design/picas lacks it', async () => {
+  const db = await freshDatabase(fileLabel(import.meta.url) + '_counts');
+  const init = await runCli(['init'], { env: db.env });
+  assert.equal(init.exitCode, 0, init.stderr);
+  const claim = { workerId: 'w1', claimId: 'w1:1', hostname: 'node1', leaseMs: 60_000 };
+  await putDocs(db.couch, [newToken('c_todo', 'echo 1'), lockedBy(newToken('c_locked', 'sleep 9'), claim)]);
+  const picas = await getDoc(db.couch, '_design/picas');
+  assert.equal(picas.views.state_counts.reduce, '_count');
+  // without the Monitor views, the counts still come (from our view)
+  const monitor = await getDoc(db.couch, '_design/Monitor');
+  await db.couch.http.expectOk({ method: 'DELETE', path: db.couch.http.docPath('_design/Monitor'), query: { rev: monitor._rev } });
+  const ours = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
+  assert.deepEqual(ours, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, total: 2, conflicts: 0 });
+  // an older _design/picas (no state_counts) and the Monitor views: counted from Monitor/overview_total
+  const { _id: _monitorId, _rev: _monitorRev, ...monitorBody } = monitor;
+  await putDocs(db.couch, [{ ...monitorBody, _id: '_design/Monitor' }]);
+  const { state_counts: _dropped, ...olderViews } = picas.views;
+  await putDocs(db.couch, [{ ...picas, views: olderViews }]);
+  const older = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
+  assert.deepEqual(older, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, total: 2, conflicts: 0 });
 });

@@ -274,10 +274,7 @@ export interface TokenDocOptions {
  * (a bad prefix, two tokens with the same explicit `_id`).
  */
 export function tokenDocs(specs: readonly TokenSpec[], options: TokenDocOptions = {}): TokenDoc[] {
-  const prefix = options.prefix ?? DEFAULT_TOKEN_PREFIX;
-  if (!PREFIX_PATTERN.test(prefix)) {
-    throw new UsageError(`--prefix: '${prefix}' is not a usable id prefix (letters, digits and _ . : -, not starting with _)`);
-  }
+  const prefix = checkedPrefix(options);
   const now = options.now ?? nowSeconds();
   const seen = new Map<string, string>();
   const occurrences = new Map<string, number>();
@@ -290,18 +287,11 @@ export function tokenDocs(specs: readonly TokenSpec[], options: TokenDocOptions 
       const own = Array.isArray(given.fields.depends_on) ? (given.fields.depends_on as string[]) : [];
       spec = { ...given, fields: { ...given.fields, depends_on: [...new Set([...own, ...after])] } };
     }
-    let id: string;
-    if (spec.id !== undefined) {
-      id = spec.id;
-    } else if (options.forceNew) {
-      id = `${prefix}_${randomBytes(8).toString('hex')}`;
-    } else {
-      const hash = contentHash(spec);
-      const key = `${spec.file}\0${hash}`;
+    const id = tokenId(spec, prefix, options.forceNew, (key) => {
       const n = (occurrences.get(key) ?? 0) + 1;
       occurrences.set(key, n);
-      id = n === 1 ? `${prefix}_${hash}` : `${prefix}_${hash}_${n}`;
-    }
+      return n;
+    });
     const where = `${spec.file}:${spec.line}`;
     const earlier = seen.get(id);
     if (earlier !== undefined && spec.id !== undefined) {
@@ -313,6 +303,27 @@ export function tokenDocs(specs: readonly TokenSpec[], options: TokenDocOptions 
   }
   if (problems.length > 0) throw problemsError(problems);
   return docs;
+}
+
+/** The `--prefix`, checked. */
+export function checkedPrefix(options: Pick<TokenDocOptions, 'prefix'>): string {
+  const prefix = options.prefix ?? DEFAULT_TOKEN_PREFIX;
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new UsageError(`--prefix: '${prefix}' is not a usable id prefix (letters, digits and _ . : -, not starting with _)`);
+  }
+  return prefix;
+}
+
+/**
+ * A token's id: its explicit `_id`, a random one (`forceNew`), or prefix + content hash (+ `_n` for the n-th
+ * repeat in its file). `occurrence(key)` counts how often a key (file and hash) has been seen, this time included.
+ */
+export function tokenId(spec: Pick<TokenSpec, 'id' | 'input' | 'fields' | 'file'>, prefix: string, forceNew: boolean | undefined, occurrence: (key: string, hash: string) => number): string {
+  if (spec.id !== undefined) return spec.id;
+  if (forceNew) return `${prefix}_${randomBytes(8).toString('hex')}`;
+  const hash = contentHash(spec);
+  const n = occurrence(`${spec.file}\0${hash}`, hash);
+  return n === 1 ? `${prefix}_${hash}` : `${prefix}_${hash}_${n}`;
 }
 
 export interface ReadTokenFilesResult {

@@ -64,7 +64,11 @@ test('by default (--prefetch auto) short tokens are claimed and recorded many pe
   assert.equal(strict.exitCode, 0, strict.stderr);
   const s = summaryOf(strict.stderr);
   assert.equal(s.done, 40);
-  assert.equal(s.claims.attempts, 40, 'one claim write per token');
+  // one claim write per token, and a 409 for a view row that was stale (on the embedded server a view read
+  // can answer from an index update that began before this worker's last claim; the row holds the token as it
+  // was, so that race costs a 409 rather than being seen in an include_docs copy)
+  assert.equal(s.claims.attempts - s.claims.conflicts, 40, `one claim write per token: ${JSON.stringify(s.claims)}`);
+  assert.equal(s.claims.won, 40);
   assert.equal(s.completions, undefined, 'no batched completions');
   assert.ok(s.http_requests >= 80, `a claim PUT and a completion PUT per token: ${s.http_requests}`);
 

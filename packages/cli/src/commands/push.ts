@@ -26,8 +26,13 @@ export function register(program: Command): void {
     )
     .action(async (files: string[], flags: PushFlags, command: Command) => {
       const { readTokenFiles } = await import('@picas/core/token-files');
-      const { pushTokens } = await import('@picas/core/ops/push-tokens');
-      const { docs: read } = readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew, after: flags.after });
+      const { openTextTokenFiles, streamableTokenFiles } = await import('@picas/core/token-text-stream');
+      const { pushTokenBatches, pushTokens } = await import('@picas/core/ops/push-tokens');
+      // .txt files without --after are streamed (checked in a first pass, written in a second): memory stays flat
+      // in their size; plain lines have no dependencies to check
+      const streamed = streamableTokenFiles(files) && !(flags.after?.length);
+      const text = streamed ? await openTextTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew }) : undefined;
+      const read = text ? [] : readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew, after: flags.after }).docs;
       await withCouch(command, async (couch) => {
         const { prepareDependencies, finishDependencies } = await import('@picas/core/ops/push-dependencies');
         const plan = await prepareDependencies(couch, read);
@@ -35,7 +40,8 @@ export function register(program: Command): void {
         const progress = new ProgressLine('pushing');
         let result;
         try {
-          result = await pushTokens(couch, docs, { batchSize: flags.batchSize, onProgress: (n, total) => progress.update(n, total) });
+          const pushOptions = { batchSize: flags.batchSize, onProgress: (n: number, total: number) => progress.update(n, total) };
+          result = text ? await pushTokenBatches(couch, text.batches(flags.batchSize), text.tokens, pushOptions) : await pushTokens(couch, docs, pushOptions);
         } finally {
           progress.finish();
         }

@@ -16,16 +16,18 @@ const DEFAULT_WATCH_MS = 5000;
 export function register(program: Command): void {
   program
     .command('status')
-    .description('token counts: todo, locked, done, error, total (from the Monitor/overview_total view), waiting and blocked (docs/dag.md), and conflicts')
+    .description('token counts: todo, locked, done, error, total (from the picas/state_counts view), waiting and blocked (docs/dag.md), and conflicts')
     .option('--json', 'print the counts as JSON')
     .option('--watch [interval]', 'redraw every interval (default 5s) until nothing is todo or locked', durationOption)
     .addHelpText('after', `\nExamples:\n  picas status\n  picas status --json\n  picas status --watch 2s`)
     .action(async (flags: StatusFlags, command: Command) => {
       const { tokenStatus } = await import('@picas/core/ops/status');
+      const { describeBuilds } = await import('@picas/core/ops/view-progress');
+      const onProgress = (builds: Parameters<typeof describeBuilds>[0]) => process.stderr.write(`${describeBuilds(builds)}\n`);
       const intervalMs = flags.watch === undefined ? undefined : flags.watch === true ? DEFAULT_WATCH_MS : Math.max(100, flags.watch);
       await withCouch(command, async (couch) => {
         if (intervalMs === undefined) {
-          const counts = await tokenStatus(couch);
+          const counts = await tokenStatus(couch, { onProgress });
           if (flags.json) printJson({ database: couch.config.db, ...counts });
           else say(statusTable(counts, couch.config));
           return;
@@ -37,7 +39,7 @@ export function register(program: Command): void {
         const tty = process.stdout.isTTY === true && !flags.json;
         try {
           for (;;) {
-            const counts = await tokenStatus(couch, { signal: stop.signal });
+            const counts = await tokenStatus(couch, { signal: stop.signal, onProgress });
             const finished = counts.todo === 0 && counts.locked === 0 && counts.waiting === 0;
             if (flags.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), database: couch.config.db, ...counts }) + '\n');
             else if (tty) process.stdout.write(`\x1b[H\x1b[2J${statusTable(counts, couch.config)}\n${progressLine(counts)}\n${finished ? '' : `(every ${intervalMs / 1000}s; Ctrl-C to stop)\n`}`);

@@ -1,8 +1,8 @@
 /**
  * Claiming a token: the one place that decides whether this worker won a token.
  *
- * 1. Read a window of candidates from `_design/picas/_view/todo_by_priority` with `include_docs` and
- *    `conflicts` (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming): at the
+ * 1. Read a window of candidates from `_design/picas/_view/todo_by_priority`, whose values are the tokens
+ *    (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming): at the
  *    head, or, once other pilots' claims get in the way, at a random offset in the top priority group
  *    (claim-spread.ts).
  * 2. Try them in random order within each priority, checking each on the document we got (view rows can
@@ -165,6 +165,8 @@ export class Claimer {
   private readonly spread: ClaimSpread;
   /** todo tokens in the pool at the last read (the view's total_rows) */
   private todoRows?: number;
+  /** false once the todo view turned out to be the older one, whose rows carry no token */
+  private todoDocsInView = true;
 
   constructor(private readonly options: ClaimerOptions) {
     this.random = options.random ?? Math.random;
@@ -367,12 +369,15 @@ export class Claimer {
     return first.rows;
   }
 
-  private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal) {
+  private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal): Promise<{ rows: Array<{ key: unknown; id: string; doc?: TokenDoc }>; total_rows?: number }> {
     const http = this.options.http;
+    // todo_by_priority holds each token as its value (see design-docs.ts): no include_docs needed, unless
+    // the database still has the older view (emitting null) because `picas init` has not been run since
+    const docsInView = view === TODO_VIEW && this.todoDocsInView && query.include_docs !== false;
     this.stats.viewReads++;
-    const res = await http.request<{ total_rows?: number; rows?: Array<{ key: unknown; id: string; doc?: TokenDoc }> }>({
+    const res = await http.request<{ total_rows?: number; rows?: Array<{ key: unknown; id: string; value?: unknown; doc?: TokenDoc }> }>({
       path: http.dbPath(`/${view}`),
-      query: { include_docs: true, conflicts: true, reduce: undefined, ...query } as Record<string, string | number | boolean | undefined>,
+      query: { include_docs: true, conflicts: true, reduce: undefined, ...query, ...(docsInView ? { include_docs: undefined, conflicts: undefined } : {}) } as Record<string, string | number | boolean | undefined>,
       signal,
     });
     if (res.status >= 500 || res.status === 429) throw http.errorFor(res, `reading ${view}`);
@@ -380,7 +385,13 @@ export class Claimer {
       throw new NotFoundError(`database '${http.db}' has no ${view.split('/_view/')[0]} views (missing ${view}): run picas init`);
     }
     if (res.status !== 200) throw http.errorFor(res, `reading ${view}`);
-    return { rows: res.body.rows ?? [], total_rows: res.body.total_rows };
+    const rows = res.body.rows ?? [];
+    if (!docsInView) return { rows, total_rows: res.body.total_rows };
+    if (rows.some((r) => r.value === null || typeof r.value !== 'object')) {
+      this.todoDocsInView = false;
+      return this.readView(view, query, signal);
+    }
+    return { rows: rows.map((r) => ({ key: r.key, id: r.id, doc: r.value as TokenDoc })), total_rows: res.body.total_rows };
   }
 }
 

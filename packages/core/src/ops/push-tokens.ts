@@ -34,13 +34,30 @@ type BulkRow = { id?: string; rev?: string; ok?: boolean; error?: string; reason
 export const PUSH_CONCURRENCY = 2;
 
 export async function pushTokens(couch: Couch, docs: readonly TokenDoc[], options: PushOptions = {}): Promise<PushResult> {
-  const { http } = couch;
   const batchSize = Math.max(1, options.batchSize ?? DEFAULT_PUSH_BATCH);
+  async function* slices() {
+    for (let start = 0; start < docs.length; start += batchSize) yield docs.slice(start, start + batchSize);
+  }
+  return pushTokenBatches(couch, slices(), docs.length, options);
+}
+
+/**
+ * Writes batches as they come (e.g. streamed from a file, token-text-stream.ts), `PUSH_CONCURRENCY` at a
+ * time; only the batches in flight are held in memory.
+ */
+export async function pushTokenBatches(couch: Couch, batches: AsyncIterable<TokenDoc[]>, total: number, options: PushOptions = {}): Promise<PushResult> {
+  const { http } = couch;
   const result: PushResult = { created: 0, alreadyPresent: 0, failed: [] };
   let handled = 0;
-  let next = 0;
-  const writeBatch = async (start: number) => {
-    const batch = docs.slice(start, start + batchSize);
+  const source = batches[Symbol.asyncIterator]();
+  // one lane at a time takes the next batch (an async generator must not be advanced concurrently)
+  let taking: Promise<unknown> = Promise.resolve();
+  const take = (): Promise<IteratorResult<TokenDoc[]>> => {
+    const next = taking.then(() => source.next());
+    taking = next.catch(() => undefined);
+    return next;
+  };
+  const writeBatch = async (batch: TokenDoc[]) => {
     // the ids are fixed, so retrying a batch after a network fault cannot duplicate tokens
     const rows = await withRetry(
       () => http.expectOk<BulkRow[]>({ method: 'POST', path: http.dbPath('/_bulk_docs'), body: { docs: batch }, signal: options.signal, timeoutMs: 300_000 }, 'writing tokens'),
@@ -59,16 +76,26 @@ export async function pushTokens(couch: Couch, docs: readonly TokenDoc[], option
       });
     }
     handled += batch.length;
-    options.onProgress?.(handled, docs.length);
+    options.onProgress?.(handled, total);
   };
-  // a few lanes, each taking the next batch; a failing batch stops its lane and the error is thrown
+  // a few lanes, each taking the next batch; a failing batch stops the others and the error is thrown
+  let failed = false;
   const lane = async () => {
-    while (next < docs.length && !options.signal?.aborted) {
-      const start = next;
-      next += batchSize;
-      await writeBatch(start);
+    while (!options.signal?.aborted && !failed) {
+      const next = await take();
+      if (next.done) return;
+      try {
+        await writeBatch(next.value);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PUSH_CONCURRENCY, Math.ceil(docs.length / batchSize)) }, lane));
+  try {
+    await Promise.all(Array.from({ length: PUSH_CONCURRENCY }, lane));
+  } finally {
+    await source.return?.(undefined);
+  }
   return result;
 }

@@ -1,12 +1,21 @@
 /**
- * Token counts per state, from exactly two small queries: PiCaS' `Monitor/overview_total` (group=true)
- * and our `picas/conflicts` reduce. A database made by Python PiCaS (no `_design/picas`) still works:
- * the conflicts count is then unknown (null).
+ * Token counts per state, from exactly two small queries: our `picas/state_counts` (group=true, a built-in
+ * `_count` reduce, quick to build even for a million tokens) and our `picas/conflicts` reduce. A database
+ * made by Python PiCaS (no `_design/picas`), or whose `_design/picas` predates `state_counts`, is counted
+ * from PiCaS' `Monitor/overview_total` instead; the conflicts count is then unknown (null) without
+ * `_design/picas`. While an index builds, the reads wait for it and report its progress (view-progress.ts).
  */
 import type { Couch } from '../couch/connection.js';
-import type { TokenState } from '../token.js';
+import { TOKEN_STATES, type TokenState } from '../token.js';
 import { missingView } from './list-tokens.js';
 import { dependencyCounts } from './dependencies.js';
+import { readViewWhileBuilding, type IndexBuild } from './view-progress.js';
+
+export interface CountOptions {
+  signal?: AbortSignal;
+  /** called while a view index is being built (after a large push) */
+  onProgress?: (builds: IndexBuild[]) => void;
+}
 
 export interface TokenCounts extends Record<TokenState, number> {
   /** picas' own states of tokens that wait for others (docs/dag.md); 0 without _design/picas_deps */
@@ -17,37 +26,40 @@ export interface TokenCounts extends Record<TokenState, number> {
   conflicts: number | null;
 }
 
-/** Tokens per state from PiCaS' `Monitor/overview_total` (group=true): the numbers Python PiCaS shows too. */
-export async function stateCounts(couch: Couch, options: { signal?: AbortSignal } = {}): Promise<Record<TokenState, number>> {
+type ReduceRows = { rows?: Array<{ key: unknown; value: unknown }> };
+
+/**
+ * Tokens per state (the numbers Python PiCaS shows too): from `picas/state_counts`, or from PiCaS'
+ * `Monitor/overview_total` where our view is missing.
+ */
+export async function stateCounts(couch: Couch, options: CountOptions = {}): Promise<Record<TokenState, number>> {
   const { http } = couch;
-  const overview = await http.request<{ rows?: Array<{ key: unknown; value: unknown }> }>({
-    path: http.dbPath('/_design/Monitor/_view/overview_total'),
-    query: { group: true },
-    signal: options.signal,
-  });
-  if (overview.status === 404) throw missingView(couch, overview.body, 'Monitor', 'overview_total');
-  if (overview.status >= 300) throw http.errorFor(overview, 'reading the Monitor/overview_total view');
-  const counts: Record<TokenState, number> = { todo: 0, locked: 0, done: 0, error: 0 };
-  for (const row of overview.body?.rows ?? []) {
+  let res = await readViewWhileBuilding<ReduceRows>(http, http.dbPath('/_design/picas/_view/state_counts'), { group: true }, options);
+  let what = 'picas/state_counts';
+  if (res.status === 404) {
+    res = await readViewWhileBuilding<ReduceRows>(http, http.dbPath('/_design/Monitor/_view/overview_total'), { group: true }, options);
+    what = 'Monitor/overview_total';
+    if (res.status === 404) throw missingView(couch, res.body, 'Monitor', 'overview_total');
+  }
+  if (res.status >= 300) throw http.errorFor(res, `reading the ${what} view`);
+  const counts = Object.fromEntries(TOKEN_STATES.map((state) => [state, 0])) as Record<TokenState, number>;
+  for (const row of res.body?.rows ?? []) {
     const key = row.key as TokenState;
-    if (key === 'todo' || key === 'locked' || key === 'done' || key === 'error') counts[key] = Number(row.value) || 0;
+    if (TOKEN_STATES.includes(key)) counts[key] = Number(row.value) || 0;
   }
   return counts;
 }
 
-export async function tokenStatus(couch: Couch, options: { signal?: AbortSignal } = {}): Promise<TokenCounts> {
+export async function tokenStatus(couch: Couch, options: CountOptions = {}): Promise<TokenCounts> {
   const { http } = couch;
   // read alongside the other queries, so that it adds no latency
   const depsRead = dependencyCounts(http, options.signal);
   depsRead.catch(() => undefined);
   const states = await stateCounts(couch, options);
   const deps = await depsRead;
-  const counts: TokenCounts = { ...states, ...deps, total: states.todo + states.locked + states.done + states.error + deps.waiting + deps.blocked, conflicts: null };
+  const counts: TokenCounts = { ...states, ...deps, total: TOKEN_STATES.reduce((a, state) => a + states[state], 0) + deps.waiting + deps.blocked, conflicts: null };
 
-  const conflicts = await http.request<{ rows?: Array<{ value: unknown }> }>({
-    path: http.dbPath('/_design/picas/_view/conflicts'),
-    signal: options.signal,
-  });
+  const conflicts = await readViewWhileBuilding<{ rows?: Array<{ value: unknown }> }>(http, http.dbPath('/_design/picas/_view/conflicts'), {}, options);
   if (conflicts.status === 404) {
     // no _design/picas (a database made by Python PiCaS): the count is unknown
     return counts;
