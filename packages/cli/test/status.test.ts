@@ -145,12 +145,12 @@ test('status counts from picas/state_counts (a built-in _count), and from Monito
   const monitor = await getDoc(db.couch, '_design/Monitor');
   await db.couch.http.expectOk({ method: 'DELETE', path: db.couch.http.docPath('_design/Monitor'), query: { rev: monitor._rev } });
   const ours = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
-  assert.deepEqual(ours, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, total: 2, conflicts: 0 });
+  assert.deepEqual(ours, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, waiting: 0, blocked: 0, total: 2, conflicts: 0 });
   // an older _design/picas (no state_counts) and the Monitor views: counted from Monitor/overview_total
   const { _id: _monitorId, _rev: _monitorRev, ...monitorBody } = monitor;
   await putDocs(db.couch, [{ ...monitorBody, _id: '_design/Monitor' }]);
   const { state_counts: _dropped, ...olderViews } = picas.views;
   await putDocs(db.couch, [{ ...picas, views: olderViews }]);
   const older = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
-  assert.deepEqual(older, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, total: 2, conflicts: 0 });
+  assert.deepEqual(older, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, waiting: 0, blocked: 0, total: 2, conflicts: 0 });
 });
