@@ -157,6 +157,11 @@ export class Claimer {
   /** wall time of each claim round that won, in ms (bounded), for the benchmark's p50/p99 */
   private readonly latenciesMs: number[] = [];
   private cached: Candidate[] = [];
+  /**
+   * ids this claimer won lately: a view row read from an index updated before our own claim still shows them
+   * as todo, and a claim of our own token would be a 409 for nothing (bounded, oldest dropped first)
+   */
+  private readonly recentlyWon = new Set<string>();
   /** claims answered 202: not run, to be settled once replication had time (settle-claim.ts) */
   private unconfirmed: UnconfirmedClaim[] = [];
   private nextExpiredCheck = 0;
@@ -224,9 +229,15 @@ export class Claimer {
       }
       let contended = false;
       let stale = 0;
+      let ownRows = 0;
       const ready: Candidate[] = [];
       while (candidates.length > 0 && ready.length < max) {
         const c = candidates.shift()!;
+        if (this.recentlyWon.has(c.doc._id) && !c.expired) {
+          // our own claim, in a row from before it: not another pilot's doing, so no contention
+          ownRows++;
+          continue;
+        }
         const state = claimability(c.doc, this.options.reclaimExpired, this.now());
         if (state === 'conflicted') {
           this.stats.conflictedSkipped++;
@@ -251,6 +262,7 @@ export class Claimer {
           this.spread.contention(true);
           continue;
         }
+        if (ownRows > 0) continue;
         return { outcome: 'empty', won: [] };
       }
       // the claim write itself is not cut short by `signal`: a claim the server applied must be seen as won,
@@ -314,6 +326,8 @@ export class Claimer {
     for (const a of attempts) {
       if (a.status === 'won') {
         won.push({ doc: a.doc, reclaimed: a.reclaimed });
+        this.recentlyWon.add(a.doc._id);
+        if (this.recentlyWon.size > 1024) this.recentlyWon.delete(this.recentlyWon.values().next().value!);
         this.stats.won++;
         if (a.reclaimed) this.stats.reclaimed++;
       } else if (a.status === 'conflict') {
