@@ -14,8 +14,8 @@ export class ReadGate {
 
   /** Waits for the next turn (or until `signal` aborts), then counts the read. */
   async turn(signal?: AbortSignal): Promise<boolean> {
-    const wait = this.nextAt - Date.now();
-    if (wait > 0) await sleep(wait, signal);
+    // a timer may fire a little early: wait again until the turn has really come (a monotonic clock)
+    for (let wait = this.nextAt - performance.now(); wait > 0 && !signal?.aborted; wait = this.nextAt - performance.now()) await sleep(wait, signal);
     if (signal?.aborted) return false;
     this.take();
     return true;
@@ -23,11 +23,11 @@ export class ReadGate {
 
   private take(): void {
     this.reads++;
-    this.nextAt = Date.now() + this.intervalMs;
+    this.nextAt = performance.now() + this.intervalMs;
   }
 
   /** Milliseconds until the next turn. */
   waitMs(): number {
-    return Math.max(0, this.nextAt - Date.now());
+    return Math.max(0, this.nextAt - performance.now());
   }
 }
