@@ -26,6 +26,7 @@ import { resolveWorkerCommand } from '@picas/launch/worker-command';
 import { runPicasBaseline } from './picas-baseline.js';
 import { measureWorkerStartup, renderWorkerStartup } from './worker-startup.js';
 import { dagBench, dagMarkdown, dagTargets } from './dag-bench.js';
+import { manyClaimers, manyClaimersMarkdown, manyClaimersTargets } from './many-claimers.js';
 import { comparePilotRecords } from './pilot-records.js';
 import { dashboardBench } from './dashboard-bench.js';
 import { beamCpu, couchdbScript, findBeamPid, startCouchDB, type ServerCpu } from './couchdb-server.js';
@@ -487,7 +488,30 @@ async function measure(server: Server, args: Args, work: string) {
     const status = await statusLatency(server, http, sizes.status);
     process.stderr.write('5. picas-worker start-up, bundle vs multi-file...\n');
     const workerStartup = await measureWorkerStartup(server, { runs: q ? 3 : 20 });
-    process.stderr.write('6. picas dashboard...\n');
+    process.stderr.write('6. many light pilots on one server...\n');
+    const many = await manyClaimers(
+      {
+        pool: async (db, count) => {
+          await createDb(http, db, true);
+          await http.call('GET', `/${db}/_design/picas/_view/todo_by_priority?limit=1`);
+          for (let i = 0; i < count; i += 2000) {
+            const docs = Array.from({ length: Math.min(2000, count - i) }, (_, j) => newToken(`many_${String(i + j).padStart(7, '0')}`, 'true'));
+            const r = await http.call('POST', `/${db}/_bulk_docs`, { docs });
+            if (r.status >= 300) throw new Error(`cannot fill ${db}: ${r.status}`);
+          }
+          await http.call('GET', `/${db}/_design/picas/_view/todo_by_priority?limit=1`);
+        },
+        env: (db) => picasEnv(server, db),
+        serverCpuMs: () => server.cpu().total,
+        notDone: async (db) => {
+          const c = await stateCounts(http, db);
+          return (c.todo ?? 0) + (c.locked ?? 0);
+        },
+      },
+      q ? [{ pilots: 16, tokens: 300 }, { pilots: 256, tokens: 600 }] : [{ pilots: 16, tokens: 3000 }, { pilots: 256, tokens: 3000 }, { pilots: 1024, tokens: 4000 }],
+      (l) => process.stderr.write(l + '\n'),
+    );
+    process.stderr.write('7. picas dashboard...\n');
     const dashboard = await dashboardBench({ http, env: picasEnv(server, 'bench_dashboard'), cliBin, worker: { file: workerCommand.file, args: workerStart([]) }, tokens: sizes.dashboard, loadSeconds: sizes.dashboardLoadSeconds, progress: (l) => process.stderr.write(l + '\n') });
 
     const at16 = e2e.find((r) => r.name === '16 workers')!;
@@ -513,6 +537,7 @@ async function measure(server: Server, args: Args, work: string) {
       { target: 'worker RSS with 16 slots <= 120 MB', value: `${fmt(slots16.peakRssMb)} MB`, ok: slots16.peakRssMb <= 120, hard: false },
       { target: 'bundled picas-worker starts faster than the multi-file one (empty pool, CPU)', value: `${fmt(workerStartup.cpuSpeedup ?? NaN, 2)} x`, ok: (workerStartup.cpuSpeedup ?? 0) > 1, hard: false },
       ...dagTargets(dag),
+      ...manyClaimersTargets(many),
       { target: '16 workers with pilot records >= 0.95 x with --no-pilot-record', value: `${fmt(pilotRecords.ratio, 3)} x (${fmt(pilotRecords.withRecords)} vs ${fmt(pilotRecords.withoutRecords)} tokens/s, ${pilotRecords.rounds} interleaved rounds)`, ok: pilotRecords.ratio >= 0.95, hard: false },
       { target: `dashboard first paint with ${sizes.dashboard} tokens <= 2 s`, value: `${fmt(dashboard.firstPaintMs / 1000, 2)} s (${dashboard.firstPaintHow})`, ok: dashboard.firstPaintMs <= 2000, hard: false },
       { target: 'view reads the dashboard adds under load <= 1/s', value: `${fmt(dashboard.load.viewReadsPerSec, 2)}/s (${dashboard.load.viewReads} in ${fmt(dashboard.load.seconds)} s, ${dashboard.load.tokensChanged} changes)`, ok: dashboard.load.viewReadsPerSec <= 1, hard: false },
@@ -529,6 +554,7 @@ async function measure(server: Server, args: Args, work: string) {
       endToEnd: e2e,
       baseline,
       dag,
+      manyClaimers: many,
       cpuCeiling: {
         cores,
         msPerTokenAt16: cpu16,
@@ -642,7 +668,7 @@ ${fmt(c.msPerTokenAt16, 2)} ms of CPU in all (server, pilot processes including 
 command), so this machine cannot go past about ${fmt(c.tokensPerSecAt16)} tokens/s in that configuration whatever
 the number of requests.
 
-${r.dag ? dagMarkdown(r.dag) + '\n' : ''}| target | measured | |
+${r.dag ? dagMarkdown(r.dag) + '\n' : ''}${r.manyClaimers ? `Many light pilots on one server (the real claim and completion code, a no-op command, a few processes):\n\n${manyClaimersMarkdown(r.manyClaimers)}\n\n` : ''}| target | measured | |
 |---|---|---|
 ${targetRows}
 ${renderWorkerStartup(r.workerStartup)}`;
