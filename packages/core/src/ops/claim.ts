@@ -158,10 +158,11 @@ export class Claimer {
   private readonly latenciesMs: number[] = [];
   private cached: Candidate[] = [];
   /**
-   * ids this claimer won lately: a view row read from an index updated before our own claim still shows them
-   * as todo, and a claim of our own token would be a 409 for nothing (bounded, oldest dropped first)
+   * tokens this claimer won lately, with the revision each claim was written on: a view row still showing that
+   * revision (an index updated before our own claim) would only earn a 409; a later revision (the token was
+   * put back to todo) is claimable again (bounded, oldest dropped first)
    */
-  private readonly recentlyWon = new Set<string>();
+  private readonly recentlyWon = new Map<string, string | undefined>();
   /** claims answered 202: not run, to be settled once replication had time (settle-claim.ts) */
   private unconfirmed: UnconfirmedClaim[] = [];
   private nextExpiredCheck = 0;
@@ -233,7 +234,7 @@ export class Claimer {
       const ready: Candidate[] = [];
       while (candidates.length > 0 && ready.length < max) {
         const c = candidates.shift()!;
-        if (this.recentlyWon.has(c.doc._id) && !c.expired) {
+        if (!c.expired && this.recentlyWon.has(c.doc._id) && this.recentlyWon.get(c.doc._id) === c.doc._rev) {
           // our own claim, in a row from before it: not another pilot's doing, so no contention
           ownRows++;
           continue;
@@ -326,8 +327,9 @@ export class Claimer {
     for (const a of attempts) {
       if (a.status === 'won') {
         won.push({ doc: a.doc, reclaimed: a.reclaimed });
-        this.recentlyWon.add(a.doc._id);
-        if (this.recentlyWon.size > 1024) this.recentlyWon.delete(this.recentlyWon.values().next().value!);
+        this.recentlyWon.delete(a.doc._id);
+        this.recentlyWon.set(a.doc._id, a.doc.claimed_from);
+        if (this.recentlyWon.size > 1024) this.recentlyWon.delete(this.recentlyWon.keys().next().value!);
         this.stats.won++;
         if (a.reclaimed) this.stats.reclaimed++;
       } else if (a.status === 'conflict') {
