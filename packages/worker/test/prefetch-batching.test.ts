@@ -55,7 +55,9 @@ test('by default (--prefetch auto) short tokens are claimed and recorded many pe
   assert.equal(auto.exitCode, 0, auto.stderr);
   const a = summaryOf(auto.stderr);
   assert.equal(a.done, 200);
-  assert.ok(a.http_requests < 200 * 0.6, `fewer requests than tokens: ${a.http_requests} for 200`);
+  // strict mode needs at least 2 per token (400 here); batching needs far fewer, how many fewer depends on how
+  // fast `echo` runs on this machine (the batch size follows the measured runtimes)
+  assert.ok(a.http_requests < 200 * 0.75, `fewer requests than tokens: ${a.http_requests} for 200`);
   assert.ok(a.completions.batched > 100, `results written in batches: ${JSON.stringify(a.completions)}`);
   assert.equal(a.claims.won, 200);
 
@@ -82,6 +84,7 @@ test('pilots that contend spread their reads over the pool: exactly once, and fe
   const log = join(tempDir(), 'spread.log');
   writeFileSync(log, '');
   await pushTokens(couch, Array.from({ length: 600 }, (_, i): [string, string] => [`spread_${String(i).padStart(3, '0')}`, `echo "$PICAS_TOKEN_ID" >> ${log}`]));
+  const before = (await monitorCounts(couch)).done;
   const runs = await Promise.all(Array.from({ length: 6 }, () => worker(db, [])));
   for (const r of runs) assert.equal(r.exitCode, 0, r.stderr);
   const ids = readFileSync(log, 'utf8').split('\n').filter(Boolean);
@@ -92,7 +95,7 @@ test('pilots that contend spread their reads over the pool: exactly once, and fe
   const conflicts = summaries.reduce((n, s) => n + s.claims.conflicts, 0);
   assert.ok(summaries.some((s) => s.claims.spreadReads > 0) || conflicts === 0, 'pilots that lost claims read at random offsets');
   assert.ok(conflicts / 600 <= 0.3, `lost claims per token: ${conflicts / 600}`);
-  assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: 964, error: 0 });
+  assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: before + 600, error: 0 });
 });
 
 test('spread reads never take a lower priority while a higher one is left', async () => {
