@@ -121,6 +121,8 @@ export class Worker {
   private unconfirmed: Array<UnconfirmedClaim & { tries: number }> = [];
   private readonly settleCounts = { withdrawn: 0, repaired: 0, settled: 0, retried: 0 };
   private membership?: { at: number; value: Membership | undefined };
+  /** the claims' write quorum, and the read quorum that sees every replica's leaves (cluster only) */
+  private quorum: { w?: number; r?: number } = {};
   /** this pilot's own document (pilot-record.ts), unless --no-pilot-record */
   private pilotRecord?: PilotRecord;
 
@@ -171,6 +173,7 @@ export class Worker {
       throw err;
     }
     const w = claimWriteQuorum(this.replicas, o.claimQuorum);
+    this.quorum = { w, r: this.replicas.clustered ? this.replicas.n : undefined };
     const unsafe = claimQuorumIsUnsafe(this.replicas, o.claimQuorum);
     if (unsafe) this.log.warn({ n: this.replicas.n, w }, `--claim-quorum ${String(o.claimQuorum)} is below the ${this.replicas.n} replicas: two pilots may run the same token`);
     const bulkAllowed = this.replicas.n === 1 || unsafe;
@@ -196,7 +199,7 @@ export class Worker {
     if (cap > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: Math.max(cap, o.slots), windowMs: 200 });
     mkdirSync(this.workRoot, { recursive: true });
     this.guard.start();
-    this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log, r: this.replicas.clustered ? this.replicas.n : undefined, w });
+    this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log, ...this.quorum });
     this.repairer.start();
     this.deps = new DependencyKeeper(this.http, { w, actor: this.ctx.workerId, log: this.log, intervalMs: o.repairInterval, env: this.ctx.env });
     this.deps.start();
@@ -394,22 +397,17 @@ export class Worker {
           }
           // tokens waiting for others: release those whose dependencies are done (a pilot may have died
           // between a completion and its release), and wait while others still run their dependencies
-          if (!o.endless) {
-            const seq = await this.currentSeq();
-            const settled = await this.deps.sweep();
-            if (settled && settled.released.length > 0) break;
-            if (settled && settled.waiting > 0) {
-              const level = waitLogged ? 'debug' : 'info';
-              waitLogged = true;
-              this.log[level]({ waiting: settled.waiting }, `pool empty; ${settled.waiting} token(s) wait for dependencies that still run: waiting for them`);
-              const r = await waitForChanges(this.http, { since: seq, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
-              if (r === 'changed') await sleep(250 + Math.random() * 750, this.stopController.signal);
-              this.claimer.forget();
-              break;
-            }
-          } else {
-            const settled = await this.deps.sweep();
-            if (settled && settled.released.length > 0) break;
+          const seq = o.endless ? undefined : await this.currentSeq();
+          const settled = await this.deps.sweep();
+          if (settled && settled.released.length > 0) break;
+          if (!o.endless && settled && settled.waiting > 0) {
+            const level = waitLogged ? 'debug' : 'info';
+            waitLogged = true;
+            this.log[level]({ waiting: settled.waiting }, `pool empty; ${settled.waiting} token(s) wait for dependencies that still run: waiting for them`);
+            const r = await waitForChanges(this.http, { since: seq, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
+            if (r === 'changed') await sleep(250 + Math.random() * 750, this.stopController.signal);
+            this.claimer.forget();
+            break;
           }
           if (o.endless) {
             const r = await waitForChanges(this.http, { since, signal: this.stopController.signal, pollIntervalMs: o.pollInterval, timeoutMs: 60_000, log: this.log });
@@ -439,8 +437,6 @@ export class Worker {
     const due = this.unconfirmed.filter((c) => now - c.atMs >= SETTLE_DELAY_MS);
     if (due.length === 0) return;
     this.unconfirmed = this.unconfirmed.filter((c) => now - c.atMs < SETTLE_DELAY_MS);
-    const w = claimWriteQuorum(this.replicas, this.ctx.options.claimQuorum);
-    const r = this.replicas.clustered ? this.replicas.n : undefined;
     for (const c of due) {
       if (signal.aborted) {
         this.unconfirmed.push(c);
@@ -448,7 +444,7 @@ export class Worker {
       }
       let result;
       try {
-        result = await settleUnconfirmedClaim(this.http, c, { actor: this.ctx.workerId, r, w, signal });
+        result = await settleUnconfirmedClaim(this.http, c, { actor: this.ctx.workerId, ...this.quorum, signal });
       } catch (err) {
         result = { outcome: 'retry' as const, message: (err as Error).message };
       }
