@@ -127,13 +127,21 @@ function usage(message) {
   process.exit(1);
 }
 
+/** A URL's credentials taken out of it: the bare URL, the user and password, and the Basic auth header. */
+function credentialsOf(u) {
+  const username = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  const bare = new URL(u);
+  bare.username = '';
+  bare.password = '';
+  const auth = username ? { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } : {};
+  return { url: bare.toString().replace(/\/$/, ''), username, password, auth };
+}
+
 /** Sets `[chttpd_auth_lockout] mode = warn` on the node behind `raw`; returns how to put the old value back. */
 async function relaxLockout(raw) {
-  const u = new URL(raw);
-  const auth = u.username ? { authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` } : {};
-  u.username = '';
-  u.password = '';
-  const key = `${u.toString().replace(/\/$/, '')}/_node/_local/_config/chttpd_auth_lockout/mode`;
+  const { url, auth } = credentialsOf(new URL(raw));
+  const key = `${url}/_node/_local/_config/chttpd_auth_lockout/mode`;
   const call = (method, body) => fetch(key, { method, headers: { ...auth, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
   const before = await call('GET').catch(() => undefined);
   if (!before || (before.status !== 200 && before.status !== 404)) return async () => {};
@@ -154,12 +162,7 @@ async function realCouchDB(raw) {
   } catch {
     usage(`--couchdb: not a URL: ${raw.replace(/\/\/[^@/]*@/, '//***@')}`);
   }
-  const username = decodeURIComponent(u.username);
-  const password = decodeURIComponent(u.password);
-  u.username = '';
-  u.password = '';
-  const url = u.toString().replace(/\/$/, '');
-  const auth = username ? { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } : {};
+  const { url, username, password, auth } = credentialsOf(u);
   try {
     const res = await fetch(`${url}/_session`, { headers: auth, signal: AbortSignal.timeout(10_000) });
     const body = await res.json();
