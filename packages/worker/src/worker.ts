@@ -451,7 +451,8 @@ export class Worker {
       const log = this.log.child({ token: c.id });
       if (result.outcome === 'retry') {
         this.settleCounts.retried++;
-        if (c.tries + 1 < SETTLE_TRIES && !this.stopping) this.unconfirmed.push({ ...c, atMs: Date.now(), tries: c.tries + 1 });
+        // kept even when stopping (a stop can cut a settle short): settleBeforeExit looks at it once more
+        if (c.tries + 1 < SETTLE_TRIES) this.unconfirmed.push({ ...c, atMs: Date.now(), tries: c.tries + 1 });
         else log.warn({ reason: result.message }, 'an unconfirmed claim could not be settled; left to the periodic repair');
         continue;
       }
