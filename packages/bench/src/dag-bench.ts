@@ -44,7 +44,7 @@ async function runOnce(deps: DagBenchDeps, name: string, chains: number, length:
   const db = `bench_dag_${chained ? 'chains' : 'independent'}`;
   await deps.createDb(db);
   // build the views before the clock starts, as `picas init` leaves them
-  for (const view of ['picas/_view/todo_by_priority', 'Monitor/_view/overview_total?group=true', 'picas_deps/_view/waiting?limit=1', 'picas_deps/_view/nodes?limit=1']) {
+  for (const view of ['picas_claim/_view/todo_by_priority', 'Monitor/_view/overview_total?group=true', 'picas_deps/_view/waiting?limit=1', 'picas_deps/_view/nodes?limit=1']) {
     await deps.call('GET', `/${db}/_design/${view}${view.includes('?') ? '' : '?limit=1'}`);
   }
   const execLog = join(deps.work, `${db}.log`);

@@ -147,7 +147,7 @@ export async function dashboardBench(o: DashboardBenchOptions): Promise<Dashboar
     throw new Error(`${path}: still not built`);
   };
   await built('_design/Monitor/_view/overview_total?group=true');
-  await built('_design/picas/_view/todo_by_priority?limit=1');
+  await built('_design/picas_claim/_view/todo_by_priority?limit=1');
   const buildStarted = performance.now();
   await built('_design/picas_dashboard/_view/finished_by_minute?group=true');
   const viewBuildSeconds = (performance.now() - buildStarted) / 1000;

@@ -288,7 +288,7 @@ async function endToEnd(server: Server, http: Http, work: string, name: string, 
   const db = `bench_e2e_${name.replace(/[^a-z0-9]+/g, '_')}`;
   await createDb(http, db, true);
   // build the views once, before the clock starts (as `picas init` does)
-  await http.call('GET', `/${db}/_design/picas/_view/todo_by_priority?limit=1`);
+  await http.call('GET', `/${db}/_design/picas_claim/_view/todo_by_priority?limit=1`);
   await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
   const execLog = join(work, `${db}.log`);
   writeFileSync(execLog, '');
@@ -493,13 +493,13 @@ async function measure(server: Server, args: Args, work: string) {
       {
         pool: async (db, count) => {
           await createDb(http, db, true);
-          await http.call('GET', `/${db}/_design/picas/_view/todo_by_priority?limit=1`);
+          await http.call('GET', `/${db}/_design/picas_claim/_view/todo_by_priority?limit=1`);
           for (let i = 0; i < count; i += 2000) {
             const docs = Array.from({ length: Math.min(2000, count - i) }, (_, j) => newToken(`many_${String(i + j).padStart(7, '0')}`, 'true'));
             const r = await http.call('POST', `/${db}/_bulk_docs`, { docs });
             if (r.status >= 300) throw new Error(`cannot fill ${db}: ${r.status}`);
           }
-          await http.call('GET', `/${db}/_design/picas/_view/todo_by_priority?limit=1`);
+          await http.call('GET', `/${db}/_design/picas_claim/_view/todo_by_priority?limit=1`);
         },
         env: (db) => picasEnv(server, db),
         serverCpuMs: () => server.cpu().total,

@@ -68,7 +68,7 @@ test('a workflow: waiting tokens are invisible to every Monitor view; status, li
   assert.deepEqual(await viewIds('Monitor', 'todo'), ['split']);
   for (const view of ['locked', 'done', 'error']) assert.deepEqual(await viewIds('Monitor', view), [], view);
   assert.deepEqual(await viewIds('Monitor', 'overview_total', { group: 'true' }), [['todo', 1]]);
-  assert.deepEqual(await viewIds('picas', 'todo_by_priority'), ['split']);
+  assert.deepEqual(await viewIds('picas_claim', 'todo_by_priority'), ['split']);
 
   const merge = await getDoc(db.couch, 'merge');
   assert.equal(merge.lock, -1);

@@ -9,14 +9,16 @@ test('init creates the database and the views; a second run changes nothing and 
   assert.equal(first.exitCode, 0, first.stderr);
   assert.match(first.stdout, new RegExp(`^created database '${db.config.db}'`, 'm'));
   assert.match(first.stdout, /^created _design\/Monitor \(views: todo, locked, done, error, overview_total\)$/m);
-  assert.match(first.stdout, /^created _design\/picas \(views: todo_by_priority, locked_by_lease, conflicts, state_counts\)$/m);
+  assert.match(first.stdout, /^created _design\/picas_claim \(views: todo_by_priority\)$/m);
+  assert.match(first.stdout, /^created _design\/picas \(views: locked_by_lease, conflicts, state_counts\)$/m);
 
   const monitor = await getDoc(db.couch, '_design/Monitor');
   assert.equal(monitor.language, 'javascript');
   // PiCaS' view functions, character for character
   assert.deepEqual(monitor.views, PYTHON_PICAS_VIEWS);
   const picas = await getDoc(db.couch, '_design/picas');
-  assert.deepEqual(Object.keys(picas.views).sort(), ['conflicts', 'locked_by_lease', 'state_counts', 'todo_by_priority']);
+  assert.deepEqual(Object.keys(picas.views).sort(), ['conflicts', 'locked_by_lease', 'state_counts']);
+  assert.deepEqual(Object.keys((await getDoc(db.couch, '_design/picas_claim')).views), ['todo_by_priority'], 'the claim view, alone in its design doc');
   assert.equal(picas.views.conflicts.reduce, '_count');
 
   const second = await runCli(['init'], { env: db.env });
@@ -58,4 +60,27 @@ test('a PiCaS Monitor stored with a leading newline (as in the Python source) co
   assert.equal(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /^_design\/Monitor is up to date$/m);
   assert.deepEqual((await getDoc(db.couch, '_design/Monitor')).views, withNewlines, 'not rewritten, so its index is kept');
+});
+
+test('init on a database from an earlier picas moves todo_by_priority to _design/picas_claim, and keeps a user view of that name', async () => {
+  const db = await freshDatabase(fileLabel(import.meta.url) + '_moved');
+  const first = await runCli(['init'], { env: db.env });
+  assert.equal(first.exitCode, 0, first.stderr);
+  // _design/picas as earlier versions wrote it: the claim view was one of its views
+  const picas = await getDoc(db.couch, '_design/picas');
+  const claim = await getDoc(db.couch, '_design/picas_claim');
+  await putDocs(db.couch, [{ ...picas, views: { ...picas.views, todo_by_priority: claim.views.todo_by_priority } }]);
+  const r = await runCli(['init'], { env: db.env });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /^updated _design\/picas: removed todo_by_priority \(moved to another design document\)$/m);
+  assert.deepEqual(Object.keys((await getDoc(db.couch, '_design/picas')).views).sort(), ['conflicts', 'locked_by_lease', 'state_counts']);
+
+  // a view of the user's own under that name is not ours to remove
+  const mine = { map: 'function(doc) { if (doc.type == "token") { emit(doc._id, null); } }' };
+  const now = await getDoc(db.couch, '_design/picas');
+  await putDocs(db.couch, [{ ...now, views: { ...now.views, todo_by_priority: mine } }]);
+  const again = await runCli(['init'], { env: db.env });
+  assert.equal(again.exitCode, 0, again.stderr);
+  assert.match(again.stdout, /^nothing to do/);
+  assert.deepEqual((await getDoc(db.couch, '_design/picas')).views.todo_by_priority, mine);
 });

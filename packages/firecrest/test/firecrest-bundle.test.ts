@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
+import { CLAIM_DESIGN, MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
 import { fileLabel, freshDatabase, nodeBinary, repoRoot, runCli, scratchDir, standinCanUseSlurm, startFirecrestStandin, waitFor, type FirecrestStandin, type TestDatabase } from '@picas/testkit';
 import { FirecrestClient, isFinalJobState } from '../src/index.js';
 
@@ -19,7 +19,7 @@ const runner: 'slurm' | 'bash' = slurmUp ? 'slurm' : 'bash';
 
 async function poolWithTokens(count: number): Promise<TestDatabase> {
   const db = await freshDatabase(fileLabel(import.meta.url));
-  for (const design of [MONITOR_DESIGN, PICAS_DESIGN]) {
+  for (const design of [MONITOR_DESIGN, CLAIM_DESIGN, PICAS_DESIGN]) {
     await db.couch.http.expectOk({ method: 'PUT', path: db.couch.http.docPath(design._id), body: design }, 'installing design docs');
   }
   const docs = Array.from({ length: count }, (_, i) => newToken(`token_${i}`, `echo token ${i}`));

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
+import { CLAIM_DESIGN, MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
 import { listPilots } from '@picas/core/ops/list-pilots';
 import {
   fileLabel,
@@ -37,7 +37,7 @@ function slurmOptions(): { skip?: string } {
 
 async function poolWithTokens(inputs: string[]): Promise<TestDatabase> {
   const db = await freshDatabase(fileLabel(import.meta.url));
-  for (const design of [MONITOR_DESIGN, PICAS_DESIGN]) {
+  for (const design of [MONITOR_DESIGN, CLAIM_DESIGN, PICAS_DESIGN]) {
     await db.couch.http.expectOk({ method: 'PUT', path: db.couch.http.docPath(design._id), body: design }, 'installing design docs');
   }
   const docs = inputs.map((input, i) => newToken(`token_${i}`, input));

@@ -2,7 +2,7 @@
  * Test helper (not a test file): a fresh database set up as `picas init` would (both design documents),
  * filled with tokens through `_bulk_docs`, and readers for what the tests assert on.
  */
-import { MONITOR_DESIGN, PICAS_DESIGN, newToken, tokenState, type Couch, type TokenDoc } from '@picas/core';
+import { CLAIM_DESIGN, MONITOR_DESIGN, PICAS_DESIGN, newToken, tokenState, type Couch, type TokenDoc } from '@picas/core';
 import { fileLabel, freshDatabase, type TestDatabase } from '@picas/testkit';
 
 export interface TokenSpec {
@@ -13,7 +13,7 @@ export interface TokenSpec {
 
 export async function tokenPool(metaUrl: string, tokens: readonly TokenSpec[] = []): Promise<TestDatabase> {
   const db = await freshDatabase(`${fileLabel(metaUrl)}`);
-  for (const design of [MONITOR_DESIGN, PICAS_DESIGN]) {
+  for (const design of [MONITOR_DESIGN, CLAIM_DESIGN, PICAS_DESIGN]) {
     await db.couch.http.expectOk({ method: 'PUT', path: db.couch.http.docPath(design._id), body: design }, `installing ${design._id}`);
   }
   await addTokens(db.couch, tokens);

@@ -27,7 +27,7 @@ import { waitForChanges } from './wait-for-tokens.js';
 import { ConflictRepairer } from './conflict-repairer.js';
 import { safeFileName } from './worker-id.js';
 import { OrphanGuard } from './orphan-guard.js';
-import { prefetchCap, prefetchDepth } from './prefetch.js';
+import { AUTO_PREFETCH_AHEAD_MS, prefetchCap, prefetchDepth } from './prefetch.js';
 import { DependencyKeeper } from './dependency-keeper.js';
 import { PilotRecord, pilotEndState } from './pilot-record.js';
 
@@ -195,8 +195,10 @@ export class Worker {
       extra: jobIdFields(this.ctx.env).extra,
     });
     const cap = prefetchCap(o.prefetch, o.slots, bulkAllowed);
-    // results wait at most 200 ms for company, and go out at once when the pilot turns to claim more
-    if (cap > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: Math.max(cap, o.slots), windowMs: 200 });
+    // Results of prefetched tokens wait for company: they go out when the pilot turns to claim more (or has
+    // nothing left to run), when a claim's worth has gathered, or after the prefetch horizon at the latest.
+    // So a claim of N short tokens costs about one completion write, not one per 200 ms.
+    if (cap > 1) this.completer = new CompletionBatcher(this.http, { maxBatch: Math.max(cap, o.slots), windowMs: AUTO_PREFETCH_AHEAD_MS });
     mkdirSync(this.workRoot, { recursive: true });
     this.guard.start();
     this.repairer = new ConflictRepairer(this.http, { intervalMs: o.repairInterval, actor: this.ctx.workerId, log: this.log, ...this.quorum });
@@ -309,6 +311,8 @@ export class Worker {
         if (this.stopping) break; // the stop cut a view read short: nothing was claimed
         throw err;
       }
+      // claims only accepted (202) are settled even when the stop came while they were in flight
+      for (const c of this.claimer.takeUnconfirmed()) this.unconfirmed.push({ ...c, tries: 0 });
       if (this.stopping) {
         // won just as the stop came: never started, put back by releaseQueued()
         for (const won of round.won) {
@@ -321,7 +325,6 @@ export class Worker {
         unavailableSince = undefined;
         unavailableAttempt = 0;
       }
-      for (const c of this.claimer.takeUnconfirmed()) this.unconfirmed.push({ ...c, tries: 0 });
       if (round.outcome !== 'accepted') degraded = 0;
       if (round.outcome === 'won') acceptedInARow = 0;
       else if (round.outcome === 'accepted') acceptedInARow++;
@@ -382,6 +385,8 @@ export class Worker {
             );
           }
           if (this.running.size > 0 || this.queue.length > 0) {
+            // nothing more to claim: what has finished is written now, not when the window ends
+            if (this.completer && this.queue.length === 0) void this.completer.flush();
             await this.nextEvent();
             break;
           }
@@ -468,8 +473,13 @@ export class Worker {
    */
   private async settleBeforeExit(): Promise<void> {
     if (this.unconfirmed.length === 0) return;
-    for (const c of this.unconfirmed) c.atMs = 0;
-    await this.settleDue(AbortSignal.timeout(30_000)).catch(() => undefined);
+    const signal = AbortSignal.timeout(30_000);
+    // two looks: a withdrawal answered 202 (applied, not proven on every replica) is looked at once more
+    for (let look = 0; look < 2 && this.unconfirmed.length > 0 && !signal.aborted; look++) {
+      if (look > 0) await sleep(1000, signal).catch(() => undefined);
+      for (const c of this.unconfirmed) c.atMs = 0;
+      await this.settleDue(signal).catch(() => undefined);
+    }
     if (this.unconfirmed.length > 0) this.log.warn({ unconfirmed: this.unconfirmed.map((c) => c.id) }, 'stopping with claims only accepted (202) and not settled: picas repair or the lease will put them back');
   }
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileLabel } from '@picas/testkit';
-import { PICAS_DESIGN } from '@picas/core';
+import { CLAIM_DESIGN } from '@picas/core';
 import { monitorCounts, poolDatabase, pushTokens, summaryOf, worker } from './helpers.js';
 
 const tokens = (prefix: string, n: number) => Array.from({ length: n }, (_, i): [string, string] => [`${prefix}_${i}`, 'true']);
@@ -12,7 +12,7 @@ test('the todo view holds the tokens: a worker drains the pool from it', async (
   const db = await poolDatabase(fileLabel(import.meta.url));
   const { couch } = db;
   await pushTokens(couch, tokens('v', 6));
-  const row = await couch.http.expectOk<{ rows: Array<{ id: string; value: Record<string, unknown> }> }>({ path: couch.http.dbPath('/_design/picas/_view/todo_by_priority'), query: { limit: 1 } });
+  const row = await couch.http.expectOk<{ rows: Array<{ id: string; value: Record<string, unknown> }> }>({ path: couch.http.dbPath('/_design/picas_claim/_view/todo_by_priority'), query: { limit: 1 } });
   assert.equal(row.rows[0]!.value.type, 'token', 'the row carries the token');
   assert.ok(typeof row.rows[0]!.value._rev === 'string', 'with its _rev');
   const r = await worker(db, ['--prefetch', '1']);
@@ -24,10 +24,10 @@ test('the todo view holds the tokens: a worker drains the pool from it', async (
 test('a database with the older todo view (no token in the rows) is still drained, through include_docs', async () => {
   const db = await poolDatabase(fileLabel(import.meta.url) + '_older');
   const { couch } = db;
-  const stored = await couch.http.expectOk<Record<string, any>>({ path: couch.http.docPath(PICAS_DESIGN._id) });
+  const stored = await couch.http.expectOk<Record<string, any>>({ path: couch.http.docPath(CLAIM_DESIGN._id) });
   const older = { ...stored, views: { ...stored.views, todo_by_priority: { map: stored.views.todo_by_priority.map.replace('], doc);', '], null);') } } };
   assert.notEqual(older.views.todo_by_priority.map, stored.views.todo_by_priority.map);
-  await couch.http.expectOk({ method: 'PUT', path: couch.http.docPath(PICAS_DESIGN._id), body: older });
+  await couch.http.expectOk({ method: 'PUT', path: couch.http.docPath(CLAIM_DESIGN._id), body: older });
   await pushTokens(couch, tokens('o', 8));
   const r = await worker(db, []);
   assert.equal(r.exitCode, 0, r.stderr);

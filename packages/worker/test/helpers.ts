@@ -9,7 +9,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { after } from 'node:test';
-import { MONITOR_DESIGN, PICAS_DESIGN, newToken, type TokenDoc, type Couch } from '@picas/core';
+import { CLAIM_DESIGN, MONITOR_DESIGN, PICAS_DESIGN, newToken, type TokenDoc, type Couch } from '@picas/core';
 import { freshDatabase, logLines, runWorker, scratchDir, testServer, type TestDatabase, type RunOptions } from '@picas/testkit';
 
 // start (or find) the test server at file level, so that a file run on its own keeps it for all its tests
@@ -17,7 +17,7 @@ await testServer();
 
 export async function poolDatabase(label: string): Promise<TestDatabase> {
   const db = await freshDatabase(label);
-  for (const design of [MONITOR_DESIGN, PICAS_DESIGN]) {
+  for (const design of [MONITOR_DESIGN, CLAIM_DESIGN, PICAS_DESIGN]) {
     await db.couch.http.expectOk({ method: 'PUT', path: db.couch.http.docPath(design._id), body: design }, `installing ${design._id}`);
   }
   return db;

@@ -19,7 +19,7 @@ export function register(program: Command): void {
           const kept = design.kept.length ? `; kept other views: ${design.kept.join(', ')}` : '';
           if (design.action === 'created') say(`created ${design.id} (views: ${design.added.join(', ')})`);
           else if (design.action === 'updated') {
-            const parts = [design.added.length ? `added ${design.added.join(', ')}` : '', design.fixed.length ? `fixed ${design.fixed.join(', ')}` : ''].filter(Boolean);
+            const parts = [design.added.length ? `added ${design.added.join(', ')}` : '', design.fixed.length ? `fixed ${design.fixed.join(', ')}` : '', design.removed.length ? `removed ${design.removed.join(', ')} (moved to another design document)` : ''].filter(Boolean);
             say(`updated ${design.id}: ${parts.join('; ') || 'set language to javascript'}${kept}`);
           } else say(`${design.id} is up to date${kept}`);
         }

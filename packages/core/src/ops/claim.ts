@@ -1,7 +1,7 @@
 /**
  * Claiming a token: the one place that decides whether this worker won a token.
  *
- * 1. Read a window of candidates from `_design/picas/_view/todo_by_priority`, whose values are the tokens
+ * 1. Read a window of candidates from `_design/picas_claim/_view/todo_by_priority`, whose values are the tokens
  *    (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming): at the
  *    head, or, once other pilots' claims get in the way, at a random offset in the top priority group
  *    (claim-spread.ts).
@@ -24,7 +24,7 @@ import { hasConflicts, writable } from './read-token.js';
 import { ClaimSpread, type WindowPlan } from './claim-spread.js';
 import type { UnconfirmedClaim } from './settle-claim.js';
 
-export const TODO_VIEW = '_design/picas/_view/todo_by_priority';
+export const TODO_VIEW = '_design/picas_claim/_view/todo_by_priority';
 export const LEASE_VIEW = '_design/picas/_view/locked_by_lease';
 
 export interface ClaimerOptions {

@@ -1,6 +1,6 @@
 /**
  * `picas init`: creates the database if it is missing, and creates or updates `_design/Monitor` (PiCaS'
- * views) and `_design/picas` (ours). Idempotent: a second run writes nothing. Views a user added to a
+ * views) and ours (`_design/picas_claim`, `_design/picas`, and the dependency and dashboard views). Idempotent: a second run writes nothing. Views a user added to a
  * design document (e.g. PiCaS' autopilot views) are kept; only ours are added or fixed.
  */
 import type { Couch } from '../couch/connection.js';
@@ -16,7 +16,17 @@ export interface DesignChange {
   fixed: string[];
   /** views that are not ours, left as they were */
   kept: string[];
+  /** views of ours that moved elsewhere (RETIRED_VIEWS), removed */
+  removed: string[];
 }
+
+/**
+ * Views that earlier versions of picas kept in a design document and that now live elsewhere: `picas init`
+ * removes them, so that they are not indexed twice. `todo_by_priority` moved to `_design/picas_claim`.
+ */
+const RETIRED_VIEWS: Record<string, Array<{ name: string; map: RegExp }>> = {
+  '_design/picas': [{ name: 'todo_by_priority', map: /emit\(\[-\(Number\(doc\.priority\)/ }],
+};
 
 export interface InitResult {
   databaseCreated: boolean;
@@ -64,7 +74,14 @@ async function ensureDesign(couch: Couch, wanted: DesignDoc): Promise<DesignChan
     if (res.status !== 200 && res.status !== 404) throw http.errorFor(res, `reading ${wanted._id}`);
     const stored = res.status === 200 ? res.body : undefined;
     const views: Record<string, StoredView> = { ...(stored?.views ?? {}) };
-    const change: DesignChange = { id: wanted._id, action: stored ? 'updated' : 'created', added: [], fixed: [], kept: [] };
+    const change: DesignChange = { id: wanted._id, action: stored ? 'updated' : 'created', added: [], fixed: [], kept: [], removed: [] };
+    // only a view that is still our own code is retired; a user's view of the same name is theirs
+    for (const retired of RETIRED_VIEWS[wanted._id] ?? []) {
+      if (views[retired.name] && retired.map.test(views[retired.name]!.map ?? '')) {
+        delete views[retired.name];
+        change.removed.push(retired.name);
+      }
+    }
     for (const [name, view] of Object.entries(wanted.views)) {
       const current = views[name];
       if (!current) change.added.push(name);
@@ -74,7 +91,7 @@ async function ensureDesign(couch: Couch, wanted: DesignDoc): Promise<DesignChan
     }
     change.kept = Object.keys(views).filter((name) => !(name in wanted.views));
     const languageOk = (stored?.language ?? 'javascript') === 'javascript';
-    if (stored && change.added.length === 0 && change.fixed.length === 0 && languageOk) return { ...change, action: 'unchanged' };
+    if (stored && change.added.length === 0 && change.fixed.length === 0 && change.removed.length === 0 && languageOk) return { ...change, action: 'unchanged' };
     const body: StoredDesign = { ...(stored ?? {}), _id: wanted._id, language: 'javascript', views };
     const put = await http.request({ method: 'PUT', path: http.docPath(wanted._id), body });
     if (put.status === 201 || put.status === 202) return change;
