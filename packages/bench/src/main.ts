@@ -28,6 +28,7 @@ import { measureWorkerStartup, renderWorkerStartup } from './worker-startup.js';
 import { dagBench, dagMarkdown, dagTargets } from './dag-bench.js';
 import { manyClaimers, manyClaimersMarkdown, manyClaimersTargets } from './many-claimers.js';
 import { comparePilotRecords } from './pilot-records.js';
+import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
 import { dashboardBench } from './dashboard-bench.js';
 import { beamCpu, couchdbScript, findBeamPid, startCouchDB, type ServerCpu } from './couchdb-server.js';
 
@@ -46,6 +47,10 @@ interface Args {
   username?: string;
   password?: string;
   out: string;
+  /** `--scale`: the large-pool bench (scale.ts), instead of the default run */
+  scale?: boolean;
+  scaleTokens?: number;
+  scaleDrain?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -57,8 +62,11 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--out') args.out = resolve(argv[++i]!);
     else if (a === '--only') args.servers = new Set([argv[++i] as 'embedded' | 'couchdb']);
     else if (a === '--couchdb-port') args.couchdbPort = Number(argv[++i]);
+    else if (a === '--scale') args.scale = true;
+    else if (a === '--scale-tokens') args.scaleTokens = positiveInt(a, argv[++i]);
+    else if (a === '--scale-drain') args.scaleDrain = positiveInt(a, argv[++i]);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
+      process.stdout.write('usage: npm run bench [-- --quick | --scale [--scale-tokens N] [--scale-drain N]] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -589,6 +597,7 @@ async function realCouchDB(args: Args): Promise<Server | undefined> {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.scale) return scaleMain(args);
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const runs: any[] = [];
   try {
@@ -616,6 +625,33 @@ async function main() {
     process.stderr.write(`bench FAILED: ${hardFail.join('; ')}\n`);
     process.exitCode = 1;
   }
+}
+
+function positiveInt(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a whole number above 0, not ${value ?? 'nothing'}`);
+  return n;
+}
+
+/** `--scale` (scale.ts), on each chosen server, written to results-scale.{json,md}. */
+async function scaleMain(args: Args) {
+  const poolTokens = args.scaleTokens ?? 1_000_000;
+  const results: ScaleResult[] = [];
+  for (const kind of ['embedded', 'couchdb'] as const) {
+    if (!args.servers.has(kind)) continue;
+    const server = kind === 'embedded' ? await startServer() : await realCouchDB(args);
+    if (!server) continue;
+    try {
+      results.push(await measureScale(server, { poolTokens, drain: args.scaleDrain ?? 1000, cliBin, worker: { file: workerCommand.file, args: workerStart }, log: (l) => process.stderr.write(l + '\n') }));
+    } finally {
+      await server.stop();
+    }
+  }
+  const md = results.map(scaleMarkdown).join('\n\n');
+  process.stdout.write(md + '\n');
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'results-scale.json'), JSON.stringify({ date: new Date().toISOString(), results }, null, 2) + '\n');
+  writeFileSync(join(args.out, 'results-scale.md'), md + '\n');
 }
 
 function renderAll(runs: any[], quick: boolean): string {

@@ -19,10 +19,16 @@ export class ProgressLine {
     return this.stream.isTTY === true;
   }
 
-  update(done: number, total: number): void {
+  update(done: number, total: number, detail = ''): void {
     if (!this.enabled) return;
-    this.stream.write(`\r${this.label} ${renderBar(done, total)} ${done}/${total}\x1b[K`);
+    this.stream.write(`\r${this.label} ${renderBar(done, total)} ${done}/${total}${detail ? ` ${detail}` : ''}\x1b[K`);
     this.drawn = true;
+  }
+
+  /** Wipes the line (to be drawn again by the next update), so that other output does not run into it. */
+  clear(): void {
+    if (this.drawn) this.stream.write('\r\x1b[K');
+    this.drawn = false;
   }
 
   /** Ends the line so that what follows starts on a fresh one. */

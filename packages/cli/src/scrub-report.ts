@@ -1,12 +1,59 @@
-/** What `picas reset` and `picas retry` print: each token changed or skipped (and why), then a summary. */
-import type { ScrubOutcome } from '@picas/core/ops/reset';
+/** What `picas reset` and `picas retry` print: each token changed or skipped (and why), a page at a time, then a summary. */
+import type { Couch } from '@picas/core';
+import type { ScrubOutcome, ScrubPage } from '@picas/core/ops/reset';
 import { say } from './context.js';
+import { OpProgress, stateTotal } from './op-progress.js';
 
-export function reportScrub(outcome: ScrubOutcome, words: { verb: string; past: string }): void {
-  for (const id of outcome.changed) say(outcome.dryRun ? `would ${words.verb} ${id}` : `${words.past} ${id}`);
-  for (const { id, reason } of outcome.skipped) say(`skipped ${id}: ${reason}`);
-  const n = outcome.changed.length;
+type Words = { verb: string; past: string };
+
+export function reportScrubPage(page: Pick<ScrubPage, 'changed' | 'skipped'>, dryRun: boolean, words: Words): void {
+  for (const id of page.changed) say(dryRun ? `would ${words.verb} ${id}` : `${words.past} ${id}`);
+  for (const { id, reason } of page.skipped) say(`skipped ${id}: ${reason}`);
+}
+
+export function reportScrubSummary(counts: { changed: number; skipped: number }, dryRun: boolean, words: Words): void {
+  const n = counts.changed;
   const tokens = `${n} token${n === 1 ? '' : 's'}`;
-  const skipped = outcome.skipped.length ? `; skipped ${outcome.skipped.length}` : '';
-  say(outcome.dryRun ? `dry run: would ${words.verb} ${tokens} to todo${skipped}; nothing was changed` : `${words.past} ${tokens} to todo${skipped}`);
+  const skipped = counts.skipped ? `; skipped ${counts.skipped}` : '';
+  say(dryRun ? `dry run: would ${words.verb} ${tokens} to todo${skipped}; nothing was changed` : `${words.past} ${tokens} to todo${skipped}`);
+}
+
+export function reportScrub(outcome: ScrubOutcome, words: Words): void {
+  reportScrubPage(outcome, outcome.dryRun, words);
+  reportScrubSummary(outcome.counts ?? { changed: outcome.changed.length, skipped: outcome.skipped.length }, outcome.dryRun, words);
+}
+
+/**
+ * Runs a streamed reset or retry: each page is printed as soon as it is written (nothing is kept), the
+ * progress shown on stderr, and the summary printed at the end.
+ */
+export async function streamScrub<T extends ScrubOutcome>(
+  couch: Couch,
+  words: Words,
+  selection: { ids: readonly string[]; state: 'locked' | 'error'; dryRun?: boolean },
+  run: (hooks: { onPage: (page: ScrubPage) => void; onProgress: OpProgress['onIndexBuild'] }) => Promise<T>,
+): Promise<T> {
+  const progress = new OpProgress(words.verb === 'reset' ? 'resetting' : 'retrying', undefined);
+  progress.setTotal(selection.ids.length > 0 ? new Set(selection.ids).size : await stateTotal(couch, selection.state, progress));
+  let scanned = 0;
+  let changed = 0;
+  let skipped = 0;
+  try {
+    const outcome = await run({
+      onProgress: progress.onIndexBuild,
+      onPage: (page) => {
+        progress.clear();
+        reportScrubPage(page, !!selection.dryRun, words);
+        scanned += page.scanned;
+        changed += page.changed.length;
+        skipped += page.skipped.length;
+        progress.update(scanned, `${changed} ${selection.dryRun ? `to ${words.verb}` : words.past}, ${skipped} skipped`);
+      },
+    });
+    progress.finish();
+    reportScrubSummary(outcome.counts ?? { changed, skipped }, !!selection.dryRun, words);
+    return outcome;
+  } finally {
+    progress.finish();
+  }
 }

@@ -15,6 +15,8 @@
  * indexes stay valid.
  */
 import vm from 'node:vm';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createRequire } from 'node:module';
 import createAbstractMapReduce from 'pouchdb-abstract-mapreduce';
 
 type Emit = (key: unknown, value?: unknown) => void;
@@ -186,10 +188,78 @@ export function viewFunctionsPlugin(functions = new ViewFunctions()): { query: u
   );
   return {
     query(this: unknown, ...args: unknown[]) {
+      withStartkeyDocid(this);
+      const cursor = docidCursorOf(args[1]);
+      if (cursor) return docidCursor.run(cursor, () => abstract.query.apply(this, args));
       return abstract.query.apply(this, args);
     },
     viewCleanup(this: unknown, ...args: unknown[]) {
       return abstract.viewCleanup.apply(this, args);
     },
   };
+}
+
+/**
+ * CouchDB's `startkey_docid`, which PouchDB's map/reduce ignores: with it, a view read starts at the
+ * given key *and* document id, so that a client can page through rows sharing one key (a lease second, a
+ * state) by position instead of with `skip`. PouchDB stores a view row under the indexable string of
+ * `[key, docId]` and starts an ascending read at that of `[startkey]`; while such a query runs (an
+ * AsyncLocalStorage context, which follows the query through PouchDB's task queue), the index read that
+ * starts at exactly `[startkey]` is moved on to `[startkey, startkey_docid]`.
+ */
+interface DocidCursor {
+  from: string;
+  to: string;
+}
+
+const docidCursor = new AsyncLocalStorage<DocidCursor>();
+// the same pouchdb-collate as the map/reduce code uses (the index's encoding)
+const collate = createRequire(createRequire(import.meta.url).resolve('pouchdb-abstract-mapreduce'))('pouchdb-collate') as { toIndexableString(key: unknown): string };
+
+function docidCursorOf(opts: unknown): DocidCursor | undefined {
+  if (!opts || typeof opts !== 'object') return undefined;
+  const o = opts as { startkey?: unknown; start_key?: unknown; startkey_docid?: unknown; start_key_doc_id?: unknown; descending?: unknown; key?: unknown; keys?: unknown };
+  const docId = o.startkey_docid ?? o.start_key_doc_id;
+  const startkey = o.startkey !== undefined ? o.startkey : o.start_key;
+  if (typeof docId !== 'string' || startkey === undefined || o.key !== undefined || o.keys !== undefined) return undefined;
+  if (o.descending === true || o.descending === 'true') return undefined;
+  const from = collate.toIndexableString([startkey]);
+  return { from, to: collate.toIndexableString([startkey, docId]) };
+}
+
+type AllDocs = (...args: unknown[]) => unknown;
+
+/** The index read of a view database, moved on to `startkey_docid` while a query that asked for it runs. */
+function wrapAllDocs(viewDb: { allDocs?: AllDocs; __startkeyDocid?: boolean } | undefined): void {
+  if (!viewDb || viewDb.__startkeyDocid || typeof viewDb.allDocs !== 'function') return;
+  const original = viewDb.allDocs;
+  viewDb.allDocs = function (this: unknown, ...args: unknown[]) {
+    const cursor = docidCursor.getStore();
+    const opts = args[0] as { startkey?: unknown } | undefined;
+    if (cursor && opts && typeof opts === 'object' && opts.startkey === cursor.from) args[0] = { ...opts, startkey: cursor.to };
+    return original.apply(this, args);
+  };
+  viewDb.__startkeyDocid = true;
+}
+
+/**
+ * Makes the view databases of `db` (PouchDB's "dependent databases", one per view index, whose methods are
+ * set per instance) honour `startkey_docid`: see `docidCursor`. Once per database instance.
+ */
+function withStartkeyDocid(db: unknown): void {
+  const source = db as { registerDependentDatabase?: AllDocs; __startkeyDocid?: boolean } | null;
+  if (!source || typeof source !== 'object' || source.__startkeyDocid || typeof source.registerDependentDatabase !== 'function') return;
+  const original = source.registerDependentDatabase;
+  source.registerDependentDatabase = function (this: unknown, ...args: unknown[]) {
+    const callback = typeof args.at(-1) === 'function' ? (args.pop() as (err: unknown, res?: { db?: unknown }) => void) : undefined;
+    const result = original.apply(this, args) as Promise<{ db?: unknown }>;
+    const wrapped = result.then((res) => {
+      wrapAllDocs(res?.db as never);
+      return res;
+    });
+    if (!callback) return wrapped;
+    wrapped.then((res) => callback(null, res), (err) => callback(err));
+    return undefined;
+  };
+  source.__startkeyDocid = true;
 }

@@ -3,6 +3,7 @@ import { describeConnection, UsageError, type AnyTokenState } from '@picas/core'
 import { confirm } from '../confirm.js';
 import { note, say, withCouch } from '../context.js';
 import { STATE_CHOICES } from '../option-parsers.js';
+import type { Couch, TokenState } from '@picas/core';
 
 interface DeleteFlags {
   state?: AnyTokenState;
@@ -25,6 +26,11 @@ export function register(program: Command): void {
       if (ids.length === 0 && !flags.state) throw new UsageError('say which tokens to delete: IDS or --state todo|locked|done|error');
       const { findTokensToDelete, deleteTokens } = await import('@picas/core/ops/delete-tokens');
       await withCouch(command, async (couch) => {
+        if (ids.length === 0 && flags.state && flags.state !== 'waiting' && flags.state !== 'blocked') {
+          // a whole state of a pool of any size: streamed, a page at a time
+          await deleteState(couch, flags.state, flags);
+          return;
+        }
         const { targets, skipped } = await findTokensToDelete(couch, { ids, state: flags.state });
         for (const { id, reason } of skipped) say(`skipped ${id}: ${reason}`);
         const what = `${targets.length} token${targets.length === 1 ? '' : 's'}${flags.state ? ` (${flags.state})` : ''}`;
@@ -62,4 +68,75 @@ export function register(program: Command): void {
         say(`deleted ${outcome.deleted.length} token${outcome.deleted.length === 1 ? '' : 's'}${outcome.skipped.length ? `; skipped ${outcome.skipped.length}` : ''}`);
       });
     });
+}
+
+function tokensIn(n: number, state: string): string {
+  return `${n} token${n === 1 ? '' : 's'} (${state})`;
+}
+
+/**
+ * `picas delete --state todo|locked|done|error`, streamed: the count (for the question) from the
+ * `picas/state_counts` view and the dependency check from the dependency graph come first; then each page
+ * of the state's view is deleted (one `_bulk_docs`, fenced by each `_rev`) before the next is read. Only a
+ * page is held in memory, whatever the number of tokens.
+ */
+async function deleteState(couch: Couch, state: TokenState, flags: DeleteFlags): Promise<void> {
+  const { deletionPages, deleteTokens, dependentsInState } = await import('@picas/core/ops/delete-tokens');
+  const { stateCounts } = await import('@picas/core/ops/status');
+  const { OpProgress } = await import('../op-progress.js');
+  const progress = new OpProgress(flags.dryRun ? 'reading' : 'deleting', undefined);
+  const total = (await stateCounts(couch, { onProgress: progress.onIndexBuild }))[state];
+  progress.setTotal(total);
+  if (total === 0) {
+    say('nothing to delete');
+    return;
+  }
+  const dependents = await dependentsInState(couch, state);
+  if (dependents.size > 0 && !flags.force) {
+    const [first, ids] = [...dependents][0]!;
+    const more = dependents.size > 1 ? ` (and ${dependents.size - 1} more depended-on token${dependents.size > 2 ? 's' : ''})` : '';
+    throw new UsageError(`token ${first} has ${ids.length} waiting token${ids.length === 1 ? '' : 's'} depending on it (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''})${more}: use --force to delete it and block them; nothing was deleted`);
+  }
+  if (!flags.dryRun) {
+    if (state === 'locked') note(`picas: ${total} of them are locked: the pilots running them will lose them`);
+    if (!flags.yes) {
+      if (process.stdin.isTTY !== true) {
+        throw new UsageError(`refusing to delete ${tokensIn(total, state)} without --yes (stdin is not a terminal); nothing was deleted`);
+      }
+      if (!(await confirm(`delete ${tokensIn(total, state)} from ${describeConnection(couch.config)}?`))) {
+        say('nothing was deleted');
+        return;
+      }
+    }
+  }
+  const { blockDependentsOfDeleted } = await import('../delete-dependents.js');
+  let seen = 0;
+  let deleted = 0;
+  let skipped = 0;
+  let blocked = 0;
+  try {
+    for await (const page of deletionPages(couch, state, { onProgress: progress.onIndexBuild })) {
+      progress.clear();
+      seen += page.length;
+      if (flags.dryRun) {
+        for (const t of page) say(`would delete ${t.id} (${t.state})`);
+        progress.update(seen);
+        continue;
+      }
+      const outcome = await deleteTokens(couch, page);
+      for (const { id, reason } of outcome.skipped) say(`skipped ${id}: ${reason}`);
+      deleted += outcome.deleted.length;
+      skipped += outcome.skipped.length;
+      blocked += (await blockDependentsOfDeleted(couch, outcome.deleted.filter((id) => dependents.has(id)))).length;
+      progress.update(seen, `${deleted} deleted, ${skipped} skipped`);
+    }
+  } finally {
+    progress.finish();
+  }
+  if (flags.dryRun) {
+    say(seen === 0 ? 'nothing to delete' : `dry run: would delete ${tokensIn(seen, state)}; nothing was deleted`);
+    return;
+  }
+  if (blocked > 0) say(`blocked ${blocked} waiting token${blocked === 1 ? '' : 's'} that depended on deleted tokens`);
+  say(`deleted ${deleted} token${deleted === 1 ? '' : 's'}${skipped ? `; skipped ${skipped}` : ''}`);
 }

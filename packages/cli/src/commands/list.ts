@@ -25,10 +25,13 @@ export function register(program: Command): void {
     .addHelpText('after', `\nExamples:\n  picas list --state error\n  picas list --state done --limit 10 --json`)
     .action(async (flags: ListFlags, command: Command) => {
       const { listTokens } = await import('@picas/core/ops/list-tokens');
+      const { OpProgress } = await import('../op-progress.js');
+      // only an index build is reported (on stderr, as by picas status): the rows themselves go to stdout as they come
+      const progress = new OpProgress('listing', undefined);
       const stdout = watchStdoutClosed();
       try {
         await withCouch(command, async (couch) => {
-          const tokens = listTokens(couch, { state: flags.state, limit: flags.limit, signal: stdout.signal });
+          const tokens = listTokens(couch, { state: flags.state, limit: flags.limit, signal: stdout.signal, onProgress: progress.onIndexBuild });
           const count = flags.json ? await printJson(tokens, stdout.signal) : await printTable(tokens, stdout.signal);
           if (count === 0) note(`no ${flags.state ? `${flags.state} ` : ''}tokens`);
         });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { withCouch } from '../context.js';
 import { durationOption } from '../option-parsers.js';
-import { reportScrub } from '../scrub-report.js';
+import { streamScrub } from '../scrub-report.js';
 
 interface ResetFlags {
   olderThan?: number;
@@ -24,10 +24,12 @@ export function register(program: Command): void {
       `\nExamples:\n  picas reset --expired\n  picas reset --older-than 2h --dry-run\n  picas reset token_1 token_2\n\nAll given conditions must hold. A token that changed since it was read is skipped, never overwritten.`,
     )
     .action(async (ids: string[], flags: ResetFlags, command: Command) => {
-      const { resetTokens } = await import('@picas/core/ops/reset');
+      const { checkResetSelection, resetTokens } = await import('@picas/core/ops/reset');
+      checkResetSelection({ ids, olderThanMs: flags.olderThan, expired: flags.expired, all: flags.all });
       await withCouch(command, async (couch) => {
-        const outcome = await resetTokens(couch, { ids, olderThanMs: flags.olderThan, expired: flags.expired, all: flags.all, dryRun: flags.dryRun });
-        reportScrub(outcome, { verb: 'reset', past: 'reset' });
+        await streamScrub(couch, { verb: 'reset', past: 'reset' }, { ids, state: 'locked', dryRun: flags.dryRun }, (hooks) =>
+          resetTokens(couch, { ids, olderThanMs: flags.olderThan, expired: flags.expired, all: flags.all, dryRun: flags.dryRun, ...hooks }),
+        );
       });
     });
 }

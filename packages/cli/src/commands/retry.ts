@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { say, withCouch } from '../context.js';
 import { countOption } from '../option-parsers.js';
-import { reportScrub } from '../scrub-report.js';
+import { streamScrub } from '../scrub-report.js';
 
 interface RetryFlags {
   maxScrub?: number;
@@ -19,8 +19,9 @@ export function register(program: Command): void {
     .action(async (ids: string[], flags: RetryFlags, command: Command) => {
       const { retryTokens } = await import('@picas/core/ops/retry');
       await withCouch(command, async (couch) => {
-        const outcome = await retryTokens(couch, { ids, maxScrub: flags.maxScrub, dryRun: flags.dryRun });
-        reportScrub(outcome, { verb: 'retry', past: 'retried' });
+        const outcome = await streamScrub(couch, { verb: 'retry', past: 'retried' }, { ids, state: 'error', dryRun: flags.dryRun }, (hooks) =>
+          retryTokens(couch, { ids, maxScrub: flags.maxScrub, dryRun: flags.dryRun, ...hooks }),
+        );
         const unblocked = outcome.unblocked ?? [];
         if (unblocked.length > 0) say(`${unblocked.length} blocked dependent token${unblocked.length === 1 ? '' : 's'} waiting again: ${unblocked.slice(0, 10).join(', ')}${unblocked.length > 10 ? ', ...' : ''}`);
       });

@@ -2,12 +2,16 @@
  * `picas delete`: deletes tokens by state (from the Monitor views) or by id, in two steps so the CLI
  * can confirm in between: `findTokensToDelete` reads what would go, `deleteTokens` deletes exactly those
  * revisions through `_bulk_docs`. A token that changed since it was read answers "conflict" and is skipped.
+ * For a whole state of a large pool, `deletionPages` streams the targets a page at a time instead (each
+ * page deleted before the next is read), and `dependentsInState` does the dependency check up front from
+ * the dependency graph alone, so that memory stays bounded by a page (and the graph), not the pool.
  */
 import type { Couch } from '../couch/connection.js';
-import { tokenState, type AnyTokenState, type TokenDoc } from '../token.js';
-import { waitingTokens } from './dependencies.js';
-import { pageView } from './list-tokens.js';
-import { readTokens, type Skipped } from './reset.js';
+import { tokenState, type AnyTokenState, type TokenDoc, type TokenState } from '../token.js';
+import { graphNodes, waitingTokens } from './dependencies.js';
+import { defaultPageSize, pageView, viewPages } from './list-tokens.js';
+import { bulkWrite, readTokens, type Skipped } from './reset.js';
+import type { IndexBuild } from './view-progress.js';
 
 export interface DeleteTarget {
   id: string;
@@ -53,6 +57,39 @@ export async function findTokensToDelete(
   return { targets, skipped };
 }
 
+/**
+ * The tokens in a state (todo, locked, done or error) to delete, a page (one view read) at a time. Delete
+ * each page before reading the next: the view is paged by position, so rows that go shift nothing.
+ */
+export async function* deletionPages(
+  couch: Couch,
+  state: TokenState,
+  options: { pageSize?: number; signal?: AbortSignal; onProgress?: (builds: IndexBuild[]) => void } = {},
+): AsyncGenerator<DeleteTarget[]> {
+  for await (const rows of viewPages(couch, 'Monitor', state, { includeDocs: true, pageSize: options.pageSize, signal: options.signal, onProgress: options.onProgress })) {
+    // a stale view row (the document moved on to another state), or one deleted meanwhile, is left out
+    yield rows.flatMap((row) => (row.doc && tokenState(row.doc) === state ? [target(row.doc, state)] : []));
+  }
+}
+
+/**
+ * The tokens in `state` (todo, locked, done or error) that waiting or blocked tokens depend on, with those
+ * dependents' ids: from the dependency graph (`picas_deps/nodes`), whose size is that of the graph, not of
+ * the pool. Empty on a database without `_design/picas_deps`.
+ */
+export async function dependentsInState(couch: Couch, state: TokenState, signal?: AbortSignal): Promise<Map<string, string[]>> {
+  const states = new Map<string, string>();
+  const children = new Map<string, string[]>();
+  for await (const node of graphNodes(couch.http, { signal })) {
+    states.set(node.id, node.state);
+    if (node.state !== 'waiting' && node.state !== 'blocked') continue;
+    for (const parent of node.dependsOn) children.set(parent, [...(children.get(parent) ?? []), node.id]);
+  }
+  const out = new Map<string, string[]>();
+  for (const [parent, ids] of children) if (states.get(parent) === state) out.set(parent, ids);
+  return out;
+}
+
 function target(doc: TokenDoc, state: AnyTokenState | 'other'): DeleteTarget {
   return { id: doc._id, rev: doc._rev!, state, ...(doc.has_dependents ? { hasDependents: true } : {}) };
 }
@@ -63,17 +100,12 @@ export interface DeleteOutcome {
 }
 
 export async function deleteTokens(couch: Couch, targets: readonly DeleteTarget[], options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<DeleteOutcome> {
-  const { http } = couch;
   const outcome: DeleteOutcome = { deleted: [], skipped: [] };
-  const batchSize = options.batchSize ?? 1000;
+  const batchSize = options.batchSize ?? defaultPageSize();
   for (let i = 0; i < targets.length; i += batchSize) {
     const batch = targets.slice(i, i + batchSize);
-    const rows = await http.expectOk<Array<{ id?: string; error?: string; reason?: string }>>(
-      { method: 'POST', path: http.dbPath('/_bulk_docs'), body: { docs: batch.map((t) => ({ _id: t.id, _rev: t.rev, _deleted: true })) }, signal: options.signal },
-      'deleting tokens',
-    );
-    // match answers by id: the embedded server does not keep the request's order
-    const byId = new Map(rows.map((row) => [row.id, row]));
+    // each with the revision that was read: a token that changed since answers "conflict"
+    const byId = await bulkWrite(couch, batch.map((t) => ({ _id: t.id, _rev: t.rev, _deleted: true })), 'deleting tokens', options.signal);
     batch.forEach((target) => {
       const row = byId.get(target.id);
       if (row && !row.error) outcome.deleted.push(target.id);

@@ -6,8 +6,18 @@ import type { Couch } from '../couch/connection.js';
 import { NotFoundError } from '../errors.js';
 import { ALL_TOKEN_STATES, tokenState, type AnyTokenState, type TokenDoc } from '../token.js';
 import { waitingTokens } from './dependencies.js';
+import { readViewWhileBuilding, type IndexBuild } from './view-progress.js';
 
 export const DEFAULT_PAGE_SIZE = 500;
+
+/**
+ * The page size for view reads and `_bulk_docs` writes: `PICAS_PAGE_SIZE` (an internal setting, used by the
+ * tests to cross pages with a few hundred tokens), else DEFAULT_PAGE_SIZE.
+ */
+export function defaultPageSize(): number {
+  const n = Number(process.env.PICAS_PAGE_SIZE);
+  return Number.isInteger(n) && n > 0 ? n : DEFAULT_PAGE_SIZE;
+}
 
 export interface ViewRow<D = TokenDoc> {
   id: string;
@@ -25,46 +35,62 @@ export interface PageViewOptions {
   /** stop after this many rows */
   limit?: number;
   signal?: AbortSignal;
+  /** called while the view's index is being built (view-progress.ts): the read waits for it */
+  onProgress?: (builds: IndexBuild[]) => void;
 }
 
 /**
- * Pages through a view: `limit` rows per request, continuing at the last key with `skip` over the rows
- * already seen with that key (works for repeated keys, on CouchDB and on the embedded server alike).
- * Do not change the rows' documents while paging: collect first, then write.
+ * Pages through a view: `limit` rows per request, each page starting where the last one ended, at its
+ * last row's key and document id (`startkey` + `startkey_docid`, never `skip`, which costs CouchDB a
+ * walk over every skipped row). Because the cursor is a position, not an offset, the caller may change
+ * the rows' documents while paging: a row that leaves the view behind the cursor shifts nothing. (A write
+ * that moves a document further ahead in the same view would show it again; reset, retry and delete only
+ * take documents out of the view they page.) A view whose index is being built is waited for, with its
+ * progress reported (`onProgress`), instead of failing with CouchDB's timeout.
  */
 export async function* pageView<D = TokenDoc>(couch: Couch, design: string, view: string, options: PageViewOptions = {}): AsyncGenerator<ViewRow<D>> {
-  const pageSize = Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE);
+  for await (const page of viewPages<D>(couch, design, view, options)) yield* page;
+}
+
+/** `pageView` a page (one request) at a time: the caller may write a page's documents before the next is read. */
+export async function* viewPages<D = TokenDoc>(couch: Couch, design: string, view: string, options: PageViewOptions = {}): AsyncGenerator<Array<ViewRow<D>>> {
+  const pageSize = Math.max(1, options.pageSize ?? defaultPageSize());
   let remaining = options.limit ?? Infinity;
-  let startkey = options.startkey;
-  let skip = 0;
+  let cursor: { key: unknown; id: string } | undefined;
   const path = couch.http.dbPath(`/_design/${encodeURIComponent(design)}/_view/${encodeURIComponent(view)}`);
   while (remaining > 0) {
-    const limit = Math.min(pageSize, remaining);
-    const res = await couch.http.request<{ rows?: Array<ViewRow<D>> }>({
+    // after the first page, one row more: the cursor's own row, when it is still in the view
+    const limit = Math.min(pageSize, remaining) + (cursor ? 1 : 0);
+    const res = await readViewWhileBuilding<{ rows?: Array<ViewRow<D>> }>(
+      couch.http,
       path,
-      query: {
+      {
         reduce: false,
         include_docs: options.includeDocs ? true : undefined,
-        startkey: startkey as object | undefined,
+        startkey: (cursor ? cursor.key : options.startkey) as object | undefined,
+        startkey_docid: cursor?.id,
         endkey: options.endkey as object | undefined,
-        skip: skip || undefined,
         limit,
       },
-      signal: options.signal,
-    });
+      { signal: options.signal, onProgress: options.onProgress },
+    );
     if (res.status === 404) throw missingView(couch, res.body, design, view);
     if (res.status < 200 || res.status >= 300) throw couch.http.errorFor(res, `reading the ${design}/${view} view`);
-    const rows = res.body?.rows ?? [];
-    for (const row of rows) yield row;
+    let rows = res.body?.rows ?? [];
+    const got = rows.length;
+    if (cursor && rows.length > 0 && rows[0]!.id === cursor.id && sameKey(rows[0]!.key, cursor.key)) rows = rows.slice(1);
+    if (rows.length > remaining) rows = rows.slice(0, remaining);
+    if (rows.length === 0) return;
     remaining -= rows.length;
-    if (rows.length < limit) return;
-    const lastKey = JSON.stringify(rows.at(-1)!.key);
-    let sameKey = 0;
-    for (let i = rows.length - 1; i >= 0 && JSON.stringify(rows[i]!.key) === lastKey; i--) sameKey++;
-    // a whole page with one key: keep skipping from the same start key
-    skip = sameKey === rows.length && JSON.stringify(startkey) === lastKey ? skip + sameKey : sameKey;
-    startkey = rows.at(-1)!.key;
+    const last = rows.at(-1)!;
+    yield rows;
+    if (got < limit) return;
+    cursor = { key: last.key, id: last.id };
   }
+}
+
+function sameKey(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** The NotFoundError for a 404 on a view: the database or the design document is missing. */
@@ -87,6 +113,8 @@ export interface ListTokensOptions {
   limit?: number;
   pageSize?: number;
   signal?: AbortSignal;
+  /** called while a view index is being built */
+  onProgress?: (builds: IndexBuild[]) => void;
 }
 
 /** Tokens in a state (or in every state), with their documents (attachment stubs, not bodies). */
@@ -103,7 +131,7 @@ export async function* listTokens(couch: Couch, options: ListTokensOptions = {})
       }
       continue;
     }
-    for await (const row of pageView(couch, 'Monitor', state, { includeDocs: true, limit: remaining, pageSize: options.pageSize, signal: options.signal })) {
+    for await (const row of pageView(couch, 'Monitor', state, { includeDocs: true, limit: remaining, pageSize: options.pageSize, signal: options.signal, onProgress: options.onProgress })) {
       if (!row.doc) continue; // deleted between the view read and the document read
       remaining--;
       const actual = tokenState(row.doc);

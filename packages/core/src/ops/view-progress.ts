@@ -5,7 +5,7 @@
  * again while CouchDB's `_active_tasks` shows the index being built, and the build's progress is reported
  * meanwhile, so that the caller can show it instead of an error.
  */
-import type { CouchHttp, CouchResponse } from '../couch/http.js';
+import type { CouchHttp, CouchRequest, CouchResponse } from '../couch/http.js';
 import { UnreachableError } from '../errors.js';
 
 export interface IndexBuild {
@@ -71,7 +71,7 @@ export interface ViewReadOptions {
 }
 
 /** A GET of a view that waits for (and reports) an index build instead of failing while it runs. */
-export async function readViewWhileBuilding<T>(http: CouchHttp, path: string, query: Record<string, string | number | boolean | undefined>, options: ViewReadOptions = {}): Promise<CouchResponse<T>> {
+export async function readViewWhileBuilding<T>(http: CouchHttp, path: string, query: NonNullable<CouchRequest['query']>, options: ViewReadOptions = {}): Promise<CouchResponse<T>> {
   const quietMs = options.quietMs ?? 1000;
   const everyMs = options.everyMs ?? 2000;
   for (;;) {
