@@ -14,7 +14,7 @@ import type { TokenDoc } from '../token.js';
 export const DEFAULT_PUSH_BATCH = 2000;
 
 /** Batches in flight at once: the next batches are read, encoded and sent while the server stores one. */
-export const PUSH_CONCURRENCY = 3;
+export const PUSH_CONCURRENCY = 4;
 
 export interface PushFailure {
   id: string;
