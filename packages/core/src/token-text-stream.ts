@@ -1,14 +1,19 @@
 /**
  * `.txt` token files of any size, for `picas push`: read as a stream, twice, so memory stays flat in the
- * file size. The first pass checks every file (it exists, is UTF-8, has tokens) and counts the tokens, so
- * that nothing is written unless every file is valid, as with the other formats (token-files.ts). The second
- * pass yields the token documents batch by batch, with the same ids `readTokenFiles` gives them.
+ * file size. The first pass checks every file (it exists, is UTF-8, has tokens), counts the tokens and notes
+ * which content hashes may repeat (RepeatFilter), so that nothing is written unless every file is valid, as
+ * with the other formats (token-files.ts). The second pass yields the token documents batch by batch, with
+ * the same ids `readTokenFiles` gives them, either as documents or already encoded as a `_bulk_docs` body
+ * with the file and lines each batch came from (what `picas push` sends: no document objects are made).
+ * Lines are handled a chunk (64 KiB) at a time, not one await per line.
  */
-import { createReadStream } from 'node:fs';
+import * as crypto from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from './errors.js';
-import { checkedPrefix, tokenId, type TokenDocOptions } from './token-files.js';
+import { checkedPrefix, type TokenDocOptions } from './token-files.js';
 import { newToken, nowSeconds, type TokenDoc } from './token.js';
+import type { EncodedTokenBatch, LineRange } from './ops/push-tokens.js';
 
 export interface TextTokenSource {
   /** tokens in all files */
@@ -16,6 +21,8 @@ export interface TextTokenSource {
   perFile: Array<{ file: string; tokens: number }>;
   /** the token documents, `size` at a time, in file order */
   batches(size: number): AsyncGenerator<TokenDoc[]>;
+  /** the same documents as `_bulk_docs` bodies, `size` at a time, with their ids and lines */
+  encodedBatches(size: number): AsyncGenerator<EncodedTokenBatch>;
 }
 
 /** True when `picas push` can stream these files (all of them .txt). */
@@ -23,32 +30,37 @@ export function streamableTokenFiles(paths: readonly string[]): boolean {
   return paths.length > 0 && paths.every((p) => p.toLowerCase().endsWith('.txt'));
 }
 
-/** Each line of a file (without its `\n` and a trailing `\r`), with its number; throws on bytes that are not UTF-8. */
-async function* fileLines(path: string): AsyncGenerator<{ text: string; line: number }> {
+/**
+ * The lines of a file (without their `\n` and a trailing `\r`) a chunk at a time, with the number of the
+ * first; throws on bytes that are not UTF-8.
+ */
+async function* fileChunks(path: string): AsyncGenerator<{ lines: string[]; first: number }> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let rest = '';
   let line = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+  const strip = (lines: string[]) => {
+    for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
+    return lines;
+  };
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 16 })) {
     let text: string;
     try {
       text = rest + decoder.decode(chunk as Buffer, { stream: true });
     } catch {
       throw new NotUtf8(line + 1 + (rest.match(/\n/g)?.length ?? 0) + badLineIn(chunk as Buffer));
     }
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      const raw = text.slice(start, nl);
-      yield { text: raw.endsWith('\r') ? raw.slice(0, -1) : raw, line: ++line };
-      start = nl + 1;
-    }
-    rest = text.slice(start);
+    const lines = text.split('\n');
+    rest = lines.pop()!;
+    if (lines.length === 0) continue;
+    yield { lines: strip(lines), first: line + 1 };
+    line += lines.length;
   }
   try {
     rest += decoder.decode();
   } catch {
     throw new NotUtf8(line + 1);
   }
-  if (rest !== '') yield { text: rest.endsWith('\r') ? rest.slice(0, -1) : rest, line: ++line };
+  if (rest !== '') yield { lines: strip([rest]), first: line + 1 };
 }
 
 /** Which line of `chunk` (0 = its first) holds bytes that are not UTF-8. */
@@ -69,33 +81,66 @@ function badLineIn(chunk: Buffer): number {
 }
 
 /**
- * How often each 64-bit content hash (16 hex digits) was seen in one file, in about 40 bytes a token rather
- * than the ~150 a map of strings takes: a map from the hash's top 52 bits (a number) to its low 12 bits plus
- * 4096 × its count; the rare hashes that share their top 52 bits with an earlier, different one are counted
- * exactly in a map of strings.
+ * Which content hashes may repeat in one file, in memory that does not grow with the file: the first pass
+ * puts every hash through a Bloom filter (at most 8 MiB) and keeps only the hashes it may have seen
+ * before: every real repeat, and a few false positives. The second pass counts just those exactly, so
+ * the ids are the ones a full map of every hash gives (`_n` for the n-th repeat), false positives included.
  */
-export class RepeatCounter {
-  private readonly byTop = new Map<number, number>();
-  private readonly exact = new Map<string, number>();
+export class RepeatFilter {
+  private readonly bits: Uint32Array;
+  private readonly mask: number;
+  /** hashes that may occur more than once */
+  private readonly maybe = new Set<string>();
+  private counts = new Map<string, number>();
 
-  /** Counts `hash` once more; returns how often it has been seen now. */
+  /** `size`: about how many hashes will be seen (e.g. an upper bound from the file size) */
+  constructor(size: number) {
+    let bits = 1 << 16;
+    while (bits < (1 << 26) && bits < size * 16) bits *= 2;
+    this.bits = new Uint32Array(bits / 32);
+    this.mask = bits - 1;
+  }
+
+  /** First pass: notes `hash` (16 hex digits). */
+  see(hash: string): void {
+    const h1 = parseInt(hash.slice(0, 8), 16);
+    const h2 = parseInt(hash.slice(8, 16), 16) | 1;
+    let present = true;
+    for (let i = 0; i < 5; i++) {
+      const bit = ((h1 + Math.imul(i, h2)) >>> 0) & this.mask;
+      const word = bit >>> 5;
+      const flag = 1 << (bit & 31);
+      if ((this.bits[word]! & flag) === 0) {
+        present = false;
+        this.bits[word]! |= flag;
+      }
+    }
+    if (present) this.maybe.add(hash);
+  }
+
+  /** Second pass, in the same order: how often `hash` has been seen now, this time included. */
   next(hash: string): number {
-    const top = parseInt(hash.slice(0, 13), 16);
-    const low = parseInt(hash.slice(13, 16), 16);
-    const seen = this.byTop.get(top);
-    if (seen === undefined) {
-      this.byTop.set(top, low + 4096);
-      return 1;
-    }
-    if (seen % 4096 === low) {
-      this.byTop.set(top, seen + 4096);
-      return Math.floor(seen / 4096) + 1;
-    }
-    const n = (this.exact.get(hash) ?? 0) + 1;
-    this.exact.set(hash, n);
+    if (!this.maybe.has(hash)) return 1;
+    const n = (this.counts.get(hash) ?? 0) + 1;
+    this.counts.set(hash, n);
     return n;
   }
+
+  /** Ready for another second pass. */
+  rewind(): void {
+    this.counts = new Map();
+  }
 }
+
+/** The content hash of a plain text token (what `contentHash({ input: text, fields: {} })` gives), faster. */
+export function textTokenHash(text: string): string {
+  return sha256Hex(`{"input":${JSON.stringify(text)}}`).slice(0, 16);
+}
+
+const sha256Hex: (data: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (data) => (crypto as unknown as { hash: (alg: string, data: string, enc: string) => string }).hash('sha256', data, 'hex')
+    : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
 class NotUtf8 extends Error {
   constructor(readonly line: number) {
@@ -115,8 +160,9 @@ const isToken = (text: string) => {
 export async function openTextTokenFiles(paths: readonly string[], options: TokenDocOptions & { cwd?: string } = {}): Promise<TextTokenSource> {
   if (paths.length === 0) throw new UsageError('no token files given (picas push FILE...)');
   const prefix = checkedPrefix(options);
+  const forceNew = !!options.forceNew;
   const problems: string[] = [];
-  const files: Array<{ name: string; absolute: string; tokens: number }> = [];
+  const files: Array<{ name: string; absolute: string; tokens: number; repeats?: RepeatFilter }> = [];
   const seen = new Set<string>();
   for (const name of paths) {
     const absolute = resolve(options.cwd ?? process.cwd(), name);
@@ -124,10 +170,17 @@ export async function openTextTokenFiles(paths: readonly string[], options: Toke
     seen.add(absolute);
     let tokens = 0;
     let blank = true;
+    let repeats: RepeatFilter | undefined;
     try {
-      for await (const { text } of fileLines(absolute)) {
-        if (blank && text.trim() !== '') blank = false;
-        if (isToken(text)) tokens++;
+      // a line takes at least 2 bytes (a character and its \n), which bounds the tokens in the file
+      if (!forceNew) repeats = new RepeatFilter(Math.ceil(statSync(absolute).size / 2));
+      for await (const { lines } of fileChunks(absolute)) {
+        for (const text of lines) {
+          if (blank && text.trim() !== '') blank = false;
+          if (!isToken(text)) continue;
+          tokens++;
+          repeats?.see(textTokenHash(text));
+        }
       }
     } catch (err) {
       if (err instanceof NotUtf8) problems.push(`${name}:${err.line}: not valid UTF-8 text (save the file as UTF-8)`);
@@ -139,32 +192,86 @@ export async function openTextTokenFiles(paths: readonly string[], options: Toke
     }
     if (blank) problems.push(`${name}: the file is empty`);
     else if (tokens === 0) problems.push(`${name}: no tokens in the file (only comments and blank lines)`);
-    files.push({ name, absolute, tokens });
+    files.push({ name, absolute, tokens, repeats });
   }
   if (problems.length > 0) {
     const summary = problems.length === 1 ? problems[0]! : `invalid token files (${problems.length} problems); nothing was pushed`;
     throw new UsageError(summary, { problems: problems.slice(0, 50) });
   }
   const now = options.now ?? nowSeconds();
+
+  /** The tokens of every file, a chunk at a time: their ids, texts and lines. */
+  async function* tokenChunks(): AsyncGenerator<{ file: string; ids: string[]; texts: string[]; lines: number[] }> {
+    for (const file of files) {
+      // repeats are numbered per file, as in token-files.ts
+      file.repeats?.rewind();
+      for await (const { lines, first } of fileChunks(file.absolute)) {
+        const ids: string[] = [];
+        const texts: string[] = [];
+        const numbers: number[] = [];
+        for (let i = 0; i < lines.length; i++) {
+          const text = lines[i]!;
+          if (!isToken(text)) continue;
+          let id: string;
+          if (forceNew) id = `${prefix}_${crypto.randomBytes(8).toString('hex')}`;
+          else {
+            const hash = textTokenHash(text);
+            const n = file.repeats!.next(hash);
+            id = n === 1 ? `${prefix}_${hash}` : `${prefix}_${hash}_${n}`;
+          }
+          ids.push(id);
+          texts.push(text);
+          numbers.push(first + i);
+        }
+        if (ids.length > 0) yield { file: file.name, ids, texts, lines: numbers };
+      }
+    }
+  }
+
+  /** `size` tokens at a time, across chunks and files, with the line ranges they came from. */
+  async function* slices<T>(size: number, make: (ids: string[], texts: string[], ranges: LineRange[]) => T): AsyncGenerator<T> {
+    let ids: string[] = [];
+    let texts: string[] = [];
+    let ranges: LineRange[] = [];
+    const flush = () => {
+      const out = make(ids, texts, ranges);
+      ids = [];
+      texts = [];
+      ranges = [];
+      return out;
+    };
+    for await (const chunk of tokenChunks()) {
+      let at = 0;
+      while (at < chunk.ids.length) {
+        const take = Math.min(size - ids.length, chunk.ids.length - at);
+        for (let i = at; i < at + take; i++) {
+          ids.push(chunk.ids[i]!);
+          texts.push(chunk.texts[i]!);
+        }
+        const last = ranges[ranges.length - 1];
+        if (last && last.file === chunk.file) last.to = chunk.lines[at + take - 1]!;
+        else ranges.push({ file: chunk.file, from: chunk.lines[at]!, to: chunk.lines[at + take - 1]! });
+        at += take;
+        if (ids.length >= size) yield flush();
+      }
+    }
+    if (ids.length > 0) yield flush();
+  }
+
+  // the document newToken(id, text, { created: now }, now) makes, key for key, as JSON
+  const docTail = `,"exit_code":"","output":{},"error":[],"created":${JSON.stringify(now)}}`;
   return {
     tokens: files.reduce((a, f) => a + f.tokens, 0),
     perFile: files.map((f) => ({ file: f.name, tokens: f.tokens })),
-    async *batches(size: number) {
-      let batch: TokenDoc[] = [];
-      for (const file of files) {
-        // repeats are numbered per file, as in token-files.ts
-        const repeats = new RepeatCounter();
-        for await (const { text } of fileLines(file.absolute)) {
-          if (!isToken(text)) continue;
-          const id = tokenId({ input: text, fields: {}, file: file.name }, prefix, options.forceNew, (_key, hash) => repeats.next(hash));
-          batch.push(newToken(id, text, { created: now }, now));
-          if (batch.length >= size) {
-            yield batch;
-            batch = [];
-          }
-        }
-      }
-      if (batch.length > 0) yield batch;
+    batches(size: number) {
+      return slices(Math.max(1, size), (ids, texts) => ids.map((id, i) => newToken(id, texts[i], { created: now }, now)));
+    },
+    encodedBatches(size: number) {
+      return slices(Math.max(1, size), (ids, texts, ranges): EncodedTokenBatch => ({
+        ids,
+        ranges,
+        doc: (i) => `{"_id":${JSON.stringify(ids[i])},"type":"token","lock":0,"done":0,"hostname":"","scrub_count":0,"input":${JSON.stringify(texts[i])}${docTail}`,
+      }));
     },
   };
 }

@@ -41,7 +41,7 @@ export function register(program: Command): void {
         let result;
         try {
           const pushOptions = { batchSize: flags.batchSize, onProgress: (n: number, total: number) => progress.update(n, total) };
-          result = text ? await pushTokenBatches(couch, text.batches(flags.batchSize), text.tokens, pushOptions) : await pushTokens(couch, docs, pushOptions);
+          result = text ? await pushTokenBatches(couch, text.encodedBatches(flags.batchSize), text.tokens, pushOptions) : await pushTokens(couch, docs, pushOptions);
         } finally {
           progress.finish();
         }
@@ -50,6 +50,16 @@ export function register(program: Command): void {
         if (plan.waiting.length + plan.blocked.length + plan.markExisting.length > 0) {
           const settled = await finishDependencies(couch, plan);
           say(`dependencies: ${settled.waiting} waiting, ${plan.blocked.length + settled.blocked.length} blocked, ${settled.released.length} released at once`);
+        }
+        if (result.failedBatches.length > 0) {
+          // whole requests that failed: name the lines, say what was not sent, and how to finish
+          for (const b of result.failedBatches) note(`picas: ${b.tokens} token${b.tokens === 1 ? '' : 's'} from ${b.where} may not have been written: ${(b.error as Error)?.message ?? String(b.error)}`);
+          if (result.notSent > 0) note(`picas: the push stopped there; ${result.notSent} token${result.notSent === 1 ? '' : 's'} from ${result.notSentFrom} on were not sent`);
+          for (const f of result.failed.slice(0, 50)) note(`picas: token ${f.id} was not written: ${f.error}${f.reason ? ` (${f.reason})` : ''}`);
+          note(flags.forceNew ? 'picas: --force-new gives new ids on every run: re-running would push the written tokens again' : 'picas: run the same push again to finish: the tokens already written are skipped (already present)');
+          const first = result.failedBatches[0]!.error;
+          const unsent = result.failedBatches.reduce((a, b) => a + b.tokens, 0) + result.notSent;
+          throw new PicasError(`${unsent + result.failed.length} tokens were not written (listed above)`, first instanceof PicasError ? first.exitCode : ExitCode.unreachable, { cause: first });
         }
         if (result.failed.length > 0) {
           for (const f of result.failed.slice(0, 50)) note(`picas: token ${f.id} was not written: ${f.error}${f.reason ? ` (${f.reason})` : ''}`);
