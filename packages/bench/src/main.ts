@@ -20,7 +20,6 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { Agent, request } from 'undici';
 import { cpuTimeMs, DESIGN_DOCS, newToken, type TokenDoc } from '@picas/core';
 import { textTokenHash } from '@picas/core/token-text-stream';
 import { resolveWorkerCommand } from '@picas/launch/worker-command';
@@ -30,6 +29,7 @@ import { dagBench, dagMarkdown, dagTargets } from './dag-bench.js';
 import { manyClaimers, manyClaimersMarkdown, manyClaimersTargets } from './many-claimers.js';
 import { comparePilotRecords } from './pilot-records.js';
 import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
+import { Http, picasEnv } from './bench-http.js';
 import { dashboardBench } from './dashboard-bench.js';
 import { beamCpu, couchdbScript, findBeamPid, startCouchDB, type ServerCpu } from './couchdb-server.js';
 
@@ -124,22 +124,6 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-class Http {
-  readonly agent = new Agent({ connections: 32, keepAliveTimeout: 10_000 });
-  readonly auth?: string;
-  constructor(readonly base: string, user?: string, pass?: string) {
-    if (user) this.auth = 'Basic ' + Buffer.from(`${user}:${pass ?? ''}`).toString('base64');
-  }
-  async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.auth) headers.authorization = this.auth;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await request(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.agent });
-    const text = await res.body.text();
-    return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
-  }
-}
-
 const percentile = (values: number[], p: number) => {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
@@ -214,14 +198,6 @@ async function bulkCeiling(http: Http, total: number): Promise<number> {
 /** Line i of the push file (step 2), also the input of the i-th _bulk_docs document (step 1b). */
 const pushFileLine = (i: number) => `echo token ${i}`;
 
-function picasEnv(server: Server, db: string): Record<string, string> {
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), PICAS_URL: server.url, PICAS_DB: db, PICAS_LOG_LEVEL: 'warn' };
-  if (server.username) {
-    env.PICAS_USERNAME = server.username;
-    env.PICAS_PASSWORD = server.password ?? '';
-  }
-  return env;
-}
 
 /** 2. `picas push` of a .txt file with `count` lines, wall time of the whole command. */
 async function pushRate(server: Server, http: Http, count: number, work: string, db: string): Promise<{ rate: number; seconds: number; peakRssMb: number }> {

@@ -12,12 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { DESIGN_DOCS, newToken } from '@picas/core';
 import type { ServerCpu } from './couchdb-server.js';
+import { Http, picasEnv, type ServerAddress } from './bench-http.js';
 
-export interface ScaleServer {
+export interface ScaleServer extends ServerAddress {
   label: string;
-  url: string;
-  username?: string;
-  password?: string;
   cpu(): ServerCpu;
 }
 
@@ -33,32 +31,17 @@ const SMALL_POOL = 2000;
 const PILOTS = 4;
 const BULK = 10_000;
 
-async function call(server: ScaleServer, method: string, path: string, body?: unknown, timeoutMs = 60 * 60_000): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (server.username) headers.authorization = 'Basic ' + Buffer.from(`${server.username}:${server.password ?? ''}`).toString('base64');
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-function env(server: ScaleServer, db: string): Record<string, string> {
-  const e: Record<string, string> = { ...(process.env as Record<string, string>), PICAS_URL: server.url, PICAS_DB: db, PICAS_LOG_LEVEL: 'warn' };
-  if (server.username) Object.assign(e, { PICAS_USERNAME: server.username, PICAS_PASSWORD: server.password ?? '' });
-  return e;
-}
-
 /** A fresh database with picas' design documents and `count` todo tokens (`_bulk_docs`, 10,000 a request). */
-async function pushPool(server: ScaleServer, db: string, count: number, log: (l: string) => void): Promise<number> {
-  await call(server, 'DELETE', `/${db}`);
-  const created = await call(server, 'PUT', `/${db}`);
+async function pushPool(http: Http, db: string, count: number, log: (l: string) => void): Promise<number> {
+  await http.call('DELETE', `/${db}`);
+  const created = await http.call('PUT', `/${db}`);
   if (created.status >= 300) throw new Error(`cannot create ${db}: ${created.status} ${JSON.stringify(created.body)}`);
-  for (const d of DESIGN_DOCS) await call(server, 'PUT', `/${db}/${d._id}`, d);
+  for (const d of DESIGN_DOCS) await http.call('PUT', `/${db}/${d._id}`, d);
   const started = performance.now();
   let lastLog = started;
   for (let i = 0; i < count; i += BULK) {
     const docs = Array.from({ length: Math.min(BULK, count - i) }, (_, j) => newToken(`t${String(i + j).padStart(8, '0')}`, 'true'));
-    const r = await call(server, 'POST', `/${db}/_bulk_docs`, { docs });
+    const r = await http.call('POST', `/${db}/_bulk_docs`, { docs });
     if (r.status >= 300) throw new Error(`pushing to ${db}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
     if (performance.now() - lastLog > 15_000) {
       lastLog = performance.now();
@@ -69,13 +52,13 @@ async function pushPool(server: ScaleServer, db: string, count: number, log: (l:
 }
 
 /** Builds every view of the database (one read of each, waiting as long as the build takes). */
-async function buildViews(server: ScaleServer, db: string): Promise<number> {
+async function buildViews(http: Http, db: string): Promise<number> {
   const started = performance.now();
   for (const d of DESIGN_DOCS) {
     const view = Object.keys(d.views)[0]!;
     // one view of a design document builds all of them
     for (;;) {
-      const r = await call(server, 'GET', `/${db}/${d._id}/_view/${view}?limit=1${d.views[view]!.reduce ? '&reduce=false' : ''}`);
+      const r = await http.call('GET', `/${db}/${d._id}/_view/${view}?limit=1${d.views[view]!.reduce ? '&reduce=false' : ''}`);
       if (r.status === 200) break;
       if (r.status !== 500) throw new Error(`building ${d._id}: ${r.status} ${JSON.stringify(r.body)}`);
       // CouchDB's request timeout while the index builds: ask again
@@ -98,7 +81,7 @@ async function drainPool(server: ScaleServer, db: string, pool: number, drain: n
   const started = performance.now();
   const share = Math.ceil(drain / PILOTS);
   const runs = await Promise.all(
-    Array.from({ length: PILOTS }, () => execa(options.worker.file, options.worker.args(['--max-tokens', String(share)]), { env: env(server, db), reject: false, timeout: 3_600_000 })),
+    Array.from({ length: PILOTS }, () => execa(options.worker.file, options.worker.args(['--max-tokens', String(share)]), { env: picasEnv(server, db), reject: false, timeout: 3_600_000 })),
   );
   const seconds = (performance.now() - started) / 1000;
   const cpu = server.cpu().total - cpu0;
@@ -110,23 +93,23 @@ async function drainPool(server: ScaleServer, db: string, pool: number, drain: n
 
 async function timeCli(server: ScaleServer, db: string, cliBin: string, args: string[], extraEnv: Record<string, string> = {}): Promise<number> {
   const started = performance.now();
-  const r = await execa(process.execPath, [cliBin, ...args], { env: { ...env(server, db), ...extraEnv }, reject: false, timeout: 3_600_000, buffer: { stdout: false }, stdout: 'ignore' });
+  const r = await execa(process.execPath, [cliBin, ...args], { env: { ...picasEnv(server, db), ...extraEnv }, reject: false, timeout: 3_600_000, buffer: { stdout: false }, stdout: 'ignore' });
   if (r.exitCode !== 0) throw new Error(`picas ${args.join(' ')} failed (${r.exitCode}): ${String(r.stderr).slice(-500)}`);
   return (performance.now() - started) / 1000;
 }
 
 /** Locks `count` todo tokens of the pool (as a pilot's claim would, lease long expired), `_bulk_docs` in pages. */
-async function lockTokens(server: ScaleServer, db: string, count: number): Promise<void> {
+async function lockTokens(http: Http, db: string, count: number): Promise<void> {
   const nowS = Math.floor(Date.now() / 1000);
   let startkey: string | undefined;
   let left = count;
   while (left > 0) {
     const q = `include_docs=true&limit=${Math.min(BULK, left)}${startkey ? `&startkey=${encodeURIComponent(JSON.stringify(startkey))}&skip=1` : ''}`;
-    const r = await call(server, 'GET', `/${db}/_design/Monitor/_view/todo?${q}`);
+    const r = await http.call('GET', `/${db}/_design/Monitor/_view/todo?${q}`);
     const rows = (r.body?.rows ?? []) as Array<{ key: string; doc: any }>;
     if (rows.length === 0) break;
     const docs = rows.map(({ doc }) => ({ ...doc, lock: nowS - 7200, hostname: 'bench', lease_until: nowS - 3600, worker_id: 'bench', claim_id: `bench:${doc._id}` }));
-    await call(server, 'POST', `/${db}/_bulk_docs`, { docs });
+    await http.call('POST', `/${db}/_bulk_docs`, { docs });
     left -= rows.length;
     startkey = rows.at(-1)!.key;
   }
@@ -147,16 +130,18 @@ export interface ScaleResult {
 
 export async function measureScale(server: ScaleServer, options: ScaleOptions): Promise<ScaleResult> {
   const { log } = options;
+  // a view of the large pool builds for minutes: calls may wait an hour for their answer
+  const http = new Http(server.url, server.username, server.password, { timeoutMs: 60 * 60_000 });
   const big = 'bench_scale_large';
   const small = 'bench_scale_small';
   log(`scale bench against ${server.label} at ${server.url}: ${options.poolTokens} tokens, 4 pilots drain ${options.drain}`);
   log(`1. pushing ${options.poolTokens} tokens...`);
-  const pushSeconds = await pushPool(server, big, options.poolTokens, log);
+  const pushSeconds = await pushPool(http, big, options.poolTokens, log);
   log(`   pushed in ${pushSeconds.toFixed(1)} s; building the views...`);
-  const viewBuildSeconds = await buildViews(server, big);
+  const viewBuildSeconds = await buildViews(http, big);
   log(`   views built in ${viewBuildSeconds.toFixed(1)} s`);
-  await pushPool(server, small, SMALL_POOL, log);
-  await buildViews(server, small);
+  await pushPool(http, small, SMALL_POOL, log);
+  await buildViews(http, small);
 
   log(`2. 4 pilots drain ${options.drain} tokens from each pool...`);
   const large = await drainPool(server, big, options.poolTokens, options.drain, options);
@@ -168,13 +153,14 @@ export async function measureScale(server: ScaleServer, options: ScaleOptions): 
   const statusSeconds = await timeCli(server, big, options.cliBin, ['status']);
   const listLimitSeconds = await timeCli(server, big, options.cliBin, ['list', '--limit', '100']);
   const resetCount = Math.min(10_000, Math.floor(options.poolTokens / 10));
-  await lockTokens(server, big, resetCount);
+  await lockTokens(http, big, resetCount);
   // the lock writes are indexed first (as a status would), so that the reset is timed alone
-  await buildViews(server, big);
+  await buildViews(http, big);
   const resetSeconds = await timeCli(server, big, options.cliBin, ['reset', '--expired']);
   log(`   status ${statusSeconds.toFixed(2)} s, list --limit 100 ${listLimitSeconds.toFixed(2)} s, reset --expired of ${resetCount} ${resetSeconds.toFixed(2)} s`);
-  await call(server, 'DELETE', `/${big}`);
-  await call(server, 'DELETE', `/${small}`);
+  await http.call('DELETE', `/${big}`);
+  await http.call('DELETE', `/${small}`);
+  await http.close();
   return {
     server: server.label,
     poolTokens: options.poolTokens,

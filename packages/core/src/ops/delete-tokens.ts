@@ -9,7 +9,7 @@
 import type { Couch } from '../couch/connection.js';
 import { tokenState, type AnyTokenState, type TokenDoc, type TokenState } from '../token.js';
 import { graphNodes, waitingTokens } from './dependencies.js';
-import { defaultPageSize, pageView, viewPages } from './list-tokens.js';
+import { defaultPageSize, viewPages } from './list-tokens.js';
 import { bulkWrite, readTokens, type Skipped } from './reset.js';
 import type { IndexBuild } from './view-progress.js';
 
@@ -47,13 +47,7 @@ export async function findTokensToDelete(
     }
     return { targets, skipped };
   }
-  for await (const row of pageView(couch, 'Monitor', options.state, { includeDocs: true, signal: options.signal })) {
-    if (!row.doc) continue;
-    const state = tokenState(row.doc);
-    // a stale view row: the document has moved on to another state
-    if (state !== options.state) continue;
-    targets.push(target(row.doc, state));
-  }
+  for await (const page of deletionPages(couch, options.state, { signal: options.signal })) targets.push(...page);
   return { targets, skipped };
 }
 
