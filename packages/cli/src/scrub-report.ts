@@ -18,11 +18,6 @@ export function reportScrubSummary(counts: { changed: number; skipped: number },
   say(dryRun ? `dry run: would ${words.verb} ${tokens} to todo${skipped}; nothing was changed` : `${words.past} ${tokens} to todo${skipped}`);
 }
 
-export function reportScrub(outcome: ScrubOutcome, words: Words): void {
-  reportScrubPage(outcome, outcome.dryRun, words);
-  reportScrubSummary(outcome.counts ?? { changed: outcome.changed.length, skipped: outcome.skipped.length }, outcome.dryRun, words);
-}
-
 /**
  * Runs a streamed reset or retry: each page is printed as soon as it is written (nothing is kept), the
  * progress shown on stderr, and the summary printed at the end.
