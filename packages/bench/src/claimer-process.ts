@@ -35,7 +35,7 @@ async function pilot(i: number) {
       claimer.forget();
       await sleep(100 + Math.random() * 200);
     } else {
-      await sleep(20 + Math.random() * 200);
+      await sleep(round.retryAfterMs ?? 20 + Math.random() * 200);
     }
   }
   return claimer.stats;

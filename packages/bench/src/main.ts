@@ -520,7 +520,7 @@ async function measure(server: Server, args: Args, work: string) {
           return (c.todo ?? 0) + (c.locked ?? 0);
         },
       },
-      q ? [{ pilots: 16, tokens: 300 }, { pilots: 256, tokens: 600 }] : [{ pilots: 16, tokens: 3000 }, { pilots: 256, tokens: 3000 }, { pilots: 1024, tokens: 4000 }],
+      q ? [{ pilots: 16, tokens: 300 }, { pilots: 256, tokens: 600 }] : [{ pilots: 16, tokens: 2000 }, { pilots: 256, tokens: 4000 }, { pilots: 1024, tokens: 8192 }],
       (l) => process.stderr.write(l + '\n'),
     );
     process.stderr.write('7. picas dashboard...\n');

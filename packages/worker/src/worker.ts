@@ -336,7 +336,7 @@ export class Worker {
           }
           break;
         case 'contended':
-          await sleep(20 + Math.random() * 200, this.stopController.signal);
+          await sleep(round.retryAfterMs ?? 20 + Math.random() * 200, this.stopController.signal);
           break;
         case 'accepted': {
           // a 202: another pilot's claim reached some replicas first (contention), or a replica is out of reach

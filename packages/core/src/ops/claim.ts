@@ -3,7 +3,7 @@
  *
  * 1. Read a window of candidates from `_design/picas_claim/_view/todo_by_priority`, whose values are the tokens
  *    (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming): at the
- *    head, or, once other pilots' claims get in the way, at a random offset in the top priority group
+ *    head, or, once other pilots' claims get in the way, from a random key in the top priority group
  *    (claim-spread.ts).
  * 2. Try them in random order within each priority, checking each on the document we got (view rows can
  *    be stale): a token, todo (or an expired lease), and a single leaf (no `_conflicts`).
@@ -45,8 +45,8 @@ export interface ClaimerOptions {
   extra?: Record<string, unknown>;
   /** while todo tokens remain, look for expired leases at most this often (ms); default 30 s */
   expiredCheckMs?: number;
-  /** widest random offset into the top priority group when claims collide (rows); 0 always reads at the head */
-  maxSpread?: number;
+  /** read at random keys in the top priority group when claims collide (claim-spread.ts); false: always at the head */
+  spread?: boolean;
   random?: () => number;
   now?: () => number;
 }
@@ -80,11 +80,13 @@ export interface ClaimRound {
   /** the first candidate rejected by `accept`, so the caller can say why */
   unfitExample?: TokenDoc;
   error?: Error;
+  /** 'contended': how long to wait before the next try (ms), longer the more rounds in a row were lost */
+  retryAfterMs?: number;
 }
 
 export interface ClaimStats {
   viewReads: number;
-  /** reads at a random offset (see claim-spread.ts) */
+  /** reads from a random key (see claim-spread.ts) */
   spreadReads: number;
   attempts: number;
   won: number;
@@ -157,6 +159,12 @@ export class Claimer {
   /** wall time of each claim round that won, in ms (bounded), for the benchmark's p50/p99 */
   private readonly latenciesMs: number[] = [];
   private cached: Candidate[] = [];
+  /** when the cached window was read */
+  private cachedAt = 0;
+  /** when the last window was read */
+  private windowAt = 0;
+  /** claim rounds in a row that lost every candidate to other pilots */
+  private contendedInARow = 0;
   /**
    * tokens this claimer won lately, with the revision each claim was written on: a view row still showing that
    * revision (an index updated before our own claim) would only earn a 409; a later revision (the token was
@@ -177,7 +185,7 @@ export class Claimer {
   constructor(private readonly options: ClaimerOptions) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
-    this.spread = new ClaimSpread({ maxSpread: options.maxSpread ?? 2048, headEveryMs: 2000, random: this.random, now: this.now });
+    this.spread = new ClaimSpread({ enabled: options.spread ?? true, headEveryMs: 2000, random: this.random, now: this.now });
   }
 
   /** A new claim's identity: unique per claim, so two claimants never write identical revisions. */
@@ -213,12 +221,15 @@ export class Claimer {
     const max = this.options.bulkAllowed ? Math.max(1, Math.min(options.max ?? 1, share)) : 1;
     const startedMs = performance.now();
     let unfitExample: TokenDoc | undefined;
-    let candidates = this.cached;
+    // while pilots compete, rows read a while ago were likely taken since: read again instead of losing a claim
+    const crowded = this.spread.crowded;
+    let candidates = crowded && this.now() - this.cachedAt > CROWDED_CACHE_MS ? [] : this.cached;
     this.cached = [];
-    const limit = Math.max(this.options.window, max * 2);
+    const limit = crowded ? Math.max(Math.min(this.options.window, CROWDED_WINDOW), max * 2) : Math.max(this.options.window, max * 2);
     for (let reads = 0; ; ) {
       if (candidates.length === 0) {
-        if (reads >= 5) return { outcome: 'contended', won: [] };
+        // while pilots compete, hand back soon so that the caller waits a little before the next try
+        if (reads >= (crowded ? 2 : 5)) return { outcome: 'contended', won: [], retryAfterMs: contendedBackoffMs(++this.contendedInARow, this.random) };
         reads++;
         try {
           candidates = await this.readWindow(limit, options.signal);
@@ -273,8 +284,12 @@ export class Claimer {
       this.spread.contention(contended);
       if (result.won.length > 0) {
         // an uncontended window is kept for the next claim (saves a view read per token); a contended one is stale
-        if (!contended) this.cached = candidates;
+        if (!contended) {
+          this.cached = candidates;
+          this.cachedAt = this.windowAt;
+        }
         if (this.latenciesMs.length < 100_000) this.latenciesMs.push(performance.now() - startedMs);
+        this.contendedInARow = 0;
         return { outcome: 'won', won: result.won };
       }
       if (result.accepted > 0) return { outcome: 'accepted', won: [] };
@@ -350,6 +365,7 @@ export class Claimer {
   /** Reads candidates: expired leases (when due) and the todo window, shuffled within each priority. */
   private async readWindow(limit: number, signal?: AbortSignal): Promise<Candidate[]> {
     const nowMs = this.now();
+    this.windowAt = nowMs;
     const todo = await this.readTodo(limit, signal);
     let expired: Array<{ key: unknown; doc?: TokenDoc }> = [];
     if (this.options.reclaimExpired && (todo.length === 0 || nowMs >= this.nextExpiredCheck)) {
@@ -365,24 +381,28 @@ export class Claimer {
   /**
    * The todo window where the spread plan puts it. When the top priority group must be looked at first (a
    * pilot's first read, and the regular look at the head), that look reads keys only: pilots started
-   * together would otherwise all claim from the same head window. A spread read past the end of the group
-   * falls back to the head.
+   * together would otherwise all claim from the same head window. A jump also needs its run's last row
+   * (one key, read now and then). A jump past the end of its run looks at the head and jumps again, once.
    */
   private async readTodo(limit: number, signal?: AbortSignal) {
     const read = async (plan: WindowPlan, query: Record<string, unknown> = {}) => {
       const r = await this.readView(TODO_VIEW, { ...planQuery(plan), ...query }, signal);
-      if (plan.kind === 'spread') this.stats.spreadReads++;
+      if (plan.kind === 'jump') this.stats.spreadReads++;
       this.todoRows = r.total_rows;
-      return { ...r, found: this.spread.observe(plan, r.rows, r.total_rows) };
+      return { ...r, found: this.spread.observe(plan, r.rows) };
     };
-    if (this.spread.needsProbe()) {
-      const probe = await read({ kind: 'head', limit }, { include_docs: false, conflicts: undefined });
-      if (probe.rows.length === 0) return [];
+    for (let tries = 0; ; tries++) {
+      if (this.spread.needsProbe()) {
+        const probe = await read({ kind: 'head', limit }, { include_docs: false, conflicts: undefined });
+        if (probe.rows.length === 0) return [];
+      }
+      const lastRow = this.spread.lastRowQuery();
+      if (lastRow) this.spread.observeLastRow((await this.readView(TODO_VIEW, { ...lastRow, conflicts: undefined }, signal)).rows);
+      const plan = this.spread.plan(limit);
+      const window = await read(plan);
+      if (window.found) return window.rows;
+      if (tries > 0) return (await read({ kind: 'head', limit })).rows;
     }
-    const plan = this.spread.plan(limit);
-    const first = await read(plan);
-    if (plan.kind === 'spread' && !first.found) return (await read({ kind: 'head', limit })).rows;
-    return first.rows;
   }
 
   private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal): Promise<{ rows: Array<{ key: unknown; id: string; doc?: TokenDoc }>; total_rows?: number }> {
@@ -412,6 +432,19 @@ export class Claimer {
 }
 
 /**
+ * The wait after the `n`-th contended round in a row: random (so competing pilots spread out), up to 70 ms
+ * after the first and doubling to about 2 s, so that many pilots fighting over the last tokens of a pool
+ * do not flood the server with claims that can only lose.
+ */
+export function contendedBackoffMs(n: number, random: () => number): number {
+  return 20 + random() * Math.min(2000, 50 * 2 ** Math.max(0, n - 1));
+}
+
+/** While pilots compete: a cached window older than this is read again (ms), and windows are this small (rows). */
+const CROWDED_CACHE_MS = 1000;
+const CROWDED_WINDOW = 8;
+
+/**
  * The most tokens one bulk claim may take from a pool of `todo` while other pilots compete: a 32nd of it
  * (at least one). Near the end of a pool, a pilot that took a large batch would collide with the others
  * and then leave them idle.
@@ -422,7 +455,7 @@ export function fairShare(todo: number | undefined): number {
 
 function planQuery(plan: WindowPlan): Record<string, unknown> {
   if (plan.kind === 'head') return { limit: plan.limit };
-  return { limit: plan.limit, skip: plan.skip, startkey: [plan.top], endkey: [plan.top, {}] };
+  return { limit: plan.limit, startkey: plan.startkey, startkey_docid: plan.startkeyDocId, endkey: [plan.top, {}] };
 }
 
 function groupByPriority<T extends { key: unknown }>(rows: T[]): T[][] {
