@@ -8,6 +8,8 @@ import { sleep } from '@picas/core';
 export class ReadGate {
   /** view reads started */
   reads = 0;
+  /** when the last turn started (performance.now()) */
+  lastTurnAt = -Infinity;
   private nextAt = 0;
 
   constructor(private readonly intervalMs = 1000) {}
@@ -23,7 +25,8 @@ export class ReadGate {
 
   private take(): void {
     this.reads++;
-    this.nextAt = performance.now() + this.intervalMs;
+    this.lastTurnAt = performance.now();
+    this.nextAt = this.lastTurnAt + this.intervalMs;
   }
 
   /** Milliseconds until the next turn. */
