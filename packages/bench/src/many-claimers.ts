@@ -51,6 +51,7 @@ export async function manyClaimers(deps: ManyClaimersDeps, sizes: Array<{ pilots
     const seconds = (performance.now() - t0) / 1000;
     const cpu = deps.serverCpuMs() - cpu0;
     const parsed = results.map((r) => {
+      if (r.timedOut) throw new Error(`${pilots} light pilots: a claimer process did not finish within 15 min (server too slow for this many pilots)`);
       if (r.exitCode !== 0) throw new Error(`a claimer process failed (exit ${r.exitCode}): ${String(r.stderr).slice(-500)}`);
       return JSON.parse(String(r.stdout).trim().split('\n').at(-1)!) as { done: number; lost: number; attempts: number; conflicts: number; requests: number; latencies: number[] };
     });
