@@ -93,6 +93,7 @@ test('a spread that is turned off always reads at the head', () => {
   const s = new ClaimSpread({ enabled: false, headEveryMs: 2000, random: Math.random, now: Date.now });
   s.observe({ kind: 'head', limit: 8 }, rows(8));
   s.contention(true);
+  assert.equal(s.crowded, true, 'contention is still known (fair shares, smaller windows)');
   assert.equal(s.needsProbe(), false);
   assert.equal(s.lastRowQuery(), undefined);
   assert.deepEqual(s.plan(8), { kind: 'head', limit: 8 });

@@ -10,14 +10,13 @@ export class ReadGate {
   reads = 0;
   /** when the last turn started (performance.now()) */
   lastTurnAt = -Infinity;
-  private nextAt = 0;
 
   constructor(private readonly intervalMs = 1000) {}
 
   /** Waits for the next turn (or until `signal` aborts), then counts the read. */
   async turn(signal?: AbortSignal): Promise<boolean> {
     // a timer may fire a little early: wait again until the turn has really come (a monotonic clock)
-    for (let wait = this.nextAt - performance.now(); wait > 0 && !signal?.aborted; wait = this.nextAt - performance.now()) await sleep(wait, signal);
+    for (let wait = this.waitMs(); wait > 0 && !signal?.aborted; wait = this.waitMs()) await sleep(wait, signal);
     if (signal?.aborted) return false;
     this.take();
     return true;
@@ -26,11 +25,10 @@ export class ReadGate {
   private take(): void {
     this.reads++;
     this.lastTurnAt = performance.now();
-    this.nextAt = this.lastTurnAt + this.intervalMs;
   }
 
   /** Milliseconds until the next turn. */
   waitMs(): number {
-    return Math.max(0, this.nextAt - performance.now());
+    return Math.max(0, this.lastTurnAt + this.intervalMs - performance.now());
   }
 }

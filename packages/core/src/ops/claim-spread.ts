@@ -167,8 +167,8 @@ export class ClaimSpread {
    * eight calm rounds in a row.
    */
   contention(contended: boolean): void {
-    if (!this.options.enabled) return;
     this.calmRounds = contended ? 0 : this.calmRounds + 1;
+    if (!this.options.enabled) return;
     // narrower only once no other pilot got in the way for a while
     if (contended) this.width = 1;
     else if (!this.crowded) this.width = this.width * 0.8 < NARROWEST ? 0 : this.width * 0.8;
