@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { newToken } from '@picas/core';
+import { newToken, type TokenDoc } from '@picas/core';
 import type { CouchHttp } from '@picas/core/couch/http';
 import { Claimer } from '@picas/core/ops/claim';
 import { completeToken } from '@picas/core/ops/complete';
@@ -23,6 +23,33 @@ function recording(http: CouchHttp): { http: CouchHttp; queries: Array<Record<st
     return http.request(req);
   };
   return { http: wrapped, queries };
+}
+
+const complete = (doc: TokenDoc) =>
+  completeToken(couch.http, doc, { exitCode: 0, started: 0, finished: 0, hostname: 'test' }, { claimId: doc.claim_id!, workerId: doc.worker_id!, maxScrub: 0 });
+
+/** Claims and completes with every claimer, one token a round, until each has found the pool empty 3 times. */
+async function drain(claimers: Claimer[], won: (id: string) => void): Promise<void> {
+  await Promise.all(
+    claimers.map(async (c) => {
+      for (let idle = 0; idle < 3; ) {
+        const round = await c.claim({ max: 1 });
+        if (round.outcome === 'won') {
+          idle = 0;
+          for (const w of round.won) {
+            won(w.doc._id);
+            await complete(w.doc);
+          }
+        } else if (round.outcome === 'empty') {
+          idle++;
+          c.forget();
+          await new Promise((r) => setTimeout(r, 50));
+        } else {
+          await new Promise((r) => setTimeout(r, round.retryAfterMs ?? 50));
+        }
+      }
+    }),
+  );
 }
 
 const claimer = (http: CouchHttp, i: number) => new Claimer({ http, workerId: `jumper-${i}`, hostname: hostname(), leaseMs: 300_000, window: 32, reclaimExpired: false });
@@ -47,33 +74,54 @@ test('claimers jump by key into the oldest second of the pool: spread out, never
   assert.ok(Math.max(...numbers) - Math.min(...numbers) >= 200, `claims spread over the pool: ${numbers.join(' ')}`);
 
   // then drained by the same claimers, with the real completion: every token won once, few lost claims
-  let done = won.length;
-  for (const r of rounds) for (const w of r.won) await completeToken(couch.http, w.doc, { exitCode: 0, started: 0, finished: 0, hostname: 'test' }, { claimId: w.doc.claim_id!, workerId: w.doc.worker_id!, maxScrub: 0 });
+  for (const r of rounds) for (const w of r.won) await complete(w.doc);
   const seen = new Set(won);
-  await Promise.all(
-    claimers.map(async (c) => {
-      for (let idle = 0; idle < 3; ) {
-        const round = await c.claim({ max: 1 });
-        if (round.outcome === 'won') {
-          idle = 0;
-          for (const w of round.won) {
-            assert.ok(!seen.has(w.doc._id), `${w.doc._id} won twice`);
-            seen.add(w.doc._id);
-            done++;
-            await completeToken(couch.http, w.doc, { exitCode: 0, started: 0, finished: 0, hostname: 'test' }, { claimId: w.doc.claim_id!, workerId: w.doc.worker_id!, maxScrub: 0 });
-          }
-        } else if (round.outcome === 'empty') {
-          idle++;
-          c.forget();
-          await new Promise((r) => setTimeout(r, 50));
-        } else {
-          await new Promise((r) => setTimeout(r, round.retryAfterMs ?? 50));
-        }
-      }
-    }),
-  );
+  let done = won.length;
+  await drain(claimers, (id) => {
+    assert.ok(!seen.has(id), `${id} won twice`);
+    seen.add(id);
+    done++;
+  });
   assert.equal(done, 1000);
   assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: 1000, error: 0 });
+  const attempts = claimers.reduce((n, c) => n + c.stats.attempts, 0);
+  const conflicts = claimers.reduce((n, c) => n + c.stats.conflicts, 0);
+  assert.ok(conflicts / attempts <= 0.4, `409s per claim: ${conflicts} of ${attempts}`);
+  assert.ok(queries.every((q) => q.skip === undefined), 'no read uses skip');
+});
+
+test('competing claimers spread over the next seconds of the pool too, not only the oldest', async () => {
+  // 1,000 numbered tokens pushed over four seconds
+  const created = Math.floor(Date.now() / 1000) - 30;
+  const second = (i: number) => Math.floor(i / 250);
+  const tokens = Array.from({ length: 1000 }, (_, i) => ({ ...newToken(`runs_${String(i).padStart(4, '0')}`, 'true'), created: created + second(i) }));
+  await pushTokens(couch, tokens);
+  const { http, queries } = recording(couch.http);
+  const left = [250, 250, 250, 250];
+  // jumps into a later second while the first still has 50 tokens or more: a claimer that knows only the
+  // oldest run jumps into it until the head window holds the rest of it (32 rows)
+  let laterWhileFirstLeft = 0;
+  const watched = Object.create(http) as CouchHttp;
+  watched.request = (req) => {
+    const key = req.query?.startkey_docid !== undefined ? (req.query.startkey as unknown[] | undefined) : undefined;
+    if (key && (key[1] as number) > created && left[0]! >= 50) laterWhileFirstLeft++;
+    return http.request(req);
+  };
+  const claimers = Array.from({ length: 24 }, (_, i) => claimer(watched, 100 + i));
+  const seen = new Set<string>();
+  await drain(claimers, (id) => {
+    assert.ok(!seen.has(id), `${id} won twice`);
+    seen.add(id);
+    left[second(Number(id.slice(5)))]!--;
+  });
+  assert.equal(seen.size, 1000);
+  assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: 2000, error: 0 });
+  // the runs after the oldest are learned by key: the first row after a second's key
+  assert.ok(queries.some((q) => Array.isArray(q.startkey) && q.startkey.length === 3), 'a look for the next run');
+  const jumpedTo = new Set(queries.filter((q) => typeof q.startkey_docid === 'string').map((q) => (q.startkey as unknown[])[1]));
+  assert.ok(jumpedTo.size >= 2, `jumps into ${jumpedTo.size} seconds`);
+  // (how often is not fixed: a claimer that meets nobody narrows to the head)
+  assert.ok(laterWhileFirstLeft >= 1, `jumps into a later second while the first still had 50 tokens or more: ${laterWhileFirstLeft}`);
   const attempts = claimers.reduce((n, c) => n + c.stats.attempts, 0);
   const conflicts = claimers.reduce((n, c) => n + c.stats.conflicts, 0);
   assert.ok(conflicts / attempts <= 0.4, `409s per claim: ${conflicts} of ${attempts}`);

@@ -8,12 +8,18 @@
  * towards the head (oldest first) while it meets nobody.
  *
  * The random point is a key, not an offset. The keys are `[-priority, created]` (whole seconds), and rows of
- * one key are in document id order, so the tokens pushed within one second (the oldest such second of
- * the top priority, as the head shows it) are a run of ids: a jump is `startkey` = that key and a random
- * `startkey_docid` between the run's first id (from the read at the head) and its last (one descending read
- * of one key, made again every `lastRowEveryMs`). Ids are content hashes or numbered names, so a random id
- * between the two lands evenly. A jump that lands past that second's run (its tokens are gone) looks at the
- * head again and jumps into the next second's run.
+ * one key are in document id order, so the tokens pushed within one second are a run of ids. A jump is
+ * `startkey` = a run's key and a random `startkey_docid` between that run's first id and its last. Ids are
+ * content hashes or numbered names, so a random id between the two lands evenly.
+ *  - The oldest run of the top priority (the one that goes on past the head window) is known from the read
+ *    at the head; its last id from one descending read of one key, made again every `lastRowEveryMs`.
+ *  - While it spreads (it starts so, and goes back to it when pilots compete), a claimer also learns the
+ *    runs after it, up to `MAX_RUNS` in all, one read of one key per claim round: the first row after a run's key, then that run's last row. Jumps then spread over
+ *    all known runs, each by its share of the id space (`idSpan`: numbered ids by their number, content
+ *    hashes alike), so 1,000 pilots do not all crowd into the oldest second's tokens (and into its end),
+ *    while a pool pushed over several seconds has tokens in the next ones.
+ *  - A jump that lands past its run (that second's tokens, at least above the random id, are gone) drops
+ *    the run; when it was the oldest, the head is looked at again.
  * CouchDB walks every row of a `skip` (about 20 µs of Erlang time per skipped row on CouchDB 3.5, so a skip
  * of 2,000 costs as much as ten reads), while a key is found in the B-tree at once, however large the pool.
  *
@@ -27,7 +33,7 @@ export interface SpreadOptions {
   enabled: boolean;
   /** read at the head at least this often (ms) */
   headEveryMs: number;
-  /** read the top group's last row again at least this often (ms); default 30 s */
+  /** read the oldest run's last row again, and look for more runs after the last known, this often (ms); default 30 s */
   lastRowEveryMs?: number;
   random: () => number;
   now: () => number;
@@ -38,6 +44,12 @@ export type WindowPlan =
   | { kind: 'head'; limit: number }
   /** `limit` rows from a random key inside the group of keys starting with `top` */
   | { kind: 'jump'; limit: number; top: unknown; startkey: unknown[]; startkeyDocId: string };
+
+/** A read of one key that teaches the spread about a run: its last row, or the first row of the next run. */
+export interface LearnQuery {
+  learn: { kind: 'last' | 'next'; created: number };
+  query: Record<string, unknown>;
+}
 
 export interface ViewRowKey {
   key: unknown;
@@ -60,27 +72,36 @@ function placeOf(row: ViewRowKey | undefined): Place | undefined {
   return { created: row.key[1], id: row.id };
 }
 
+/** The tokens of one second in the top priority group: its first id, and its last once read. */
+interface Run {
+  created: number;
+  first: string;
+  last?: string;
+  lastReadAt?: number;
+}
+
 /** Below this fraction of the group, a claimer reads at the head. */
 const NARROWEST = 1 / 64;
+/** the most runs (seconds) a claimer spreads over */
+export const MAX_RUNS = 4;
 
 export class ClaimSpread {
-  /** current width of the jump range, as a fraction of the top group (0: the head) */
+  /** current width of the jump range, as a fraction of the known runs (0: the head) */
   private width: number;
   /** claim rounds since this claimer last met contention (Infinity: never) */
   private calmRounds = Infinity;
   /**
-   * the top priority group, from the last read at the head: `run` is the first row of the oldest second's
-   * tokens that goes on past that window; `fits`: the whole group was in that window
+   * the top priority group, from the last read at the head: `runs` are the seconds to jump into, oldest
+   * first (the first is the one that goes on past the head window); `fits`: the whole group was in that
+   * window; `endSeenAt`: when a look for a run after the last known found none
    */
-  private top: { key: unknown; run: Place | undefined; fits: boolean; readAt: number } | undefined;
-  /** the last row of that second's run, from a descending read */
-  private last: { key: unknown; place: Place; readAt: number } | undefined;
+  private top: { key: unknown; runs: Run[]; fits: boolean; readAt: number; endSeenAt?: number } | undefined;
 
   constructor(private readonly options: SpreadOptions) {
     this.width = options.enabled ? 1 : 0;
   }
 
-  /** The current width of the jump range (a fraction of the top group; 0: the head). */
+  /** The current width of the jump range (a fraction of the known runs; 0: the head). */
   get spread(): number {
     return this.width;
   }
@@ -88,6 +109,11 @@ export class ClaimSpread {
   /** Whether other pilots' claims got in the way within the last few rounds. */
   get crowded(): boolean {
     return this.calmRounds < 8;
+  }
+
+  /** The seconds (`created`) of the runs known in the top group, oldest first. */
+  get runs(): number[] {
+    return this.top?.runs.map((r) => r.created) ?? [];
   }
 
   /**
@@ -99,44 +125,71 @@ export class ClaimSpread {
   }
 
   /**
-   * The read of the run's last row (descending, one key, no documents), when a jump needs it and it is not
-   * known or is old; undefined when not needed.
+   * The next read of one key (no documents) that a jump needs, or undefined: the oldest run's last row when
+   * it is not known or is old; then the first row after the last known run, or that run's last row.
    */
-  lastRowQuery(): Record<string, unknown> | undefined {
+  learnQuery(): LearnQuery | undefined {
     const top = this.top;
-    if (this.width === 0 || !top || top.fits || !top.run) return undefined;
-    if (this.lastOfRun() && this.options.now() - this.last!.readAt < (this.options.lastRowEveryMs ?? 30_000)) return undefined;
-    const key = [top.key, top.run.created];
-    return { descending: true, startkey: key, endkey: key, limit: 1, include_docs: false };
+    if (this.width === 0 || !top || top.fits || top.runs.length === 0) return undefined;
+    const now = this.options.now();
+    const every = this.options.lastRowEveryMs ?? 30_000;
+    const last = (run: Run): LearnQuery => {
+      const key = [top.key, run.created];
+      return { learn: { kind: 'last', created: run.created }, query: { descending: true, startkey: key, endkey: key, limit: 1, include_docs: false } };
+    };
+    const oldest = top.runs[0]!;
+    if (!oldest.last || now - oldest.lastReadAt! >= every) return last(oldest);
+    const unread = top.runs.find((r) => !r.last);
+    if (unread) return last(unread);
+    if (top.runs.length >= MAX_RUNS || (top.endSeenAt !== undefined && now - top.endSeenAt < every)) return undefined;
+    const after = top.runs.at(-1)!.created;
+    // `[top, after, {}]` sorts after every row of `[top, after]` and before any later second
+    return { learn: { kind: 'next', created: after }, query: { startkey: [top.key, after, {}], endkey: [top.key, {}], limit: 1, include_docs: false } };
   }
 
-  /** What the descending read of the last row showed. */
-  observeLastRow(rows: readonly ViewRowKey[]): void {
-    const place = placeOf(rows[0]);
-    const key = rows[0] ? priorityOf(rows[0].key) : undefined;
-    this.last = place ? { key, place, readAt: this.options.now() } : undefined;
-  }
-
-  /** The known last row of the top group's run, if it is that run's. */
-  private lastOfRun(): Place | undefined {
+  /** What a `learnQuery` read showed. */
+  observeLearned(q: LearnQuery, rows: readonly ViewRowKey[]): void {
     const top = this.top;
-    const last = this.last;
-    return top?.run && last && last.key === top.key && last.place.created === top.run.created ? last.place : undefined;
+    if (!top) return;
+    const row = rows[0];
+    const place = row && priorityOf(row.key) === top.key ? placeOf(row) : undefined;
+    if (q.learn.kind === 'last') {
+      const run = top.runs.find((r) => r.created === q.learn.created);
+      if (!run) return;
+      // no row: that second's tokens are all taken
+      if (!place || place.created !== run.created) {
+        if (run === top.runs[0]) top.readAt = -Infinity;
+        top.runs = top.runs.filter((r) => r !== run);
+      } else Object.assign(run, { last: place.id, lastReadAt: this.options.now() });
+      return;
+    }
+    if (!place || place.created <= q.learn.created) {
+      top.endSeenAt = this.options.now();
+      return;
+    }
+    if (top.runs.at(-1)?.created === q.learn.created) top.runs.push({ created: place.created, first: place.id });
   }
 
-  /** The next read: at the head, or from a random key in the top priority group. */
+  /** The next read: at the head, or from a random key in one of the known runs of the top priority group. */
   plan(limit: number): WindowPlan {
     const top = this.top;
-    const last = this.lastOfRun();
+    const runs = top?.runs.filter((r) => r.last !== undefined) ?? [];
     // (a read at the head that is due comes first: needsProbe)
-    if (this.width === 0 || !top?.run || top.fits || !last) return { kind: 'head', limit };
-    const id = idBetween(top.run.id, last.id, this.options.random() * this.width);
-    return { kind: 'jump', limit, top: top.key, startkey: [top.key, top.run.created], startkeyDocId: id };
+    if (this.width === 0 || !top || top.fits || runs.length === 0) return { kind: 'head', limit };
+    // one random number picks the run (by its share of the ids) and the place in it, so a narrower spread
+    // keeps to the oldest
+    const shares = runs.map((r) => Math.max(idSpan(r.first, r.last!), Number.MIN_VALUE));
+    let at = this.options.random() * this.width * shares.reduce((a, b) => a + b, 0);
+    let i = 0;
+    while (i < runs.length - 1 && at >= shares[i]!) at -= shares[i++]!;
+    const run = runs[i]!;
+    const id = idBetween(run.first, run.last!, Math.min(1, at / shares[i]!));
+    return { kind: 'jump', limit, top: top.key, startkey: [top.key, run.created], startkeyDocId: id };
   }
 
   /**
    * What a read showed. Returns false when a jump landed past the run it aimed at (that second's tokens are
-   * all taken, or the group ended): look at the head again, and jump again.
+   * all taken, or the group ended): that run is dropped (the oldest: the head is looked at again).
    */
   observe(plan: WindowPlan, rows: readonly ViewRowKey[]): boolean {
     if (plan.kind === 'head') {
@@ -150,13 +203,25 @@ export class ClaimSpread {
       const fits = inTop.length < rows.length || rows.length < plan.limit;
       // the second whose tokens go on past this window, from its first row here
       const lastPlace = placeOf(inTop.at(-1));
-      const run = lastPlace && placeOf(inTop.find((r) => placeOf(r)?.created === lastPlace.created));
-      this.top = { key, run, fits, readAt: this.options.now() };
+      const first = lastPlace && placeOf(inTop.find((r) => placeOf(r)?.created === lastPlace.created));
+      // what was learned of this group's later runs stays
+      const known = this.top?.key === key ? this.top : undefined;
+      const runs: Run[] = [];
+      if (first) {
+        const same = known?.runs.find((r) => r.created === first.created);
+        runs.push(same?.last !== undefined && same.last >= first.id ? { ...same, first: first.id } : { created: first.created, first: first.id });
+        runs.push(...(known?.runs.filter((r) => r.created > first.created) ?? []));
+      }
+      this.top = { key, runs, fits, readAt: this.options.now(), endSeenAt: known?.endSeenAt };
       return true;
     }
-    // past the end of that second's run: its tokens are gone; the head is looked at again
+    // past the end of that second's run: its tokens are gone
     if (placeOf(rows[0])?.created !== plan.startkey[1]) {
-      this.top = undefined;
+      const top = this.top;
+      if (top) {
+        if (top.runs[0]?.created === plan.startkey[1]) top.readAt = -Infinity;
+        top.runs = top.runs.filter((r) => r.created !== plan.startkey[1]);
+      }
       return false;
     }
     return true;
@@ -182,8 +247,8 @@ const ALNUM = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz'
 /** characters interpolated after the common prefix */
 const SPAN = 6;
 
-/** A string a fraction `u` of the way from `a` to `b` (in code-point order), after their common prefix. */
-export function idBetween(a: string, b: string, u: number): string {
+/** Two ids as numbers after their common prefix (`SPAN` characters, in their own alphabet). */
+function idScale(a: string, b: string) {
   if (a > b) [a, b] = [b, a];
   let p = 0;
   while (p < a.length && p < b.length && a[p] === b[p]) p++;
@@ -195,15 +260,29 @@ export function idBetween(a: string, b: string, u: number): string {
     for (let i = 0; i < SPAN; i++) v = v * alphabet.length + Math.max(0, nearestIndex(alphabet, s[i]));
     return v;
   };
-  const va = value(restA);
-  const vb = value(restB);
+  return { prefix: a.slice(0, p), alphabet, va: value(restA), vb: value(restB) };
+}
+
+/** A string a fraction `u` of the way from `a` to `b` (in code-point order), after their common prefix. */
+export function idBetween(a: string, b: string, u: number): string {
+  const { prefix, alphabet, va, vb } = idScale(a, b);
   let v = Math.floor(va + Math.min(1, Math.max(0, u)) * (vb - va));
   const out: string[] = [];
   for (let i = 0; i < SPAN; i++) {
     out.unshift(alphabet[v % alphabet.length]!);
     v = Math.floor(v / alphabet.length);
   }
-  return a.slice(0, p) + out.join('');
+  return prefix + out.join('');
+}
+
+/**
+ * The share of the id space between `a` and `b` (0 to 1): each character of common prefix divides it by the
+ * alphabet's size. Numbered ids (`token_0`…`token_9999`) give shares in proportion to how many ids lie
+ * between; content hashes give about the same share to every run, whatever its size.
+ */
+export function idSpan(a: string, b: string): number {
+  const { prefix, alphabet, va, vb } = idScale(a, b);
+  return ((vb - va) / alphabet.length ** SPAN) * alphabet.length ** -prefix.length;
 }
 
 /** The index of `c` in `alphabet`, or of the last character below it (-1 for none or a missing `c`). */

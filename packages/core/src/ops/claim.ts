@@ -381,8 +381,9 @@ export class Claimer {
   /**
    * The todo window where the spread plan puts it. When the top priority group must be looked at first (a
    * pilot's first read, and the regular look at the head), that look reads keys only: pilots started
-   * together would otherwise all claim from the same head window. A jump also needs its run's last row
-   * (one key, read now and then). A jump past the end of its run looks at the head and jumps again, once.
+   * together would otherwise all claim from the same head window. A jump also needs its run's last row,
+   * and while pilots compete the runs after it (one key per round, see claim-spread.ts). A jump past the
+   * end of its run jumps again, once.
    */
   private async readTodo(limit: number, signal?: AbortSignal) {
     const read = async (plan: WindowPlan, query: Record<string, unknown> = {}) => {
@@ -396,8 +397,8 @@ export class Claimer {
         const probe = await read({ kind: 'head', limit }, { include_docs: false, conflicts: undefined });
         if (probe.rows.length === 0) return [];
       }
-      const lastRow = this.spread.lastRowQuery();
-      if (lastRow) this.spread.observeLastRow((await this.readView(TODO_VIEW, { ...lastRow, conflicts: undefined }, signal)).rows);
+      const learn = this.spread.learnQuery();
+      if (learn) this.spread.observeLearned(learn, (await this.readView(TODO_VIEW, { ...learn.query, conflicts: undefined }, signal)).rows);
       const plan = this.spread.plan(limit);
       const window = await read(plan);
       if (window.found) return window.rows;
