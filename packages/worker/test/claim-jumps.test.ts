@@ -14,12 +14,13 @@ import { monitorCounts, poolDatabase, pushTokens } from './helpers.js';
 const db = await poolDatabase(fileLabel(import.meta.url));
 const { couch } = db;
 
-/** The database's client, recording the query of every request. */
-function recording(http: CouchHttp): { http: CouchHttp; queries: Array<Record<string, unknown>> } {
+/** The database's client, recording the query of every request (and showing each to `seen`, if given). */
+function recording(http: CouchHttp, seen?: (query: Record<string, unknown>) => void): { http: CouchHttp; queries: Array<Record<string, unknown>> } {
   const queries: Array<Record<string, unknown>> = [];
   const wrapped = Object.create(http) as CouchHttp;
   wrapped.request = (req) => {
     queries.push({ ...(req.query ?? {}) });
+    seen?.(req.query ?? {});
     return http.request(req);
   };
   return { http: wrapped, queries };
@@ -28,8 +29,11 @@ function recording(http: CouchHttp): { http: CouchHttp; queries: Array<Record<st
 const complete = (doc: TokenDoc) =>
   completeToken(couch.http, doc, { exitCode: 0, started: 0, finished: 0, hostname: 'test' }, { claimId: doc.claim_id!, workerId: doc.worker_id!, maxScrub: 0 });
 
-/** Claims and completes with every claimer, one token a round, until each has found the pool empty 3 times. */
-async function drain(claimers: Claimer[], won: (id: string) => void): Promise<void> {
+/**
+ * Claims and completes with every claimer, one token a round, until each has found the pool empty 3 times.
+ * Each token won is added to `seen` (and shown to `won`); none may be won twice.
+ */
+async function drain(claimers: Claimer[], seen: Set<string>, won?: (id: string) => void): Promise<void> {
   await Promise.all(
     claimers.map(async (c) => {
       for (let idle = 0; idle < 3; ) {
@@ -37,7 +41,9 @@ async function drain(claimers: Claimer[], won: (id: string) => void): Promise<vo
         if (round.outcome === 'won') {
           idle = 0;
           for (const w of round.won) {
-            won(w.doc._id);
+            assert.ok(!seen.has(w.doc._id), `${w.doc._id} won twice`);
+            seen.add(w.doc._id);
+            won?.(w.doc._id);
             await complete(w.doc);
           }
         } else if (round.outcome === 'empty') {
@@ -50,6 +56,13 @@ async function drain(claimers: Claimer[], won: (id: string) => void): Promise<vo
       }
     }),
   );
+}
+
+/** 409s per claim attempt of these claimers, within the bound, with the counts in the message. */
+function assertFewConflicts(claimers: Claimer[], most: number): void {
+  const attempts = claimers.reduce((n, c) => n + c.stats.attempts, 0);
+  const conflicts = claimers.reduce((n, c) => n + c.stats.conflicts, 0);
+  assert.ok(conflicts / attempts <= most, `409s per claim: ${conflicts} of ${attempts}`);
 }
 
 const claimer = (http: CouchHttp, i: number) => new Claimer({ http, workerId: `jumper-${i}`, hostname: hostname(), leaseMs: 300_000, window: 32, reclaimExpired: false });
@@ -76,17 +89,10 @@ test('claimers jump by key into the oldest second of the pool: spread out, never
   // then drained by the same claimers, with the real completion: every token won once, few lost claims
   for (const r of rounds) for (const w of r.won) await complete(w.doc);
   const seen = new Set(won);
-  let done = won.length;
-  await drain(claimers, (id) => {
-    assert.ok(!seen.has(id), `${id} won twice`);
-    seen.add(id);
-    done++;
-  });
-  assert.equal(done, 1000);
+  await drain(claimers, seen);
+  assert.equal(seen.size, 1000);
   assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: 1000, error: 0 });
-  const attempts = claimers.reduce((n, c) => n + c.stats.attempts, 0);
-  const conflicts = claimers.reduce((n, c) => n + c.stats.conflicts, 0);
-  assert.ok(conflicts / attempts <= 0.4, `409s per claim: ${conflicts} of ${attempts}`);
+  assertFewConflicts(claimers, 0.4);
   assert.ok(queries.every((q) => q.skip === undefined), 'no read uses skip');
 });
 
@@ -96,24 +102,17 @@ test('competing claimers spread over the next seconds of the pool too, not only 
   const second = (i: number) => Math.floor(i / 250);
   const tokens = Array.from({ length: 1000 }, (_, i) => ({ ...newToken(`runs_${String(i).padStart(4, '0')}`, 'true'), created: created + second(i) }));
   await pushTokens(couch, tokens);
-  const { http, queries } = recording(couch.http);
   const left = [250, 250, 250, 250];
   // jumps into a later second while the first still has 50 tokens or more: a claimer that knows only the
   // oldest run jumps into it until the head window holds the rest of it (32 rows)
   let laterWhileFirstLeft = 0;
-  const watched = Object.create(http) as CouchHttp;
-  watched.request = (req) => {
-    const key = req.query?.startkey_docid !== undefined ? (req.query.startkey as unknown[] | undefined) : undefined;
+  const { http, queries } = recording(couch.http, (q) => {
+    const key = q.startkey_docid !== undefined ? (q.startkey as unknown[] | undefined) : undefined;
     if (key && (key[1] as number) > created && left[0]! >= 50) laterWhileFirstLeft++;
-    return http.request(req);
-  };
-  const claimers = Array.from({ length: 24 }, (_, i) => claimer(watched, 100 + i));
-  const seen = new Set<string>();
-  await drain(claimers, (id) => {
-    assert.ok(!seen.has(id), `${id} won twice`);
-    seen.add(id);
-    left[second(Number(id.slice(5)))]!--;
   });
+  const claimers = Array.from({ length: 24 }, (_, i) => claimer(http, 100 + i));
+  const seen = new Set<string>();
+  await drain(claimers, seen, (id) => left[second(Number(id.slice(5)))]!--);
   assert.equal(seen.size, 1000);
   assert.deepEqual(await monitorCounts(couch), { todo: 0, locked: 0, done: 2000, error: 0 });
   // the runs after the oldest are learned by key: the first row after a second's key
@@ -122,8 +121,6 @@ test('competing claimers spread over the next seconds of the pool too, not only 
   assert.ok(jumpedTo.size >= 2, `jumps into ${jumpedTo.size} seconds`);
   // (how often is not fixed: a claimer that meets nobody narrows to the head)
   assert.ok(laterWhileFirstLeft >= 1, `jumps into a later second while the first still had 50 tokens or more: ${laterWhileFirstLeft}`);
-  const attempts = claimers.reduce((n, c) => n + c.stats.attempts, 0);
-  const conflicts = claimers.reduce((n, c) => n + c.stats.conflicts, 0);
-  assert.ok(conflicts / attempts <= 0.4, `409s per claim: ${conflicts} of ${attempts}`);
+  assertFewConflicts(claimers, 0.4);
   assert.ok(queries.every((q) => q.skip === undefined), 'no read uses skip');
 });

@@ -14,10 +14,11 @@
  *  - The oldest run of the top priority (the one that goes on past the head window) is known from the read
  *    at the head; its last id from one descending read of one key, made again every `lastRowEveryMs`.
  *  - While it spreads (it starts so, and goes back to it when pilots compete), a claimer also learns the
- *    runs after it, up to `MAX_RUNS` in all, one read of one key per claim round: the first row after a run's key, then that run's last row. Jumps then spread over
- *    all known runs, each by its share of the id space (`idSpan`: numbered ids by their number, content
- *    hashes alike), so 1,000 pilots do not all crowd into the oldest second's tokens (and into its end),
- *    while a pool pushed over several seconds has tokens in the next ones.
+ *    runs after it, up to `MAX_RUNS` in all, one read of one key per claim round: the first row after a
+ *    run's key, then that run's last row. Jumps then spread over all known runs, each by its share of the
+ *    id space (`idSpan`: numbered ids by their number, content hashes alike), so 1,000 pilots do not all
+ *    crowd into the oldest second's tokens (and into its end), while a pool pushed over several seconds
+ *    has tokens in the next ones.
  *  - A jump that lands past its run (that second's tokens, at least above the random id, are gone) drops
  *    the run; when it was the oldest, the head is looked at again.
  * CouchDB walks every row of a `skip` (about 20 µs of Erlang time per skipped row on CouchDB 3.5, so a skip
@@ -157,10 +158,8 @@ export class ClaimSpread {
       const run = top.runs.find((r) => r.created === q.learn.created);
       if (!run) return;
       // no row: that second's tokens are all taken
-      if (!place || place.created !== run.created) {
-        if (run === top.runs[0]) top.readAt = -Infinity;
-        top.runs = top.runs.filter((r) => r !== run);
-      } else Object.assign(run, { last: place.id, lastReadAt: this.options.now() });
+      if (!place || place.created !== run.created) this.dropRun(run.created);
+      else Object.assign(run, { last: place.id, lastReadAt: this.options.now() });
       return;
     }
     if (!place || place.created <= q.learn.created) {
@@ -217,14 +216,18 @@ export class ClaimSpread {
     }
     // past the end of that second's run: its tokens are gone
     if (placeOf(rows[0])?.created !== plan.startkey[1]) {
-      const top = this.top;
-      if (top) {
-        if (top.runs[0]?.created === plan.startkey[1]) top.readAt = -Infinity;
-        top.runs = top.runs.filter((r) => r.created !== plan.startkey[1]);
-      }
+      this.dropRun(plan.startkey[1]);
       return false;
     }
     return true;
+  }
+
+  /** Forgets a run whose tokens are gone; when it was the oldest, the head is looked at again. */
+  private dropRun(created: unknown): void {
+    const top = this.top;
+    if (!top) return;
+    if (top.runs[0]?.created === created) top.readAt = -Infinity;
+    top.runs = top.runs.filter((r) => r.created !== created);
   }
 
   /**

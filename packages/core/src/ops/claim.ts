@@ -382,8 +382,8 @@ export class Claimer {
    * The todo window where the spread plan puts it. When the top priority group must be looked at first (a
    * pilot's first read, and the regular look at the head), that look reads keys only: pilots started
    * together would otherwise all claim from the same head window. A jump also needs its run's last row,
-   * and while pilots compete the runs after it (one key per round, see claim-spread.ts). A jump past the
-   * end of its run jumps again, once.
+   * and while the claimer spreads it learns the runs after it (one key per round, see claim-spread.ts). A
+   * jump past the end of its run jumps again, once.
    */
   private async readTodo(limit: number, signal?: AbortSignal) {
     const read = async (plan: WindowPlan, query: Record<string, unknown> = {}) => {
