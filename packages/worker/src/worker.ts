@@ -60,7 +60,7 @@ export interface WorkerSummary {
   claimLatencyMs: { n: number; p50: number; p99: number };
   /** batched completion writes (on a single node unless --prefetch 1) */
   completions?: CompletionBatcher['stats'];
-  /** claims answered 202 (cluster), settled once replication had time: withdrawn, repaired, or left to others */
+  /** claims answered 202 (cluster) or with no clear answer, settled once replication had time: withdrawn, repaired, or left to others */
   unconfirmed?: { withdrawn: number; repaired: number; settled: number; retried: number; pending: number };
 }
 
@@ -253,7 +253,7 @@ export class Worker {
       claims: this.claimer?.stats ?? emptyClaimStats(),
       claimLatencyMs: this.claimer?.latency() ?? { n: 0, p50: 0, p99: 0 },
       completions: this.completer?.stats,
-      unconfirmed: this.replicas?.clustered ? { ...this.settleCounts, pending: this.unconfirmed.length } : undefined,
+      unconfirmed: this.replicas?.clustered || Object.values(this.settleCounts).some((n) => n > 0) ? { ...this.settleCounts, pending: this.unconfirmed.length } : undefined,
     };
   }
 
@@ -312,7 +312,10 @@ export class Worker {
         throw err;
       }
       // claims only accepted (202) are settled even when the stop came while they were in flight
-      for (const c of this.claimer.takeUnconfirmed()) this.unconfirmed.push({ ...c, tries: 0 });
+      for (const c of this.claimer.takeUnconfirmed()) {
+        this.log.debug({ token: c.id, claim_id: c.claimId, answer: c.answer }, 'claim not won for sure (a 202, or no clear answer): not run, settled later');
+        this.unconfirmed.push({ ...c, tries: 0 });
+      }
       if (this.stopping) {
         // won just as the stop came: never started, put back by releaseQueued()
         for (const won of round.won) {
@@ -394,7 +397,7 @@ export class Worker {
           // never leave while our own 202 claims hold tokens: wait out replication, settle them, claim again
           if (this.unconfirmed.length > 0) {
             const wait = Math.max(0, Math.min(...this.unconfirmed.map((c) => c.atMs)) + SETTLE_DELAY_MS - Date.now());
-            this.log.info({ unconfirmed: this.unconfirmed.length, wait_ms: wait }, 'the pool looks empty, but claims of ours were only accepted (202): settling them before leaving');
+            this.log.info({ unconfirmed: this.unconfirmed.length, wait_ms: wait }, 'the pool looks empty, but claims of ours were not answered for sure (a 202, or no clear answer): settling them before leaving');
             await sleep(wait, this.stopController.signal);
             await this.settleDue();
             this.claimer.forget();
@@ -480,7 +483,7 @@ export class Worker {
       for (const c of this.unconfirmed) c.atMs = 0;
       await this.settleDue(signal).catch(() => undefined);
     }
-    if (this.unconfirmed.length > 0) this.log.warn({ unconfirmed: this.unconfirmed.map((c) => c.id) }, 'stopping with claims only accepted (202) and not settled: picas repair or the lease will put them back');
+    if (this.unconfirmed.length > 0) this.log.warn({ unconfirmed: this.unconfirmed.map((c) => c.id) }, 'stopping with claims not answered for sure (a 202, or no clear answer) and not settled: picas repair or the lease will put them back');
   }
 
   /** The cluster's membership, read at most every 5 s (a 202 storm must not become a _membership storm). */

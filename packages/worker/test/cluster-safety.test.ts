@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newToken } from '@picas/core';
 import { Claimer, claimDocument } from '@picas/core/ops/claim';
@@ -165,6 +165,60 @@ test('202s with every node up are contention, not degradation: the pilot settles
   assert.ok(u.withdrawn + u.retried >= 1 && u.pending === 0, `the unconfirmed claim was withdrawn: ${JSON.stringify(u)}`);
   assert.match(summaryOf(r.stderr).stop_reason ?? summaryOf(r.stderr).stopReason, /--max-time/, 'and it kept trying instead of leaving with "no tokens left"');
   assert.equal((await getToken(couch, 'cont_1')).lock, 0, 'nothing is left locked');
+});
+
+test('a claim the server applied but whose answer was lost (connection dropped) is withdrawn by its pilot, then claimed again and run once: nothing is left locked', async () => {
+  const db = await poolDatabase(label);
+  const { couch } = db;
+  const dir = tempDir();
+  const ledger = join(dir, 'ran.txt');
+  await pushTokens(couch, [
+    ['lost_1', `echo lost_1 >> '${ledger}'`],
+    ['lost_2', `echo lost_2 >> '${ledger}'`],
+    ['lost_3', `echo lost_3 >> '${ledger}'`],
+  ]);
+  // the first claim of each token reaches CouchDB and is written there; its answer never comes back
+  const dropped = new Set<string>();
+  const proxy = await startProxy(db.config.url, {
+    dropAnswer: (req) => {
+      const id = /\/(lost_\d)(\?|$)/.exec(req.url ?? '')?.[1];
+      if (req.method !== 'PUT' || !id || dropped.has(id)) return false;
+      dropped.add(id);
+      return true;
+    },
+  });
+  const r = await worker(db, ['--max-time', '90s'], { env: { PICAS_URL: proxy.url } });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.deepEqual([...dropped].sort(), ['lost_1', 'lost_2', 'lost_3'], 'the first claim of every token lost its answer');
+  assert.match(r.stdout, /done 3, failed 0, requeued 0, lost 0/);
+  const ran = readFileSync(ledger, 'utf8').split('\n').filter(Boolean).sort();
+  assert.deepEqual(ran, ['lost_1', 'lost_2', 'lost_3'], 'each token ran exactly once');
+  const u = summaryOf(r.stderr).unconfirmed;
+  assert.equal(u.withdrawn, 3, `the three claims were withdrawn by the pilot that sent them: ${JSON.stringify(u)}`);
+  assert.equal(u.pending, 0);
+  assert.match(summaryOf(r.stderr).stop_reason ?? summaryOf(r.stderr).stopReason, /no tokens left/, 'it did not leave while its own claims held tokens');
+  for (const id of ['lost_1', 'lost_2', 'lost_3']) {
+    const tok = await getToken(couch, id);
+    assert.ok(tok.lock > 0 && tok.done > 0, `${id} is done`);
+    assert.equal(tok.scrub_count, 0, 'a claim that never ran is no scrub');
+    assert.ok((tok.events ?? []).some((e) => /got no clear answer .* withdrawn/.test(e.message ?? '')), `${id} says why it was withdrawn: ${JSON.stringify(tok.events)}`);
+  }
+});
+
+test('a result the server applied but whose answer was lost is seen as written on the retry (409, our own result there): done, not "lost"', async () => {
+  const db = await poolDatabase(label);
+  const { couch } = db;
+  await pushTokens(couch, [['lostres_1', 'echo ran']]);
+  // PUTs of the token: the claim, then the result; the result's answer never comes back
+  let puts = 0;
+  const proxy = await startProxy(db.config.url, { dropAnswer: (req) => req.method === 'PUT' && /\/lostres_1(\?|$)/.test(req.url ?? '') && ++puts === 2 });
+  const r = await worker(db, ['--max-time', '60s'], { env: { PICAS_URL: proxy.url } });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.ok(puts >= 3, `the result was sent again after the lost answer (${puts} PUTs)`);
+  assert.ok(proxy.requests.some((q) => q.method === 'PUT' && q.status === 409), 'and the second try met our own first one (409)');
+  assert.match(r.stdout, /done 1, failed 0, requeued 0, lost 0/);
+  const tok = await getToken(couch, 'lostres_1');
+  assert.ok(tok.lock > 0 && tok.done > 0 && tok.exit_code === 0, 'the token is done');
 });
 
 test('sibling claims (a split of two claims on one revision) never ran: picas repair puts the token back at once, without --force', async () => {

@@ -131,6 +131,8 @@ export interface ProxyRules {
   status?: (req: IncomingMessage, status: number) => number;
   /** rewrite a JSON answer body */
   body?: (req: IncomingMessage, body: unknown) => unknown;
+  /** forward the request, then drop the connection instead of answering: the server applied it, the answer is lost */
+  dropAnswer?: (req: IncomingMessage) => boolean;
 }
 
 /** A tiny HTTP proxy (node:http) in front of the test server, for fault injection. Closed after the file. */
@@ -161,6 +163,11 @@ export async function startProxy(target: string, rules: ProxyRules = {}): Promis
         const chunks: Buffer[] = [];
         upRes.on('data', (c: Buffer) => chunks.push(c));
         upRes.on('end', () => {
+          if (rules.dropAnswer?.(req)) {
+            requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', status: 0 });
+            req.socket.destroy();
+            return;
+          }
           let payload = Buffer.concat(chunks);
           let status = upRes.statusCode ?? 502;
           status = rules.status?.(req, status) ?? status;

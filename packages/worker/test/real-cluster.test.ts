@@ -48,7 +48,8 @@ function nodes(): Node[] {
 }
 
 function envFor(node: Node, db: string): Record<string, string> {
-  const env: Record<string, string> = { PICAS_URL: node.url, PICAS_DB: db };
+  // debug: a failure names what each pilot did with the tokens left behind (202 claims and how they settled)
+  const env: Record<string, string> = { PICAS_URL: node.url, PICAS_DB: db, PICAS_LOG_LEVEL: 'debug' };
   if (node.username) env.PICAS_USERNAME = node.username;
   if (node.password) env.PICAS_PASSWORD = node.password;
   return env;
@@ -124,7 +125,16 @@ test(`real cluster: ${ROUNDS} rounds of ${PILOTS} pilots (two per node) over ${T
         assert.doesNotMatch(r.stderr, /cluster degraded/, `round ${round}: no "degraded" while every node is up`);
         assert.match(r.stdout, /lost 0,/);
       }
-      await assertDrained(db.couch, ledger, TOKENS, `round ${round}`);
+      try {
+        await assertDrained(db.couch, ledger, TOKENS, `round ${round}`);
+      } catch (err) {
+        // what the pilots said about the tokens left behind: the cause is in their logs, not in the token
+        const stuck = (await allTokens(db.couch)).filter((t) => !(t.lock > 0 && t.done > 0)).map((t) => t._id);
+        const said = runs.flatMap((r, i) => r.stderr.split('\n').filter((l) => stuck.some((id) => l.includes(id))).map((l) => `cl-${i}: ${l}`));
+        const summaries = runs.map((r, i) => `cl-${i}: ${r.stderr.split('\n').filter((l) => l.includes('"summary":true')).at(-1) ?? '(no summary)'}`);
+        (err as Error).message += `\npilot log lines naming them:\n${said.slice(0, 40).join('\n')}\nsummaries:\n${summaries.join('\n')}`;
+        throw err;
+      }
       for (const r of runs) {
         const summary = JSON.parse(r.stderr.split('\n').filter((l) => l.includes('"summary":true')).at(-1)!);
         accepted += summary.claims.accepted;

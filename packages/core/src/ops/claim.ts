@@ -13,8 +13,10 @@
  * Only a 201 is a win. On a cluster a 201 at `w=n` means every replica took this edit before any
  * competitor's; a 202 means some did not, and internal replication may still make another writer the
  * winner, so a 202 is never run. A 409 means someone else got it (next candidate). A timeout or 5xx is
- * not won either. A 202 claim is kept in `unconfirmed` until the pilot settles it (settle-claim.ts): it
- * holds no lease that anybody honours, and the claim body's `claimed_from` lets repair prove it.
+ * not won either, but the server may have applied it all the same (an answer lost on the way back). Both kinds
+ * are kept in `unconfirmed` until the pilot settles them (settle-claim.ts): such a claim holds no lease that
+ * anybody honours, the claim body's `claimed_from` lets repair prove it, and a claim that landed unseen is
+ * withdrawn instead of staying locked, unrun, until its lease runs out.
  */
 import { randomBytes } from 'node:crypto';
 import type { CouchHttp } from '../couch/http.js';
@@ -57,8 +59,8 @@ export type ClaimAttempt =
   | { status: 'accepted'; id: string; claimId: string }
   /** 409: someone else changed it first */
   | { status: 'conflict' }
-  /** timeout, network error, 5xx: not a win */
-  | { status: 'error'; error: Error };
+  /** timeout, network error, 5xx: not a win, though the server may have applied it (`id` set: settle it) */
+  | { status: 'error'; error: Error; id?: string; claimId?: string };
 
 export type ClaimOutcome =
   /** at least one token won */
@@ -143,13 +145,13 @@ export async function claimDocument(http: CouchHttp, doc: TokenDoc, claim: Claim
   try {
     res = await http.request<{ rev?: string }>({ method: 'PUT', path: http.docPath(doc._id), query: { w: options.w }, body, signal: options.signal, timeoutMs: 30_000 });
   } catch (err) {
-    if (err instanceof UnreachableError) return { status: 'error', error: err };
+    if (err instanceof UnreachableError) return { status: 'error', error: err, id: doc._id, claimId: claim.claimId };
     throw err;
   }
   if (res.status === 201) return { status: 'won', doc: { ...body, _rev: res.body.rev! }, reclaimed: options.expired ?? false };
   if (res.status === 202) return { status: 'accepted', id: doc._id, claimId: claim.claimId };
   if (res.status === 409) return { status: 'conflict' };
-  if (res.status >= 500 || res.status === 429) return { status: 'error', error: http.errorFor(res, `claiming token ${doc._id}`) };
+  if (res.status >= 500 || res.status === 429) return { status: 'error', error: http.errorFor(res, `claiming token ${doc._id}`), id: doc._id, claimId: claim.claimId };
   // 401/403/404 (database gone) and other 4xx are not claim races: report them
   throw http.errorFor(res, `claiming token ${doc._id}`);
 }
@@ -320,16 +322,19 @@ export class Claimer {
         timeoutMs: 30_000,
       });
     } catch (err) {
-      if (err instanceof UnreachableError) return this.tally([{ status: 'error', error: err }]);
+      if (err instanceof UnreachableError) return this.tally(bodies.map((b) => ({ status: 'error', error: err, id: b._id, claimId: b.claim_id })));
       throw err;
     }
-    if (res.status >= 500 || res.status === 429) return this.tally([{ status: 'error', error: http.errorFor(res, 'claiming tokens') }]);
+    if (res.status >= 500 || res.status === 429) {
+      const error = http.errorFor(res, 'claiming tokens');
+      return this.tally(bodies.map((b) => ({ status: 'error', error, id: b._id, claimId: b.claim_id })));
+    }
     if (res.status !== 201 && res.status !== 202) throw http.errorFor(res, 'claiming tokens');
     const attempts: ClaimAttempt[] = bodies.map((body, i) => {
       const row = res.body.find((r) => r.id === body._id) ?? res.body[i];
       if (row?.ok && row.rev) return { status: 'won', doc: { ...body, _rev: row.rev }, reclaimed: ready[i]!.expired };
       if (row?.error === 'conflict') return { status: 'conflict' };
-      return { status: 'error', error: new Error(`claim of ${body._id} failed: ${row?.error ?? 'no answer'}`) };
+      return { status: 'error', error: new Error(`claim of ${body._id} failed: ${row?.error ?? 'no answer'}`), id: body._id, claimId: body.claim_id };
     });
     return this.tally(attempts);
   }
@@ -353,10 +358,12 @@ export class Claimer {
       } else if (a.status === 'accepted') {
         accepted++;
         this.stats.accepted++;
-        this.unconfirmed.push({ id: a.id, claimId: a.claimId, atMs: this.now() });
+        this.unconfirmed.push({ id: a.id, claimId: a.claimId, atMs: this.now(), answer: 'accepted' });
       } else {
         error ??= a.error;
         this.stats.errors++;
+        // no clear answer: the claim may have been applied, so it is settled like a 202
+        if (a.id && a.claimId) this.unconfirmed.push({ id: a.id, claimId: a.claimId, atMs: this.now(), answer: 'none' });
       }
     }
     return { won, conflicts, accepted, error };

@@ -84,13 +84,8 @@ export class CompletionBatcher {
   private async single(p: Pending): Promise<void> {
     this.stats.singles++;
     try {
-      const outcome = await completeToken(this.http, p.held, p.result, p.options);
-      // a bulk request that failed in transit may have been applied: the token then already holds our result
-      if (!outcome.written && outcome.lost === 'finished' && outcome.current?.claim_id === p.options.claimId && outcome.current.done === withResult(p.held, p.result, p.options).done) {
-        p.resolve({ written: true, doc: outcome.current, requeued: false });
-        return;
-      }
-      p.resolve(outcome);
+      // a bulk request that failed in transit may have been applied: fencedUpdate sees our own result then
+      p.resolve(await completeToken(this.http, p.held, p.result, p.options));
     } catch (err) {
       p.reject(err);
     }

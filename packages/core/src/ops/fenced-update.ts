@@ -47,6 +47,12 @@ export function whyNotHeld(doc: TokenDoc | undefined, claimId: string): { lost: 
   return undefined;
 }
 
+/** The token read back is the write we sent (its answer lost on the way): same claim, state and timestamps. */
+function ownWriteLanded(current: TokenDoc | undefined, sent: TokenDoc, claimId: string): boolean {
+  if (!current || hasConflicts(current) || current.claim_id !== claimId || sent.claim_id !== claimId) return false;
+  return tokenState(current) === tokenState(sent) && current.lock === sent.lock && current.done === sent.done && current.exit_code === sent.exit_code;
+}
+
 export async function fencedUpdate(
   http: CouchHttp,
   held: TokenDoc,
@@ -77,6 +83,8 @@ export async function fencedUpdate(
     if (res.status === 201 || res.status === 202) return { written: true, doc: { ...body, _rev: res.body.rev! } };
     if (res.status !== 409 && res.status !== 404) throw http.errorFor(res, options.what ?? `writing token ${held._id}`);
     const { current, lost } = await reread();
+    // a 409 after a retried write: the first try was applied, only its answer was lost
+    if (lost && ownWriteLanded(current, body, options.claimId)) return { written: true, doc: current! };
     if (lost) return { written: false, ...lost, current };
     if (rereads >= 20) throw new ConflictError(`token ${held._id} kept changing while ${options.what ?? 'writing it'}`);
     base = current!;

@@ -1,7 +1,8 @@
 /**
- * Settles a claim that was only accepted (202 at `w = n`, not won): nobody runs such a token, and its lease
- * must not keep it from running. Called by the claimer's pilot once internal replication has had time to
- * merge the replicas (`[mem3] sync_delay`, about 5 s):
+ * Settles a claim that was only accepted (202 at `w = n`, not won), or that got no clear answer (a timeout, a
+ * dropped connection, a 5xx: the server may have applied it all the same): nobody runs such a token, and its
+ * lease must not keep it from running. Called by the claimer's pilot once internal replication has had time
+ * to merge the replicas (`[mem3] sync_delay`, about 5 s):
  *
  * - the leaves are read from every replica (`open_revs=all`, `r = n`);
  * - several leaves: the claims split the token; `repairToken` resolves it at once, since unconfirmed claims
@@ -22,6 +23,8 @@ export interface UnconfirmedClaim {
   claimId: string;
   /** when the claim was answered (ms) */
   atMs: number;
+  /** what the claim got: a 202, or no clear answer (default: a 202) */
+  answer?: 'accepted' | 'none';
 }
 
 export type SettleOutcome =
@@ -31,7 +34,7 @@ export type SettleOutcome =
 
 export async function settleUnconfirmedClaim(
   http: CouchHttp,
-  claim: Pick<UnconfirmedClaim, 'id' | 'claimId'>,
+  claim: Pick<UnconfirmedClaim, 'id' | 'claimId' | 'answer'>,
   options: { actor: string; r?: number; w?: number; now?: () => number; signal?: AbortSignal },
 ): Promise<SettleOutcome> {
   const { id } = claim;
@@ -50,7 +53,10 @@ export async function settleUnconfirmedClaim(
   if (leaf.claim_id !== claim.claimId || tokenState(leaf) !== 'locked') return { outcome: 'settled', message: 'not held by this claim' };
   const { _revisions, ...doc } = leaf;
   void _revisions;
-  const message = `claim ${claim.claimId} was only accepted by some replicas (202), never run: withdrawn`;
+  const message =
+    claim.answer === 'none'
+      ? `claim ${claim.claimId} got no clear answer (timeout or server error) but was applied; never run: withdrawn`
+      : `claim ${claim.claimId} was only accepted by some replicas (202), never run: withdrawn`;
   const body = { ...unclaimed(writable(doc), message, (options.now ?? Date.now)(), options.actor), _rev: leaf._rev };
   const res = await http.request({ method: 'PUT', path: http.docPath(id), query: { w: options.w }, body, signal: options.signal });
   if (res.status === 201 || (res.status === 202 && options.w === undefined)) return { outcome: 'withdrawn', message };
