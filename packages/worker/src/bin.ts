@@ -145,6 +145,7 @@ async function main(): Promise<number> {
         requeued: summary.requeued,
         lost: summary.lost,
         claimed: summary.claimed,
+        taken: summary.taken,
         wall_s: Math.round(summary.wallMs / 100) / 10,
         peak_rss_mb: summary.peakRssMb,
         cpu_ms: summary.cpuMs,

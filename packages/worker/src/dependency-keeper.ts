@@ -1,7 +1,8 @@
 /**
  * The pilot's part in dependencies between tokens (docs/dag.md):
  *  - afterCompletion: a token with `has_dependents` that ended with exit 0 releases its dependents whose
- *    dependencies are now all done; one that failed for good blocks them. Tokens without dependents cost
+ *    dependencies are now all done, and takes those the pilot has room for (locked by it in the same write,
+ *    see release-dependents.ts); one that failed for good blocks them. Tokens without dependents cost
  *    nothing here (no request).
  *  - sweep: settles every waiting token (release or block). Run when the pool looks empty, before the pilot
  *    leaves, and on the repair interval, so that a pilot killed between a completion and its release
@@ -13,7 +14,7 @@
  * test that another pilot releases them). Never set it in production.
  */
 import type { CouchHttp, Logger, TokenDoc } from '@picas/core';
-import { blockDependents, releaseDependents, sweepWaiting, type SettleReport } from '@picas/core/ops/release-dependents';
+import { blockDependents, releaseDependents, sweepWaiting, type SettleReport, type TakeReleased } from '@picas/core/ops/release-dependents';
 import { PeriodicPass } from './periodic-pass.js';
 
 export class DependencyKeeper {
@@ -35,19 +36,24 @@ export class DependencyKeeper {
     );
   }
 
-  /** After the result of `doc` was written (`doc` as written). */
-  async afterCompletion(doc: TokenDoc, outcome: 'done' | 'failed' | 'requeued', log: Logger): Promise<void> {
-    if (!doc.has_dependents || outcome === 'requeued') return;
+  /**
+   * After the result of `doc` was written (`doc` as written). `take` picks the released dependents this pilot
+   * runs itself; the report (undefined when there was nothing to do, or it failed) says which it got.
+   */
+  async afterCompletion(doc: TokenDoc, outcome: 'done' | 'failed' | 'requeued', log: Logger, take?: TakeReleased): Promise<SettleReport | undefined> {
+    if (!doc.has_dependents || outcome === 'requeued') return undefined;
     if (this.options.env.PICAS_TEST_KILL_AFTER_COMPLETION === '1') process.kill(process.pid, 'SIGKILL');
     try {
       const report =
         outcome === 'done'
-          ? await releaseDependents(this.http, doc._id, { w: this.options.w, actor: this.options.actor })
+          ? await releaseDependents(this.http, doc._id, { w: this.options.w, actor: this.options.actor, take })
           : await blockDependents(this.http, doc._id, doc._id, `dependency ${doc._id} failed (exit code ${String(doc.exit_code)})`, { w: this.options.w, actor: this.options.actor });
-      if (report.released.length > 0) log.info({ released: report.released.length }, `released ${report.released.length} dependent token(s)`);
+      if (report.released.length > 0) log.info({ released: report.released.length, taken: report.taken.length }, `released ${report.released.length} dependent token(s)`);
       if (report.blocked.length > 0) log.warn({ blocked: report.blocked.length }, `blocked ${report.blocked.length} dependent token(s)`);
+      return report;
     } catch (err) {
       log.warn({ err }, 'could not settle the dependent tokens; a later sweep (any pilot, or picas repair) does');
+      return undefined;
     }
   }
 

@@ -18,6 +18,7 @@ import { requeueToken } from '@picas/core/ops/release';
 import { claimQuorumIsUnsafe, claimWriteQuorum, readReplicas, type Replicas } from '@picas/core/ops/replicas';
 import { readMembership, type Membership } from '@picas/core/ops/membership';
 import { settleUnconfirmedClaim, type UnconfirmedClaim } from '@picas/core/ops/settle-claim';
+import type { SettleReport, TakeReleased } from '@picas/core/ops/release-dependents';
 import type { WorkerOptions } from './options.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { captureLog, textAttachment } from './log-capture.js';
@@ -44,6 +45,8 @@ export interface WorkerContext {
 export interface WorkerSummary {
   worker: string;
   claimed: number;
+  /** of those, dependents taken by this pilot in the write that released them (release-dependents.ts) */
+  taken: number;
   done: number;
   failed: number;
   requeued: number;
@@ -102,7 +105,7 @@ export class Worker {
   private executing = 0;
   private readonly queue: Held[] = [];
   private wake?: () => void;
-  private readonly counts = { claimed: 0, done: 0, failed: 0, requeued: 0, lost: 0 };
+  private readonly counts = { claimed: 0, taken: 0, done: 0, failed: 0, requeued: 0, lost: 0 };
   private budget!: TimeBudget;
   private claimer!: Claimer;
   private replicas!: Replicas;
@@ -285,6 +288,9 @@ export class Worker {
     let repairedBeforeExit = false;
     let unfitLogged = false;
     let waitLogged = false;
+    /** when the sweep of waiting tokens started failing (undefined: it did not) */
+    let sweepFailingSince: number | undefined;
+    let sweepFailures = 0;
     while (!this.stopping) {
       if (this.queue.length > 0 && this.executing < o.slots) {
         this.start(this.queue.shift()!);
@@ -407,6 +413,20 @@ export class Worker {
           // between a completion and its release), and wait while others still run their dependencies
           const seq = o.endless ? undefined : await this.currentSeq();
           const settled = await this.deps.sweep();
+          if (!settled && !o.endless) {
+            // the sweep failed (logged; a view read timed out under load, CouchDB away): tokens may still wait
+            // for dependencies that are done. Leaving now could strand them: look again, for --retry-for at most
+            sweepFailingSince ??= Date.now();
+            if (Date.now() - sweepFailingSince < o.retryFor) {
+              await sleep(backoffDelay(sweepFailures++, 1000, 15_000), this.stopController.signal);
+              this.claimer.forget();
+              break;
+            }
+            this.log.warn({ failing_s: Math.round((Date.now() - sweepFailingSince) / 1000) }, 'the sweep of waiting tokens kept failing (--retry-for): leaving; picas repair, or any other pilot, releases what waits');
+          } else {
+            sweepFailingSince = undefined;
+            sweepFailures = 0;
+          }
           if (settled && settled.released.length > 0) break;
           if (!o.endless && settled && settled.waiting > 0) {
             const level = waitLogged ? 'debug' : 'info';
@@ -594,8 +614,11 @@ export class Worker {
     }
     // a command that exited by itself frees its slot now; one killed by a signal keeps it until its result
     // is recorded: under Slurm that signal is usually the job being cancelled, and the pilot's own SIGTERM
-    // is an instant behind (record() waits for it), so no new token should be claimed meanwhile
-    if (!outcome.signal && !controller.signal.aborted) commandEnded();
+    // is an instant behind (record() waits for it), so no new token should be claimed meanwhile. A token
+    // with dependents that succeeded keeps its slot until they are released: the slot goes to the dependent
+    // this pilot takes (takeReleased), so a chain goes on here instead of waiting for another pilot's claim
+    const handsOn = outcome.exitCode === 0 && !!held.doc.has_dependents;
+    if (!outcome.signal && !controller.signal.aborted && !handsOn) commandEnded();
     if (outcome.leftovers) log.warn('the command left processes running in its group; they were stopped');
     await keeper.stop();
     keeper.lost.signal.removeEventListener('abort', onLost);
@@ -664,7 +687,9 @@ export class Worker {
         retryForMs: o.retryFor,
         onRetry: (err: unknown, attempt: number, delay: number) => log.warn({ err, attempt, delay_ms: delay }, 'saving the result: CouchDB unavailable, retrying'),
       };
-      return this.completer ? this.completer.complete(keeper.current, result, options) : completeToken(this.http, keeper.current, result, options);
+      // a token with dependents is written at once: its release (and the next link of its chain) waits for it
+      const batch = this.completer && !held.doc.has_dependents;
+      return batch ? this.completer!.complete(keeper.current, result, options) : completeToken(this.http, keeper.current, result, options);
     };
     let written;
     try {
@@ -685,7 +710,36 @@ export class Worker {
     if (kind === 'requeued') this.tally('requeued', log, `failed; back to todo for a retry (--max-scrub ${o.maxScrub})`, fields);
     else if (kind === 'done') this.tally('done', log, 'done', fields);
     else this.tally('failed', log, 'failed', fields);
-    await this.deps.afterCompletion(written.doc, kind, log);
+    // this token's slot is still held here (process(): a token with dependents that succeeded keeps it)
+    const settled = await this.deps.afterCompletion(written.doc, kind, log, kind === 'done' ? this.takeReleased(1) : undefined);
+    if (settled) this.adoptTaken(settled);
+  }
+
+  /**
+   * Which dependents released by a completion this pilot takes (locked by it in the release write): as many as
+   * it has free slots for (`ownSlots`: slots the completing token still holds), when it would claim now anyway (not stopping, under --max-tokens, the token fits the
+   * time budget). A chain then runs on, on this pilot, without a release write and a claim by some other pilot.
+   */
+  private takeReleased(ownSlots: number): TakeReleased | undefined {
+    const o = this.ctx.options;
+    let room = Math.min(o.slots - this.executing + ownSlots - this.queue.length, (o.maxTokens ?? Infinity) - this.counts.claimed);
+    if (room <= 0 || this.stopping) return undefined;
+    return (token) => {
+      if (room <= 0 || this.stopping || !this.budget.fits(token)) return undefined;
+      room--;
+      return this.claimer.claimInfo();
+    };
+  }
+
+  /** The dependents a completion took: queued like won claims; those only accepted (202) are settled later. */
+  private adoptTaken(settled: SettleReport): void {
+    for (const doc of settled.taken) {
+      this.counts.claimed++;
+      this.counts.taken++;
+      this.queue.push(this.hold(doc, false));
+    }
+    for (const c of settled.unconfirmed) this.unconfirmed.push({ ...c, atMs: Date.now(), tries: 0, answer: 'accepted' });
+    if (settled.taken.length > 0) this.wake?.();
   }
 
   private tally(kind: 'done' | 'failed' | 'requeued' | 'lost', log: Logger, message: string, fields: Record<string, unknown> = {}): void {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { TokenDoc } from '@picas/core';
 import { fileLabel, freshDatabase, repoRoot, runCli, waitFor, type TestDatabase } from '@picas/testkit';
-import { getToken, injectConflict, tempDir, worker } from './helpers.js';
+import { getToken, injectConflict, startProxy, tempDir, worker } from './helpers.js';
 
 async function dagDatabase(label: string): Promise<TestDatabase> {
   const db = await freshDatabase(`${fileLabel(import.meta.url)}-${label}`);
@@ -41,7 +41,9 @@ test('examples/dag on three pilots: every step after the split, the merge once a
 
   const tokens = await allTokens(db);
   assert.equal(tokens.size, steps + 2);
-  for (const doc of tokens.values()) assert.equal(doc.exit_code, 0, `${doc._id} done`);
+  // on a failure, what the pilots warned about (a release or a sweep that failed under load)
+  const warnings = () => pilots.flatMap((p, i) => p.stderr.split('\n').filter((l) => /"level":(40|50)/.test(l)).map((l) => `p${i + 1}: ${l.slice(0, 400)}`)).slice(-20).join('\n');
+  for (const doc of tokens.values()) assert.equal(doc.exit_code, 0, `${doc._id} done (state: lock ${doc.lock}, done ${doc.done}); pilot warnings:\n${warnings()}`);
   const split = tokens.get('dag_split')!;
   const merge = tokens.get('dag_merge')!;
   const stepDocs = [...tokens.values()].filter((d) => d._id.startsWith('dag_step_'));
@@ -62,6 +64,38 @@ test('examples/dag on three pilots: every step after the split, the merge once a
   assert.match(mergeOut.stdout, /total 500500/);
   const stepOut = await runCli(['logs', 'dag_step_1'], { env: db.env });
   assert.match(stepOut.stdout, /\(after dag_split\)/, 'PICAS_DEPENDS_ON in the command environment');
+});
+
+test('the pilot that completes a token takes the dependent it releases (one write: released and claimed); spare dependents go to todo', async () => {
+  const db = await dagDatabase('take');
+  const dir = tempDir();
+  // a chain a -> b -> c, and a fan-out f -> g1, g2, g3
+  writeFileSync(
+    join(dir, 'wf.yaml'),
+    ['- id: a\n  input: echo a', '- id: b\n  depends_on: [a]\n  input: echo b', '- id: c\n  depends_on: [b]\n  input: echo c', '- id: f\n  input: echo f']
+      .concat([1, 2, 3].map((i) => `- id: g${i}\n  depends_on: [f]\n  input: echo g${i}`))
+      .join('\n') + '\n',
+  );
+  await push(db, dir, 'wf.yaml');
+  const pushed = await allTokens(db);
+  const r = await worker(db, ['--worker-id', 'solo', '--slots', '1']);
+  assert.equal(r.exitCode, 0, r.stderr.slice(-2000));
+  assert.match(r.stdout, /done 7, failed 0, requeued 0, lost 0/);
+  const summary = JSON.parse(r.stderr.split('\n').filter((l) => l.includes('"summary":true')).at(-1)!);
+  // b after a, c after b, and one of f's three dependents (one slot: the other two went to todo)
+  assert.equal(summary.taken, 3, `taken: ${summary.taken}`);
+  const tokens = await allTokens(db);
+  const generation = (doc: TokenDoc) => Number(doc._rev!.split('-')[0]);
+  const writes = (id: string) => generation(tokens.get(id)!) - generation(pushed.get(id)!);
+  for (const id of ['b', 'c']) {
+    const doc = tokens.get(id)!;
+    assert.equal(doc.exit_code, 0);
+    assert.equal(writes(id), 2, `${id}: taken in the release write, then its result (2 writes, not 3)`);
+    assert.ok((doc.events ?? []).some((e) => e.event === 'released'), `${id} records its release`);
+    assert.ok(doc.started! >= tokens.get(id === 'b' ? 'a' : 'b')!.finished!, `${id} started after its dependency finished`);
+  }
+  const fan = ['g1', 'g2', 'g3'].map(writes).sort();
+  assert.deepEqual(fan, [2, 3, 3], 'one dependent of f taken, two released to todo and claimed from there');
 });
 
 test('a pilot with nothing to claim waits while the dependencies of waiting tokens run elsewhere', async (t) => {
@@ -157,6 +191,26 @@ test('a pilot killed -9 right after completing a parent: another pilot releases 
     const released = child.events!.find((e) => e.event === 'released');
     assert.equal(released?.worker_id, 'rescuer');
   }
+});
+
+test('a sweep that fails (the waiting view answers 500 under load) does not make the pilot leave while tokens wait: it looks again', async () => {
+  const db = await dagDatabase('sweepfail');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'wf.yaml'), '- id: up\n  input: echo up\n- id: down\n  depends_on: [up]\n  input: echo down\n');
+  await push(db, dir, 'wf.yaml');
+  const doomed = await worker(db, ['--worker-id', 'doomed'], { env: { PICAS_TEST_KILL_AFTER_COMPLETION: '1' } });
+  assert.equal(doomed.signal, 'SIGKILL');
+  assert.equal((await getToken(db.couch, 'down')).lock, -1, 'stranded: still waiting');
+  // the sweep's read of picas_deps/waiting fails three times, as a view read timing out on a loaded server does
+  let refused = 0;
+  const proxy = await startProxy(db.config.url, { reject: (req) => (/\/_design\/picas_deps\/_view\/waiting\?/.test(req.url ?? '') && refused++ < 3 ? 500 : undefined) });
+  const r = await worker(db, ['--worker-id', 'patient'], { env: { PICAS_URL: proxy.url } });
+  assert.equal(r.exitCode, 0, r.stderr.slice(-2000));
+  assert.ok(refused >= 3, `the sweep failed ${refused} times`);
+  assert.match(r.stderr, /sweeping waiting tokens failed; will retry later/);
+  const down = await getToken(db.couch, 'down');
+  assert.equal(down.exit_code, 0, 'the waiting token was released and ran');
+  assert.match(r.stdout, /done 1,/);
 });
 
 test('picas repair releases waiting tokens whose dependencies are done', async () => {

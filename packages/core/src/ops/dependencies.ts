@@ -70,7 +70,8 @@ export async function dependencyNodes(http: CouchHttp, ids: Iterable<string>, si
 export async function waitingDependentsOf(http: CouchHttp, id: string, signal?: AbortSignal): Promise<TokenDoc[]> {
   const res = await http.request<{ rows?: Array<{ doc?: TokenDoc | null }> }>({
     path: viewPath(http, 'waiting_by_dependency'),
-    query: { key: id, include_docs: true },
+    // conflicts: a completing pilot takes a released dependent only when it is a single leaf
+    query: { key: id, include_docs: true, conflicts: true },
     signal,
   });
   if (missingDesign(res.status, res.body)) return [];

@@ -13,7 +13,7 @@ import { checkDependencyGraph, outsideDependencies, withDependencyStates } from 
 import { dependenciesOf, tokenState, type TokenDoc } from '../token.js';
 import { dependencyNodes } from './dependencies.js';
 import { readToken, writable } from './read-token.js';
-import { settleWaiting, type SettleReport } from './release-dependents.js';
+import { emptySettleReport, mergeSettleReports, settleWaiting, type SettleReport } from './release-dependents.js';
 
 export interface DependencyPlan {
   docs: TokenDoc[];
@@ -48,7 +48,7 @@ export async function finishDependencies(couch: Couch, plan: DependencyPlan, opt
       if (res.status !== 409) throw http.errorFor(res, `marking token ${id} as depended on`);
     }
   }
-  const report: SettleReport = { released: [], blocked: [], waiting: 0 };
+  const report: SettleReport = emptySettleReport();
   for (let i = 0; i < plan.waiting.length; i += 500) {
     const keys = plan.waiting.slice(i, i + 500);
     const body = await http.expectOk<{ rows: Array<{ doc?: TokenDoc | null }> }>(
@@ -56,10 +56,7 @@ export async function finishDependencies(couch: Couch, plan: DependencyPlan, opt
       'reading the pushed tokens',
     );
     const docs = body.rows.flatMap((r) => (r.doc ? [r.doc] : []));
-    const part = await settleWaiting(http, docs, { actor: 'picas push', signal: options.signal });
-    report.released.push(...part.released);
-    report.blocked.push(...part.blocked);
-    report.waiting += part.waiting;
+    mergeSettleReports(report, await settleWaiting(http, docs, { actor: 'picas push', signal: options.signal }));
   }
   return report;
 }

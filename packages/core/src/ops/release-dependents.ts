@@ -9,6 +9,13 @@
  * On a 409 the token is read again and the decision made again, so two pilots releasing the same token is
  * harmless: the second finds it todo already and writes nothing.
  *
+ * Taking a released token: the completing pilot may ask for the dependents it releases (`take`). Such a token
+ * goes from waiting straight to locked by that pilot, in one write that is the release and the claim at once
+ * (claim.ts' claimBody on the released token: the same claim id, lease and `claimed_from`). A chain then
+ * costs one revision less per step, needs no view read to be found, and its next step runs where the
+ * previous one just wrote its files. As for claims, only a 201 is a win: a 202 at `w = n` is handed back as
+ * unconfirmed, for the pilot to settle (settle-claim.ts).
+ *
  * Who calls what: the pilot that completed a token with `has_dependents` calls releaseDependents (exit 0) or
  * blockDependents (final error) right away; pilots whose pool looks empty, the pilots' repair interval and
  * `picas repair` call sweepWaiting, which finds waiting tokens whose dependencies are all done (a pilot
@@ -16,9 +23,10 @@
  * `picas delete --force` calls blockDependents with the deletion as the reason.
  */
 import type { CouchHttp } from '../couch/http.js';
-import { blocked, dependenciesOf, released, tokenState, unblocked, type TokenDoc } from '../token.js';
+import { blocked, dependenciesOf, released, tokenState, unblocked, type ClaimInfo, type TokenDoc } from '../token.js';
+import { claimBody } from './claim.js';
 import { dependencyNodes, waitingDependentsOf, waitingTokens, type DependencyNode } from './dependencies.js';
-import { readToken, writable } from './read-token.js';
+import { hasConflicts, readToken, writable } from './read-token.js';
 
 export interface DependencyWriteOptions {
   /** write quorum, as for claims (ops/replicas claimWriteQuorum); undefined on a single node */
@@ -30,7 +38,12 @@ export interface DependencyWriteOptions {
 }
 
 export interface SettleReport {
+  /** released to todo, or taken (see `taken`) */
   released: string[];
+  /** released and claimed by the caller in the same write (201): the caller runs them */
+  taken: TokenDoc[];
+  /** released and claimed, but only accepted (202 at w = n): the caller settles them (settle-claim.ts) */
+  unconfirmed: Array<{ id: string; claimId: string }>;
   blocked: string[];
   /** tokens left waiting (some dependency still todo, locked or waiting) */
   waiting: number;
@@ -39,10 +52,12 @@ export interface SettleReport {
 /** writes in flight while settling many tokens */
 const WRITE_LANES = 8;
 
-const emptyReport = (): SettleReport => ({ released: [], blocked: [], waiting: 0 });
+export const emptySettleReport = (): SettleReport => ({ released: [], taken: [], unconfirmed: [], blocked: [], waiting: 0 });
 
-function merge(into: SettleReport, more: SettleReport): SettleReport {
+export function mergeSettleReports(into: SettleReport, more: SettleReport): SettleReport {
   into.released.push(...more.released);
+  into.taken.push(...more.taken);
+  into.unconfirmed.push(...more.unconfirmed);
   into.blocked.push(...more.blocked);
   into.waiting += more.waiting;
   return into;
@@ -72,29 +87,39 @@ export function decide(doc: Pick<TokenDoc, 'depends_on'>, nodes: ReadonlyMap<str
 
 /**
  * Writes `change` onto the token with its `_rev`; on a 409 re-reads and asks `change` again (it answers
- * undefined when nothing is to be done any more). True when this call wrote it.
+ * undefined when nothing is to be done any more). What this call wrote (with its new `_rev` and the status,
+ * 201 or 202), or undefined.
  */
-async function rewrite(http: CouchHttp, doc: TokenDoc, change: (doc: TokenDoc) => TokenDoc | undefined, options: DependencyWriteOptions): Promise<boolean> {
+async function rewrite(
+  http: CouchHttp,
+  doc: TokenDoc,
+  change: (doc: TokenDoc) => TokenDoc | undefined,
+  options: DependencyWriteOptions,
+): Promise<{ doc: TokenDoc; status: number } | undefined> {
   let current: TokenDoc | undefined = doc;
   for (let attempt = 0; attempt < 10 && current; attempt++) {
     const next = change(current);
-    if (!next) return false;
+    if (!next) return undefined;
     const body = writable(next);
     body._rev = current._rev;
-    const res = await http.request({ method: 'PUT', path: http.docPath(current._id), query: { w: options.w }, body, signal: options.signal });
-    if (res.status === 201 || res.status === 202) return true;
+    const res = await http.request<{ rev?: string }>({ method: 'PUT', path: http.docPath(current._id), query: { w: options.w }, body, signal: options.signal });
+    if (res.status === 201 || res.status === 202) return { doc: { ...body, _rev: res.body?.rev ?? body._rev }, status: res.status };
     if (res.status !== 409) throw http.errorFor(res, `writing token ${current._id}`);
     current = await readToken(http, current._id, { signal: options.signal });
   }
-  return false;
+  return undefined;
 }
 
 /**
  * Decides and writes for waiting tokens. `known` holds dependency states already known (e.g. the token just
  * completed, as done); the others are read in one go. Blocks spread to the blocked tokens' own dependents.
  */
-export async function settleWaiting(http: CouchHttp, docs: readonly TokenDoc[], options: DependencyWriteOptions & { known?: ReadonlyMap<string, DependencyNode> } = {}): Promise<SettleReport> {
-  const report = emptyReport();
+export async function settleWaiting(
+  http: CouchHttp,
+  docs: readonly TokenDoc[],
+  options: DependencyWriteOptions & { known?: ReadonlyMap<string, DependencyNode>; take?: TakeReleased } = {},
+): Promise<SettleReport> {
+  const report = emptySettleReport();
   const candidates = docs.filter((d) => tokenState(d) === 'waiting');
   if (candidates.length === 0) return report;
   const known = options.known ?? new Map<string, DependencyNode>();
@@ -109,14 +134,31 @@ export async function settleWaiting(http: CouchHttp, docs: readonly TokenDoc[], 
       return;
     }
     if (decision.kind === 'release') {
-      const wrote = await rewrite(http, doc, (cur) => (tokenState(cur) === 'waiting' ? released(cur, decision.message, nowMs(), options.actor) : undefined), options);
-      if (wrote) report.released.push(doc._id);
+      let claim: ClaimInfo | undefined;
+      let taking = false;
+      const wrote = await rewrite(
+        http,
+        doc,
+        (cur) => {
+          if (tokenState(cur) !== 'waiting') return undefined;
+          const next = released(cur, decision.message, nowMs(), options.actor);
+          // a split token (several leaves) is released for any pilot, never taken: only a single leaf is claimed.
+          // `take` is asked once per token: a write retried after a 409 keeps the same claim
+          taking = !hasConflicts(cur) && !!(claim ??= options.take?.(next));
+          return taking ? claimBody({ ...next, _rev: cur._rev }, claim!, false) : next;
+        },
+        options,
+      );
+      if (!wrote) return;
+      report.released.push(doc._id);
+      if (taking && wrote.status === 201) report.taken.push(wrote.doc);
+      else if (taking) report.unconfirmed.push({ id: doc._id, claimId: claim!.claimId });
       return;
     }
     const wrote = await rewrite(http, doc, (cur) => (tokenState(cur) === 'waiting' ? blocked(cur, decision.root, decision.reason, nowMs(), options.actor) : undefined), options);
     if (wrote) {
       report.blocked.push(doc._id);
-      if (doc.has_dependents) merge(report, await blockDependents(http, doc._id, decision.root, `dependency ${doc._id} is blocked by ${decision.root}`, options));
+      if (doc.has_dependents) mergeSettleReports(report, await blockDependents(http, doc._id, decision.root, `dependency ${doc._id} is blocked by ${decision.root}`, options));
     }
   };
   // a fan-out releases many tokens at once: a few writes in flight
@@ -128,8 +170,17 @@ export async function settleWaiting(http: CouchHttp, docs: readonly TokenDoc[], 
   return report;
 }
 
-/** The completing pilot, after `parent` was written as done: its dependents whose dependencies are all done become todo. */
-export async function releaseDependents(http: CouchHttp, parentId: string, options: DependencyWriteOptions = {}): Promise<SettleReport> {
+/**
+ * Asked for each token about to be released: the claim to write it with (the caller takes it and runs it),
+ * or undefined to release it to todo for any pilot.
+ */
+export type TakeReleased = (token: TokenDoc) => ClaimInfo | undefined;
+
+/**
+ * The completing pilot, after `parent` was written as done: its dependents whose dependencies are all done become
+ * todo, or, those that `take` asks for, locked by the caller.
+ */
+export async function releaseDependents(http: CouchHttp, parentId: string, options: DependencyWriteOptions & { take?: TakeReleased } = {}): Promise<SettleReport> {
   const dependents = await waitingDependentsOf(http, parentId, options.signal);
   return settleWaiting(http, dependents, { ...options, known: new Map([[parentId, { state: 'done', dependsOn: [] }]]) });
 }
@@ -139,7 +190,7 @@ export async function releaseDependents(http: CouchHttp, parentId: string, optio
  * `root`, and so do theirs, down the graph.
  */
 export async function blockDependents(http: CouchHttp, parentId: string, root: string, reason: string, options: DependencyWriteOptions = {}): Promise<SettleReport> {
-  const report = emptyReport();
+  const report = emptySettleReport();
   const queue: Array<{ id: string; reason: string }> = [{ id: parentId, reason }];
   const seen = new Set<string>([parentId]);
   const nowMs = () => (options.now ?? Date.now)();
@@ -192,15 +243,15 @@ export async function unblockDependents(http: CouchHttp, root: string, options: 
  * failed). Finds what a pilot killed between its completion and the release left behind.
  */
 export async function sweepWaiting(http: CouchHttp, options: DependencyWriteOptions & { limit?: number } = {}): Promise<SettleReport> {
-  const report = emptyReport();
+  const report = emptySettleReport();
   let batch: TokenDoc[] = [];
   for await (const doc of waitingTokens(http, 'waiting', { limit: options.limit, signal: options.signal })) {
     batch.push(doc);
     if (batch.length >= 500) {
-      merge(report, await settleWaiting(http, batch, options));
+      mergeSettleReports(report, await settleWaiting(http, batch, options));
       batch = [];
     }
   }
-  if (batch.length > 0) merge(report, await settleWaiting(http, batch, options));
+  if (batch.length > 0) mergeSettleReports(report, await settleWaiting(http, batch, options));
   return report;
 }
