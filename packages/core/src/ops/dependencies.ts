@@ -66,12 +66,16 @@ export async function dependencyNodes(http: CouchHttp, ids: Iterable<string>, si
   return out;
 }
 
-/** Waiting and blocked tokens that depend on `id`, with their documents. */
-export async function waitingDependentsOf(http: CouchHttp, id: string, signal?: AbortSignal): Promise<TokenDoc[]> {
+/**
+ * Waiting and blocked tokens that depend on `id`, with their documents (as they are now: the caller checks
+ * their state). `lazy`: the index as it stands (`update=lazy`), without waiting for it to take in the latest
+ * writes, which then happens in the background.
+ */
+export async function waitingDependentsOf(http: CouchHttp, id: string, signal?: AbortSignal, options: { lazy?: boolean } = {}): Promise<TokenDoc[]> {
   const res = await http.request<{ rows?: Array<{ doc?: TokenDoc | null }> }>({
     path: viewPath(http, 'waiting_by_dependency'),
     // conflicts: a completing pilot takes a released dependent only when it is a single leaf
-    query: { key: id, include_docs: true, conflicts: true },
+    query: { key: id, include_docs: true, conflicts: true, update: options.lazy ? 'lazy' : undefined },
     signal,
   });
   if (missingDesign(res.status, res.body)) return [];

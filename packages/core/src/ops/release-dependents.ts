@@ -181,7 +181,12 @@ export type TakeReleased = (token: TokenDoc) => ClaimInfo | undefined;
  * todo, or, those that `take` asks for, locked by the caller.
  */
 export async function releaseDependents(http: CouchHttp, parentId: string, options: DependencyWriteOptions & { take?: TakeReleased } = {}): Promise<SettleReport> {
-  const dependents = await waitingDependentsOf(http, parentId, options.signal);
+  // The index is read as it stands: waiting for it to take in every pilot's latest writes (two per token) cost
+  // more than the release itself on a busy server, and a token's dependents were indexed long before it ran.
+  // Listed with their documents as they are now, so a dependent released meanwhile is seen as such. When none
+  // is listed (the push was a moment ago, or they were released already), the index is brought up to date.
+  let dependents = await waitingDependentsOf(http, parentId, options.signal, { lazy: true });
+  if (!dependents.some((d) => tokenState(d) === 'waiting')) dependents = await waitingDependentsOf(http, parentId, options.signal);
   return settleWaiting(http, dependents, { ...options, known: new Map([[parentId, { state: 'done', dependsOn: [] }]]) });
 }
 
