@@ -731,14 +731,14 @@ export class Worker {
     };
   }
 
-  /** The dependents a completion took: queued like won claims; those only accepted (202) are settled later. */
+  /** The dependents a completion took: queued like won claims; those not won for sure (a 202, no clear answer) are settled later. */
   private adoptTaken(settled: SettleReport): void {
     for (const doc of settled.taken) {
       this.counts.claimed++;
       this.counts.taken++;
       this.queue.push(this.hold(doc, false));
     }
-    for (const c of settled.unconfirmed) this.unconfirmed.push({ ...c, atMs: Date.now(), tries: 0, answer: 'accepted' });
+    for (const c of settled.unconfirmed) this.unconfirmed.push({ ...c, atMs: Date.now(), tries: 0 });
     if (settled.taken.length > 0) this.wake?.();
   }
 

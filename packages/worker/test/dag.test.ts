@@ -213,6 +213,26 @@ test('a sweep that fails (the waiting view answers 500 under load) does not make
   assert.match(r.stdout, /done 1,/);
 });
 
+test('a take whose answer was lost (the server applied it, the connection dropped) is withdrawn and the dependent runs once', async () => {
+  const db = await dagDatabase('losttake');
+  const dir = tempDir();
+  const ledger = join(dir, 'ran.txt');
+  writeFileSync(join(dir, 'wf.yaml'), `- id: first\n  input: echo first >> '${ledger}'\n- id: second\n  depends_on: [first]\n  input: echo second >> '${ledger}'\n`);
+  await push(db, dir, 'wf.yaml');
+  // the first PUT of the dependent is the take (released and claimed at once): its answer never comes back
+  let puts = 0;
+  const proxy = await startProxy(db.config.url, { dropAnswer: (req) => req.method === 'PUT' && /\/second(\?|$)/.test(req.url ?? '') && ++puts === 1 });
+  const r = await worker(db, ['--worker-id', 'solo', '--slots', '1'], { env: { PICAS_URL: proxy.url } });
+  assert.equal(r.exitCode, 0, r.stderr.slice(-2000));
+  assert.ok(puts >= 1, 'the take was sent');
+  assert.deepEqual(readFileSync(ledger, 'utf8').trim().split('\n'), ['first', 'second'], 'each ran once, in order');
+  const second = await getToken(db.couch, 'second');
+  assert.equal(second.exit_code, 0);
+  assert.ok((second.events ?? []).some((e) => /got no clear answer .* withdrawn/.test(e.message ?? '')), `withdrawn, then claimed again: ${JSON.stringify(second.events)}`);
+  const summary = JSON.parse(r.stderr.split('\n').filter((l) => l.includes('"summary":true')).at(-1)!);
+  assert.equal(summary.unconfirmed.withdrawn, 1);
+});
+
 test('picas repair releases waiting tokens whose dependencies are done', async () => {
   const db = await dagDatabase('repair');
   const dir = tempDir();

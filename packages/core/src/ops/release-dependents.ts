@@ -23,6 +23,7 @@
  * `picas delete --force` calls blockDependents with the deletion as the reason.
  */
 import type { CouchHttp } from '../couch/http.js';
+import { isTransient } from '../couch/errors.js';
 import { blocked, dependenciesOf, released, tokenState, unblocked, type ClaimInfo, type TokenDoc } from '../token.js';
 import { claimBody } from './claim.js';
 import { dependencyNodes, waitingDependentsOf, waitingTokens, type DependencyNode } from './dependencies.js';
@@ -42,8 +43,11 @@ export interface SettleReport {
   released: string[];
   /** released and claimed by the caller in the same write (201): the caller runs them */
   taken: TokenDoc[];
-  /** released and claimed, but only accepted (202 at w = n): the caller settles them (settle-claim.ts) */
-  unconfirmed: Array<{ id: string; claimId: string }>;
+  /**
+   * released and claimed, but only accepted (202 at w = n), or with no clear answer (a timeout, a 5xx: it may have
+   * been applied): the caller settles them (settle-claim.ts)
+   */
+  unconfirmed: Array<{ id: string; claimId: string; answer: 'accepted' | 'none' }>;
   blocked: string[];
   /** tokens left waiting (some dependency still todo, locked or waiting) */
   waiting: number;
@@ -136,23 +140,31 @@ export async function settleWaiting(
     if (decision.kind === 'release') {
       let claim: ClaimInfo | undefined;
       let taking = false;
-      const wrote = await rewrite(
-        http,
-        doc,
-        (cur) => {
-          if (tokenState(cur) !== 'waiting') return undefined;
-          const next = released(cur, decision.message, nowMs(), options.actor);
-          // a split token (several leaves) is released for any pilot, never taken: only a single leaf is claimed.
-          // `take` is asked once per token: a write retried after a 409 keeps the same claim
-          taking = !hasConflicts(cur) && !!(claim ??= options.take?.(next));
-          return taking ? claimBody({ ...next, _rev: cur._rev }, claim!, false) : next;
-        },
-        options,
-      );
+      let wrote: Awaited<ReturnType<typeof rewrite>>;
+      try {
+        wrote = await rewrite(
+          http,
+          doc,
+          (cur) => {
+            if (tokenState(cur) !== 'waiting') return undefined;
+            const next = released(cur, decision.message, nowMs(), options.actor);
+            // a split token (several leaves) is released for any pilot, never taken: only a single leaf is claimed.
+            // `take` is asked once per token: a write retried after a 409 keeps the same claim
+            taking = !hasConflicts(cur) && !!(claim ??= options.take?.(next));
+            return taking ? claimBody({ ...next, _rev: cur._rev }, claim!, false) : next;
+          },
+          options,
+        );
+      } catch (err) {
+        // a take with no clear answer (a timeout, a 5xx) may have been applied: the caller settles it, as a claim
+        if (!taking || !isTransient(err)) throw err;
+        report.unconfirmed.push({ id: doc._id, claimId: claim!.claimId, answer: 'none' });
+        return;
+      }
       if (!wrote) return;
       report.released.push(doc._id);
       if (taking && wrote.status === 201) report.taken.push(wrote.doc);
-      else if (taking) report.unconfirmed.push({ id: doc._id, claimId: claim!.claimId });
+      else if (taking) report.unconfirmed.push({ id: doc._id, claimId: claim!.claimId, answer: 'accepted' });
       return;
     }
     const wrote = await rewrite(http, doc, (cur) => (tokenState(cur) === 'waiting' ? blocked(cur, decision.root, decision.reason, nowMs(), options.actor) : undefined), options);
