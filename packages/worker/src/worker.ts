@@ -710,19 +710,20 @@ export class Worker {
     if (kind === 'requeued') this.tally('requeued', log, `failed; back to todo for a retry (--max-scrub ${o.maxScrub})`, fields);
     else if (kind === 'done') this.tally('done', log, 'done', fields);
     else this.tally('failed', log, 'failed', fields);
-    // this token's slot is still held here (process(): a token with dependents that succeeded keeps it)
-    const settled = await this.deps.afterCompletion(written.doc, kind, log, kind === 'done' ? this.takeReleased(1) : undefined);
+    const settled = await this.deps.afterCompletion(written.doc, kind, log, kind === 'done' ? this.takeReleased() : undefined);
     if (settled) this.adoptTaken(settled);
   }
 
   /**
    * Which dependents released by a completion this pilot takes (locked by it in the release write): as many as
-   * it has free slots for (`ownSlots`: slots the completing token still holds), when it would claim now anyway (not stopping, under --max-tokens, the token fits the
-   * time budget). A chain then runs on, on this pilot, without a release write and a claim by some other pilot.
+   * it has free slots for, counting the slot the completing token still holds (process(): a token with
+   * dependents that succeeded keeps it until now), when it would claim now anyway (not stopping, under
+   * --max-tokens, the token fits the time budget). A chain then runs on, on this pilot, without a release
+   * write and a claim by some other pilot.
    */
-  private takeReleased(ownSlots: number): TakeReleased | undefined {
+  private takeReleased(): TakeReleased | undefined {
     const o = this.ctx.options;
-    let room = Math.min(o.slots - this.executing + ownSlots - this.queue.length, (o.maxTokens ?? Infinity) - this.counts.claimed);
+    let room = Math.min(o.slots - (this.executing - 1) - this.queue.length, (o.maxTokens ?? Infinity) - this.counts.claimed);
     if (room <= 0 || this.stopping) return undefined;
     return (token) => {
       if (room <= 0 || this.stopping || !this.budget.fits(token)) return undefined;

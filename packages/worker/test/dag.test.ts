@@ -169,14 +169,21 @@ test('a failing step blocks the merge (with an event naming it); picas retry unb
   assert.ok(tokens.get('m')!.started! >= tokens.get('b2')!.finished!);
 });
 
-test('a pilot killed -9 right after completing a parent: another pilot releases the dependents', async () => {
-  const db = await dagDatabase('killed');
+/**
+ * Pushes `workflow` and runs a pilot that SIGKILLs itself right after writing the first parent's result, before
+ * the release (the test-only hook): its dependents are left waiting.
+ */
+async function strandAfterCompletion(db: TestDatabase, workflow: string): Promise<void> {
   const dir = tempDir();
-  writeFileSync(join(dir, 'wf.yaml'), '- id: parent\n  input: echo parent\n- id: child_1\n  depends_on: [parent]\n  input: echo child 1\n- id: child_2\n  depends_on: [parent]\n  input: echo child 2\n');
+  writeFileSync(join(dir, 'wf.yaml'), workflow);
   await push(db, dir, 'wf.yaml');
-  // test-only hook: the pilot SIGKILLs itself after writing the parent's result, before the release
   const doomed = await worker(db, ['--worker-id', 'doomed'], { env: { PICAS_TEST_KILL_AFTER_COMPLETION: '1' } });
   assert.equal(doomed.signal, 'SIGKILL');
+}
+
+test('a pilot killed -9 right after completing a parent: another pilot releases the dependents', async () => {
+  const db = await dagDatabase('killed');
+  await strandAfterCompletion(db, '- id: parent\n  input: echo parent\n- id: child_1\n  depends_on: [parent]\n  input: echo child 1\n- id: child_2\n  depends_on: [parent]\n  input: echo child 2\n');
   const parent = await getToken(db.couch, 'parent');
   assert.equal(parent.exit_code, 0);
   assert.equal(parent.worker_id, 'doomed');
@@ -195,11 +202,7 @@ test('a pilot killed -9 right after completing a parent: another pilot releases 
 
 test('a sweep that fails (the waiting view answers 500 under load) does not make the pilot leave while tokens wait: it looks again', async () => {
   const db = await dagDatabase('sweepfail');
-  const dir = tempDir();
-  writeFileSync(join(dir, 'wf.yaml'), '- id: up\n  input: echo up\n- id: down\n  depends_on: [up]\n  input: echo down\n');
-  await push(db, dir, 'wf.yaml');
-  const doomed = await worker(db, ['--worker-id', 'doomed'], { env: { PICAS_TEST_KILL_AFTER_COMPLETION: '1' } });
-  assert.equal(doomed.signal, 'SIGKILL');
+  await strandAfterCompletion(db, '- id: up\n  input: echo up\n- id: down\n  depends_on: [up]\n  input: echo down\n');
   assert.equal((await getToken(db.couch, 'down')).lock, -1, 'stranded: still waiting');
   // the sweep's read of picas_deps/waiting fails three times, as a view read timing out on a loaded server does
   let refused = 0;
