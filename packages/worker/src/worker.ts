@@ -10,7 +10,7 @@
 import { mkdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backoffDelay, cpuTimeMs, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
+import { backoffDelay, cpuTimeMs, FailureStreak, jobIdFromEnv, sleep, UnreachableError, type Couch, type Logger, type RunResult, type TokenDoc } from '@picas/core';
 import { Claimer, emptyClaimStats, type ClaimRound } from '@picas/core/ops/claim';
 import { completeToken } from '@picas/core/ops/complete';
 import { CompletionBatcher } from '@picas/core/ops/complete-batch';
@@ -262,16 +262,15 @@ export class Worker {
 
   /** GET /db with retries (a pilot may start while CouchDB restarts); auth errors are fatal at once. */
   private async connect(): Promise<Replicas> {
-    const retryFor = this.ctx.options.retryFor;
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
+    const outage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs: this.ctx.options.retryFor });
+    for (;;) {
       try {
         return await readReplicas(this.http, { signal: this.stopController.signal });
       } catch (err) {
-        if (!(err instanceof UnreachableError) || Date.now() - started >= retryFor || this.stopping) throw err;
-        const delay = Math.min(backoffDelay(attempt, 500, 15_000), Math.max(0, retryFor - (Date.now() - started)));
-        this.log.warn({ err, attempt: attempt + 1, delay_ms: delay }, 'CouchDB unavailable, retrying');
-        await sleep(delay, this.stopController.signal);
+        const f = outage.fail();
+        if (!(err instanceof UnreachableError) || f.expired || this.stopping) throw err;
+        this.log.warn({ err, attempt: f.failures, delay_ms: f.delayMs }, 'CouchDB unavailable, retrying');
+        await sleep(f.delayMs, this.stopController.signal);
       }
     }
   }
@@ -283,14 +282,13 @@ export class Worker {
     /** claim rounds in a row that ended in 202s only: where /_membership is closed (a member account), many
      * in a row with no 201 at all is what a replica out of reach looks like */
     let acceptedInARow = 0;
-    let unavailableSince: number | undefined;
-    let unavailableAttempt = 0;
+    /** claims that found CouchDB unavailable, in a row */
+    const claimOutage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs: o.retryFor });
     let repairedBeforeExit = false;
     let unfitLogged = false;
     let waitLogged = false;
-    /** when the sweep of waiting tokens started failing (undefined: it did not) */
-    let sweepFailingSince: number | undefined;
-    let sweepFailures = 0;
+    /** sweeps of the waiting tokens that failed, in a row */
+    const sweepOutage = new FailureStreak({ baseMs: 1000, maxMs: 15_000, limitMs: o.retryFor });
     while (!this.stopping) {
       if (this.queue.length > 0 && this.executing < o.slots) {
         this.start(this.queue.shift()!);
@@ -330,10 +328,7 @@ export class Worker {
         }
         break;
       }
-      if (round.outcome !== 'unavailable') {
-        unavailableSince = undefined;
-        unavailableAttempt = 0;
-      }
+      if (round.outcome !== 'unavailable') claimOutage.succeed();
       if (round.outcome !== 'accepted') degraded = 0;
       if (round.outcome === 'won') acceptedInARow = 0;
       else if (round.outcome === 'accepted') acceptedInARow++;
@@ -374,13 +369,12 @@ export class Worker {
           break;
         }
         case 'unavailable': {
-          unavailableSince ??= Date.now();
-          if (Date.now() - unavailableSince >= o.retryFor && this.running.size === 0) {
+          const outage = claimOutage.fail();
+          if (outage.expired && this.running.size === 0) {
             throw new UnreachableError(`${round.error?.message ?? 'CouchDB unavailable'}; gave up after ${Math.round(o.retryFor / 1000)}s (--retry-for)`, { cause: round.error });
           }
-          const delay = backoffDelay(unavailableAttempt++, 500, 15_000);
-          this.log.warn({ err: round.error, delay_ms: delay }, 'CouchDB unavailable while claiming, retrying');
-          await sleep(delay, this.stopController.signal);
+          this.log.warn({ err: round.error, delay_ms: outage.delayMs }, 'CouchDB unavailable while claiming, retrying');
+          await sleep(outage.delayMs, this.stopController.signal);
           break;
         }
         case 'unfit':
@@ -416,16 +410,15 @@ export class Worker {
           if (!settled && !o.endless) {
             // the sweep failed (logged; a view read timed out under load, CouchDB away): tokens may still wait
             // for dependencies that are done. Leaving now could strand them: look again, for --retry-for at most
-            sweepFailingSince ??= Date.now();
-            if (Date.now() - sweepFailingSince < o.retryFor) {
-              await sleep(backoffDelay(sweepFailures++, 1000, 15_000), this.stopController.signal);
+            const outage = sweepOutage.fail();
+            if (!outage.expired) {
+              await sleep(outage.delayMs, this.stopController.signal);
               this.claimer.forget();
               break;
             }
-            this.log.warn({ failing_s: Math.round((Date.now() - sweepFailingSince) / 1000) }, 'the sweep of waiting tokens kept failing (--retry-for): leaving; picas repair, or any other pilot, releases what waits');
+            this.log.warn({ failing_s: Math.round(outage.failingMs / 1000) }, 'the sweep of waiting tokens kept failing (--retry-for): leaving; picas repair, or any other pilot, releases what waits');
           } else {
-            sweepFailingSince = undefined;
-            sweepFailures = 0;
+            sweepOutage.succeed();
           }
           if (settled && settled.released.length > 0) break;
           if (!o.endless && settled && settled.waiting > 0) {

@@ -18,6 +18,36 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
+/**
+ * Failures in a row of something retried for a limited time (`--retry-for`): each failure gives the wait
+ * before the next try (backoffDelay) and whether the streak has lasted the limit; a success ends it.
+ */
+export class FailureStreak {
+  private since: number | undefined;
+  private attempts = 0;
+
+  constructor(private readonly options: { baseMs: number; maxMs: number; limitMs: number; now?: () => number; random?: () => number }) {}
+
+  /**
+   * A failure: how long the streak has lasted, whether that is the limit, and the wait before the next try.
+   * Before the limit the wait ends at it at the latest; past it (a caller that keeps trying, e.g. while
+   * commands still run) it is the full backoff, never a busy loop.
+   */
+  fail(): { failures: number; delayMs: number; failingMs: number; expired: boolean } {
+    const now = (this.options.now ?? Date.now)();
+    this.since ??= now;
+    const failingMs = now - this.since;
+    const expired = failingMs >= this.options.limitMs;
+    const backoff = backoffDelay(this.attempts++, this.options.baseMs, this.options.maxMs, this.options.random);
+    return { failures: this.attempts, delayMs: expired ? backoff : Math.min(backoff, this.options.limitMs - failingMs), failingMs, expired };
+  }
+
+  succeed(): void {
+    this.since = undefined;
+    this.attempts = 0;
+  }
+}
+
 export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const { retries = 5, baseMs = 200, maxMs = 10_000, deadlineMs, isRetryable = isTransient } = opts;
   const started = Date.now();
