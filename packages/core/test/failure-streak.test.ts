@@ -22,3 +22,12 @@ test('a failure streak backs off, waits no longer than its limit, expires at it 
   now += 60_000;
   assert.deepEqual(streak.fail(), { failures: 1, delayMs: 500, failingMs: 0, expired: false }, 'a new streak starts from the first wait');
 });
+
+test('a streak started before its first attempt counts that attempt\'s time', () => {
+  let now = 1_000;
+  const streak = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs: 10_000, startedAt: now, now: () => now, random: () => 1 });
+  now += 9_800; // a first attempt that took 9.8 s to fail
+  assert.deepEqual(streak.fail(), { failures: 1, delayMs: 200, failingMs: 9_800, expired: false });
+  now += 200;
+  assert.deepEqual(streak.fail(), { failures: 2, delayMs: 1000, failingMs: 10_000, expired: true });
+});

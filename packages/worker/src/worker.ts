@@ -262,7 +262,7 @@ export class Worker {
 
   /** GET /db with retries (a pilot may start while CouchDB restarts); auth errors are fatal at once. */
   private async connect(): Promise<Replicas> {
-    const outage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs: this.ctx.options.retryFor });
+    const outage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs: this.ctx.options.retryFor, startedAt: Date.now() });
     for (;;) {
       try {
         return await readReplicas(this.http, { signal: this.stopController.signal });

@@ -19,14 +19,18 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
 }
 
 /**
- * Failures in a row of something retried for a limited time (`--retry-for`): each failure gives the wait
- * before the next try (backoffDelay) and whether the streak has lasted the limit; a success ends it.
+ * Failures in a row of something retried for a limited time (`--retry-for`, withRetry's `deadlineMs`): each
+ * failure gives the wait before the next try (backoffDelay) and whether the streak has lasted the limit; a
+ * success ends it.
  */
 export class FailureStreak {
   private since: number | undefined;
   private attempts = 0;
 
-  constructor(private readonly options: { baseMs: number; maxMs: number; limitMs: number; now?: () => number; random?: () => number }) {}
+  /** `startedAt`: count the first streak from then (before a first attempt, whose own time counts), not from its first failure */
+  constructor(private readonly options: { baseMs: number; maxMs: number; limitMs: number; startedAt?: number; now?: () => number; random?: () => number }) {
+    this.since = options.startedAt;
+  }
 
   /**
    * A failure: how long the streak has lasted, whether that is the limit, and the wait before the next try.
@@ -50,18 +54,15 @@ export class FailureStreak {
 
 export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const { retries = 5, baseMs = 200, maxMs = 10_000, deadlineMs, isRetryable = isTransient } = opts;
-  const started = Date.now();
+  const streak = new FailureStreak({ baseMs, maxMs, limitMs: deadlineMs ?? Infinity, startedAt: Date.now() });
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      const elapsed = Date.now() - started;
-      const outOfTime = deadlineMs !== undefined && elapsed >= deadlineMs;
-      if (attempt >= retries || outOfTime || !isRetryable(err) || opts.signal?.aborted) throw err;
-      let delay = backoffDelay(attempt, baseMs, maxMs);
-      if (deadlineMs !== undefined) delay = Math.max(0, Math.min(delay, deadlineMs - elapsed));
-      opts.onRetry?.(err, attempt + 1, delay);
-      await sleep(delay, opts.signal);
+      const failure = streak.fail();
+      if (attempt >= retries || failure.expired || !isRetryable(err) || opts.signal?.aborted) throw err;
+      opts.onRetry?.(err, attempt + 1, failure.delayMs);
+      await sleep(failure.delayMs, opts.signal);
     }
   }
 }
