@@ -8,7 +8,7 @@
  *   error message as the value: the failures table reads the newest few (descending, limit).
  * The states use PiCaS' view conditions (design-docs.ts), so the counts agree with Monitor.
  */
-import type { DesignDoc } from './design-docs.js';
+import type { DesignDoc } from './design-doc.js';
 
 export const DASHBOARD_DESIGN: DesignDoc = {
   _id: '_design/picas_dashboard',

@@ -12,7 +12,7 @@
  * - nodes: every token in a dependency relation; key = id, value = [state, depends_on, blocked_by.id or null]. Dependency states
  *   are read here (POST keys) and `picas graph` draws it.
  */
-import type { DesignDoc } from './design-docs.js';
+import type { DesignDoc } from './design-doc.js';
 
 /** The state of a token, in view code: the same conditions as tokenState() in token.ts. */
 const STATE_EXPRESSION = `(doc.lock == 0 && doc.done == 0) ? "todo"

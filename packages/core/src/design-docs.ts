@@ -2,6 +2,7 @@
  * The design documents. `_design/Monitor` is PiCaS' own, character for character, so that Python PiCaS
  * and picas can share a database. Our extra views live in `_design/picas`, never inside Monitor.
  */
+import type { DesignDoc } from './design-doc.js';
 import { DEPS_DESIGN } from './design-docs-deps.js';
 import { DASHBOARD_DESIGN } from './dashboard-design.js';
 
@@ -49,13 +50,6 @@ const overviewReduce = `function (key, values, rereduce) {
    return sum(values);
 }
 `;
-
-export interface DesignDoc {
-  _id: string;
-  _rev?: string;
-  language: 'javascript';
-  views: Record<string, { map: string; reduce?: string }>;
-}
 
 export const MONITOR_DESIGN: DesignDoc = {
   _id: '_design/Monitor',

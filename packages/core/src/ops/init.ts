@@ -4,7 +4,8 @@
  * design document (e.g. PiCaS' autopilot views) are kept; only ours are added or fixed.
  */
 import type { Couch } from '../couch/connection.js';
-import { DESIGN_DOCS, type DesignDoc } from '../design-docs.js';
+import type { DesignDoc } from '../design-doc.js';
+import { DESIGN_DOCS } from '../design-docs.js';
 import { AuthError, ConflictError } from '../errors.js';
 
 export interface DesignChange {
