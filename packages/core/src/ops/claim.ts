@@ -4,7 +4,7 @@
  * 1. Read a window of candidates from `_design/picas_claim/_view/todo_by_priority`, whose values are the tokens
  *    (plus locked tokens whose lease expired, from `locked_by_lease`, when reclaiming): at the
  *    head, or, once other pilots' claims get in the way, from a random key in the top priority group
- *    (claim-spread.ts).
+ *    (claim-spread.ts; the reading itself is claim-candidates.ts).
  * 2. Try them in random order within each priority, checking each on the document we got (view rows can
  *    be stale): a token, todo (or an expired lease), and a single leaf (no `_conflicts`).
  * 3. PUT the locked document with exactly the `_rev` we read, a body unique to this claim (`claim_id` =
@@ -20,14 +20,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CouchHttp } from '../couch/http.js';
-import { NotFoundError, UnreachableError } from '../errors.js';
+import { UnreachableError } from '../errors.js';
 import { leaseExpired, lockedBy, scrubbed, type ClaimInfo, type TokenDoc } from '../token.js';
 import { hasConflicts, writable } from './read-token.js';
-import { ClaimSpread, type WindowPlan } from './claim-spread.js';
+import { ClaimSpread } from './claim-spread.js';
+import { CandidateReader, type Candidate } from './claim-candidates.js';
+import { ClaimLatency, emptyClaimStats, type ClaimStats } from './claim-stats.js';
 import type { UnconfirmedClaim } from './settle-claim.js';
 
-export const TODO_VIEW = '_design/picas_claim/_view/todo_by_priority';
-export const LEASE_VIEW = '_design/picas/_view/locked_by_lease';
+/** the claimer's counters, where the pilot imports them with the Claimer */
+export { emptyClaimStats, type ClaimStats } from './claim-stats.js';
 
 export interface ClaimerOptions {
   http: CouchHttp;
@@ -86,29 +88,6 @@ export interface ClaimRound {
   retryAfterMs?: number;
 }
 
-export interface ClaimStats {
-  viewReads: number;
-  /** reads from a random key (see claim-spread.ts) */
-  spreadReads: number;
-  attempts: number;
-  won: number;
-  reclaimed: number;
-  conflicts: number;
-  accepted: number;
-  errors: number;
-  staleRows: number;
-  conflictedSkipped: number;
-}
-
-export function emptyClaimStats(): ClaimStats {
-  return { viewReads: 0, spreadReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 };
-}
-
-interface Candidate {
-  doc: TokenDoc;
-  expired: boolean;
-}
-
 type Claimability = 'todo' | 'expired' | 'stale' | 'conflicted';
 
 /** Whether the document we read (not the view row) can be claimed. */
@@ -158,13 +137,10 @@ export async function claimDocument(http: CouchHttp, doc: TokenDoc, claim: Claim
 
 export class Claimer {
   readonly stats: ClaimStats = emptyClaimStats();
-  /** wall time of each claim round that won, in ms (bounded), for the benchmark's p50/p99 */
-  private readonly latenciesMs: number[] = [];
+  private readonly latencies = new ClaimLatency();
   private cached: Candidate[] = [];
   /** when the cached window was read */
   private cachedAt = 0;
-  /** when the last window was read */
-  private windowAt = 0;
   /** claim rounds in a row that lost every candidate to other pilots */
   private contendedInARow = 0;
   /**
@@ -175,19 +151,17 @@ export class Claimer {
   private readonly recentlyWon = new Map<string, string | undefined>();
   /** claims answered 202: not run, to be settled once replication had time (settle-claim.ts) */
   private unconfirmed: UnconfirmedClaim[] = [];
-  private nextExpiredCheck = 0;
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly spread: ClaimSpread;
-  /** todo tokens in the pool at the last read (the view's total_rows) */
-  private todoRows?: number;
-  /** false once the todo view turned out to be the older one, whose rows carry no token */
-  private todoDocsInView = true;
+  private readonly candidates: CandidateReader;
 
   constructor(private readonly options: ClaimerOptions) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.spread = new ClaimSpread({ enabled: options.spread ?? true, headEveryMs: 2000, random: this.random, now: this.now });
+    const { http, reclaimExpired, expiredCheckMs } = options;
+    this.candidates = new CandidateReader({ http, reclaimExpired, expiredCheckMs, spread: this.spread, stats: this.stats, random: this.random, now: this.now });
   }
 
   /** A new claim's identity: unique per claim, so two claimants never write identical revisions. */
@@ -198,9 +172,7 @@ export class Claimer {
 
   /** Claim latency percentiles (ms) over the rounds that won. */
   latency(): { n: number; p50: number; p99: number } {
-    const sorted = [...this.latenciesMs].sort((a, b) => a - b);
-    const at = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 10) / 10 : 0);
-    return { n: sorted.length, p50: at(0.5), p99: at(0.99) };
+    return this.latencies.percentiles();
   }
 
   /** The claims answered 202 since the last call (the caller settles them). */
@@ -219,7 +191,7 @@ export class Claimer {
    */
   async claim(options: { max?: number; accept?: (doc: TokenDoc) => boolean; signal?: AbortSignal } = {}): Promise<ClaimRound> {
     // among competing pilots, a bulk claim takes a fair share of what is left
-    const share = this.spread.crowded ? fairShare(this.todoRows) : Infinity;
+    const share = this.spread.crowded ? fairShare(this.candidates.todoRows) : Infinity;
     const max = this.options.bulkAllowed ? Math.max(1, Math.min(options.max ?? 1, share)) : 1;
     const startedMs = performance.now();
     let unfitExample: TokenDoc | undefined;
@@ -234,7 +206,7 @@ export class Claimer {
         if (reads >= (crowded ? 2 : 5)) return { outcome: 'contended', won: [], retryAfterMs: contendedBackoffMs(++this.contendedInARow, this.random) };
         reads++;
         try {
-          candidates = await this.readWindow(limit, options.signal);
+          candidates = await this.candidates.read(limit, options.signal);
         } catch (err) {
           if (err instanceof UnreachableError) return { outcome: 'unavailable', won: [], error: err };
           throw err;
@@ -288,9 +260,9 @@ export class Claimer {
         // an uncontended window is kept for the next claim (saves a view read per token); a contended one is stale
         if (!contended) {
           this.cached = candidates;
-          this.cachedAt = this.windowAt;
+          this.cachedAt = this.candidates.readAt;
         }
-        if (this.latenciesMs.length < 100_000) this.latenciesMs.push(performance.now() - startedMs);
+        this.latencies.record(performance.now() - startedMs);
         this.contendedInARow = 0;
         return { outcome: 'won', won: result.won };
       }
@@ -369,74 +341,6 @@ export class Claimer {
     return { won, conflicts, accepted, error };
   }
 
-  /** Reads candidates: expired leases (when due) and the todo window, shuffled within each priority. */
-  private async readWindow(limit: number, signal?: AbortSignal): Promise<Candidate[]> {
-    const nowMs = this.now();
-    this.windowAt = nowMs;
-    const todo = await this.readTodo(limit, signal);
-    let expired: Array<{ key: unknown; doc?: TokenDoc }> = [];
-    if (this.options.reclaimExpired && (todo.length === 0 || nowMs >= this.nextExpiredCheck)) {
-      this.nextExpiredCheck = nowMs + (this.options.expiredCheckMs ?? 30_000);
-      expired = (await this.readView(LEASE_VIEW, { endkey: Math.floor(nowMs / 1000), limit }, signal)).rows;
-    }
-    const out: Candidate[] = [];
-    for (const row of shuffle(expired, this.random)) if (row.doc) out.push({ doc: row.doc, expired: true });
-    for (const group of groupByPriority(todo)) for (const row of shuffle(group, this.random)) if (row.doc) out.push({ doc: row.doc, expired: false });
-    return out;
-  }
-
-  /**
-   * The todo window where the spread plan puts it. When the top priority group must be looked at first (a
-   * pilot's first read, and the regular look at the head), that look reads keys only: pilots started
-   * together would otherwise all claim from the same head window. A jump also needs its run's last row,
-   * and while the claimer spreads it learns the runs after it (one key per round, see claim-spread.ts). A
-   * jump past the end of its run jumps again, once.
-   */
-  private async readTodo(limit: number, signal?: AbortSignal) {
-    const read = async (plan: WindowPlan, query: Record<string, unknown> = {}) => {
-      const r = await this.readView(TODO_VIEW, { ...planQuery(plan), ...query }, signal);
-      if (plan.kind === 'jump') this.stats.spreadReads++;
-      this.todoRows = r.total_rows;
-      return { ...r, found: this.spread.observe(plan, r.rows) };
-    };
-    for (let tries = 0; ; tries++) {
-      if (this.spread.needsProbe()) {
-        const probe = await read({ kind: 'head', limit }, { include_docs: false, conflicts: undefined });
-        if (probe.rows.length === 0) return [];
-      }
-      const learn = this.spread.learnQuery();
-      if (learn) this.spread.observeLearned(learn, (await this.readView(TODO_VIEW, { ...learn.query, conflicts: undefined }, signal)).rows);
-      const plan = this.spread.plan(limit);
-      const window = await read(plan);
-      if (window.found) return window.rows;
-      if (tries > 0) return (await read({ kind: 'head', limit })).rows;
-    }
-  }
-
-  private async readView(view: string, query: Record<string, unknown>, signal?: AbortSignal): Promise<{ rows: Array<{ key: unknown; id: string; doc?: TokenDoc }>; total_rows?: number }> {
-    const http = this.options.http;
-    // todo_by_priority holds each token as its value (see design-docs.ts): no include_docs needed, unless
-    // the database still has the older view (emitting null) because `picas init` has not been run since
-    const docsInView = view === TODO_VIEW && this.todoDocsInView && query.include_docs !== false;
-    this.stats.viewReads++;
-    const res = await http.request<{ total_rows?: number; rows?: Array<{ key: unknown; id: string; value?: unknown; doc?: TokenDoc }> }>({
-      path: http.dbPath(`/${view}`),
-      query: { include_docs: true, conflicts: true, reduce: undefined, ...query, ...(docsInView ? { include_docs: undefined, conflicts: undefined } : {}) } as Record<string, string | number | boolean | undefined>,
-      signal,
-    });
-    if (res.status >= 500 || res.status === 429) throw http.errorFor(res, `reading ${view}`);
-    if (res.status === 404 && (res.body as { reason?: string })?.reason !== 'Database does not exist.') {
-      throw new NotFoundError(`database '${http.db}' has no ${view.split('/_view/')[0]} views (missing ${view}): run picas init`);
-    }
-    if (res.status !== 200) throw http.errorFor(res, `reading ${view}`);
-    const rows = res.body.rows ?? [];
-    if (!docsInView) return { rows, total_rows: res.body.total_rows };
-    if (rows.some((r) => r.value === null || typeof r.value !== 'object')) {
-      this.todoDocsInView = false;
-      return this.readView(view, query, signal);
-    }
-    return { rows: rows.map((r) => ({ key: r.key, id: r.id, doc: r.value as TokenDoc })), total_rows: res.body.total_rows };
-  }
 }
 
 /**
@@ -461,30 +365,3 @@ export function fairShare(todo: number | undefined): number {
   return todo === undefined ? Infinity : Math.max(1, Math.floor(todo / 32));
 }
 
-function planQuery(plan: WindowPlan): Record<string, unknown> {
-  if (plan.kind === 'head') return { limit: plan.limit };
-  return { limit: plan.limit, startkey: plan.startkey, startkey_docid: plan.startkeyDocId, endkey: [plan.top, {}] };
-}
-
-function groupByPriority<T extends { key: unknown }>(rows: T[]): T[][] {
-  const groups: T[][] = [];
-  let last: unknown = Symbol('none');
-  for (const row of rows) {
-    const p = Array.isArray(row.key) ? row.key[0] : row.key;
-    if (p !== last || groups.length === 0) {
-      groups.push([]);
-      last = p;
-    }
-    groups[groups.length - 1]!.push(row);
-  }
-  return groups;
-}
-
-function shuffle<T>(items: T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
