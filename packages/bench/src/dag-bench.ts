@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { fmt } from './number-format.js';
 
 export interface DagBenchDeps {
   /** a CouchDB request on the bench server: path below the server root */
@@ -102,7 +103,6 @@ export async function dagBench(deps: DagBenchDeps, options: { chains: number; le
   return { chains, length, pilots, independent, chained, ratio: chained.tokensPerSec / independent.tokensPerSec };
 }
 
-const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 /** The bench targets of the DAG row. */
 export function dagTargets(r: DagBenchResult): Array<{ target: string; value: string; ok: boolean; hard: boolean }> {

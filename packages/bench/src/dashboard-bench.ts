@@ -15,6 +15,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { DESIGN_DOCS, newToken } from '@picas/core';
+import { stopChild } from './child-stop.js';
 
 export interface DashboardBenchHttp {
   call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }>;
@@ -82,15 +83,6 @@ async function countingProxy(target: string): Promise<{ url: string; viewReads: 
         for (const s of sockets) s.destroy();
       }),
   };
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  });
 }
 
 async function startDashboard(cliBin: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
@@ -238,9 +230,9 @@ export async function dashboardBench(o: DashboardBenchOptions): Promise<Dashboar
       changeToPageMs: { median: sorted[Math.floor(sorted.length / 2)] ?? NaN, max: sorted.at(-1) ?? NaN, samples: sorted.length },
     };
   } finally {
-    for (const p of pilots) await stop(p);
+    for (const p of pilots) await stopChild(p);
     await browser?.close();
-    await stop(dashboard.child);
+    await stopChild(dashboard.child);
     await proxy.close();
     await http.call('DELETE', `/${db}`);
   }

@@ -6,6 +6,7 @@
 import { execa } from 'execa';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fmt } from './number-format.js';
 
 export interface ManyClaimersRow {
   pilots: number;
@@ -77,7 +78,6 @@ export async function manyClaimers(deps: ManyClaimersDeps, sizes: Array<{ pilots
 }
 
 export function manyClaimersMarkdown(rows: ManyClaimersRow[]): string {
-  const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
   return [
     '| light pilots (processes) | tokens | tokens/s | 409s/claim | requests/token | server CPU ms/token | claim p99 ms |',
     '|---|---|---|---|---|---|---|',

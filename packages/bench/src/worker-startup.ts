@@ -13,16 +13,16 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import { DESIGN_DOCS } from '@picas/core';
-import { resolveWorkerCommand } from '@picas/launch/worker-command';
+import { root, workerCommand } from './bench-paths.js';
+import { fmt } from './number-format.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const bundleFile = join(root, 'dist', 'picas-worker.mjs');
 // the multi-file start exactly as the launchers make it: node <pilot flags> .../packages/worker/dist/src/bin.js
-const installed = resolveWorkerCommand({ env: {} });
+const installed = workerCommand;
 const WORKER_NODE_FLAGS = installed.args.slice(0, -1);
 const multiFile = installed.args[installed.args.length - 1]!;
 
@@ -121,7 +121,6 @@ export async function measureWorkerStartup(target: Target, options: { runs: numb
   }
 }
 
-const fmt = (n: number | undefined, digits = 1) => (n !== undefined && Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 export function renderWorkerStartup(r: WorkerStartupResult | undefined): string {
   if (!r) return '';

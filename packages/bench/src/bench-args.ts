@@ -1,0 +1,46 @@
+/** The bench's command line. */
+import { join, resolve } from 'node:path';
+import { root } from './bench-paths.js';
+
+export interface Args {
+  quick: boolean;
+  url?: string;
+  /** which servers to measure: the embedded one, and a real CouchDB (../shared/couchdb or --url) */
+  servers: Set<'embedded' | 'couchdb'>;
+  couchdbPort?: number;
+  username?: string;
+  password?: string;
+  out: string;
+  /** `--scale`: the large-pool bench (scale.ts), instead of the default run */
+  scale?: boolean;
+  scaleTokens?: number;
+  scaleDrain?: number;
+}
+
+export function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, out: join(root, 'bench'), servers: new Set(['embedded', 'couchdb']) };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--url') args.url = argv[++i];
+    else if (a === '--out') args.out = resolve(argv[++i]!);
+    else if (a === '--only') args.servers = new Set([argv[++i] as 'embedded' | 'couchdb']);
+    else if (a === '--couchdb-port') args.couchdbPort = Number(argv[++i]);
+    else if (a === '--scale') args.scale = true;
+    else if (a === '--scale-tokens') args.scaleTokens = positiveInt(a, argv[++i]);
+    else if (a === '--scale-drain') args.scaleDrain = positiveInt(a, argv[++i]);
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run bench [-- --quick | --scale [--scale-tokens N] [--scale-drain N]] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  args.username = process.env.PICAS_USERNAME;
+  args.password = process.env.PICAS_PASSWORD;
+  return args;
+}
+
+export function positiveInt(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a whole number above 0, not ${value ?? 'nothing'}`);
+  return n;
+}
