@@ -81,7 +81,7 @@ export const TOKEN_STATE_JS = `function tokenState(doc) {
  * every update run (each claim's view read, with many pilots) recompiles that design doc's map functions in
  * couchjs and feeds every changed token through all of them. With only this view there, a pilot's reads
  * index one small function; the other views catch up in larger, cheaper runs when they are read (leases,
- * status, repair). Measured on CouchDB 3.5 (bench, README): about 1 ms of server CPU per token revision less.
+ * status, repair). Measured on CouchDB 3.5 (bench, docs/performance.md): about 1 ms of server CPU per token revision less.
  * - todo_by_priority: claimable tokens, key [-priority, created] so the highest priority, then the oldest,
  *   come first. Tokens carrying conflicts are left out: they are not claimable until repaired. The value is
  *   the token itself, so a claim reads its candidates without `include_docs` (on CouchDB, `include_docs`

@@ -4,7 +4,7 @@
  *
  * PiCaS fields: _id, type="token", lock, done, hostname, scrub_count, input, exit_code, output, error[],
  *   _attachments (logs_<id>.out / logs_<id>.err), and a job-id field (slurm_job_id, pbs_job_id, ...).
- * picas additions (documented in the README):
+ * picas additions (documented in docs/cli.md, Token fields):
  *   priority          higher is claimed first (default 0)
  *   expected_seconds  how long the token is expected to run, for the pilot's time budget
  *   created           epoch seconds when pushed
