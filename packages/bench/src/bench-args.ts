@@ -15,10 +15,15 @@ export interface Args {
   scale?: boolean;
   scaleTokens?: number;
   scaleDrain?: number;
+  /** `--vs-worker PATH`: this checkout's picas-worker against another build's, alternated (worker-vs.ts) */
+  vsWorker?: string;
+  vsRounds: number;
+  vsPilots: number[];
+  vsTokens?: number;
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, out: join(root, 'bench'), servers: new Set(['embedded', 'couchdb']) };
+  const args: Args = { quick: false, out: join(root, 'bench'), servers: new Set(['embedded', 'couchdb']), vsRounds: 3, vsPilots: [4, 16] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
@@ -29,8 +34,12 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--scale') args.scale = true;
     else if (a === '--scale-tokens') args.scaleTokens = positiveInt(a, argv[++i]);
     else if (a === '--scale-drain') args.scaleDrain = positiveInt(a, argv[++i]);
+    else if (a === '--vs-worker') args.vsWorker = argv[++i];
+    else if (a === '--rounds') args.vsRounds = positiveInt(a, argv[++i]);
+    else if (a === '--pilots') args.vsPilots = (argv[++i] ?? '').split(',').map((n) => positiveInt(a, n));
+    else if (a === '--tokens') args.vsTokens = positiveInt(a, argv[++i]);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick | --scale [--scale-tokens N] [--scale-drain N]] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
+      process.stdout.write('usage: npm run bench [-- --quick | --scale [--scale-tokens N] [--scale-drain N]] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n       npm run bench -- --vs-worker OTHER/packages/worker/dist/src/bin.js [--rounds 3] [--pilots 4,16] [--tokens 2000] [--only couchdb]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }

@@ -69,8 +69,16 @@ function cpuSince(server: Server, start: ServerCpu): ServerCpu {
   return { total: now.total - start.total, beam: now.beam - start.beam, js: now.js - start.js };
 }
 
-export async function endToEnd(server: Server, http: Http, work: string, name: string, tokens: number, procs: number, workerArgs: string[]): Promise<E2EResult> {
-  const db = `bench_e2e_${name.replace(/[^a-z0-9]+/g, '_')}`;
+/** How a pilot is started: this checkout's, by default; `--vs-worker` runs another build beside it (worker-vs.ts). */
+export interface PilotCommand {
+  file: string;
+  args: (workerArgs: string[]) => string[];
+}
+
+const thisCheckout: PilotCommand = { file: workerCommand.file, args: workerStart };
+
+export async function endToEnd(server: Server, http: Http, work: string, name: string, tokens: number, procs: number, workerArgs: string[], pilot: PilotCommand = thisCheckout): Promise<E2EResult> {
+  const db = `bench_e2e_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
   await createDb(http, db, true);
   // build the views once, before the clock starts (as `picas init` does)
   await http.call('GET', `/${db}/_design/picas_claim/_view/todo_by_priority?limit=1`);
@@ -85,7 +93,7 @@ export async function endToEnd(server: Server, http: Http, work: string, name: s
   const push = await execa(process.execPath, [cliBin, 'push', file], { env, reject: false });
   if (push.exitCode !== 0) throw new Error(`push failed: ${push.stderr}`);
   const runs = await Promise.all(
-    Array.from({ length: procs }, () => execa(workerCommand.file, workerStart(workerArgs), { env: { ...env, PICAS_LOG_LEVEL: 'info' }, reject: false, timeout: 900_000 })),
+    Array.from({ length: procs }, () => execa(pilot.file, pilot.args(workerArgs), { env: { ...env, PICAS_LOG_LEVEL: 'info' }, reject: false, timeout: 900_000 })),
   );
   const seconds = (performance.now() - started) / 1000;
   const serverCpu = cpuSince(server, serverCpuAtStart);

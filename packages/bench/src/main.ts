@@ -24,11 +24,14 @@ import { cliBin, workerCommand, workerStart } from './bench-paths.js';
 import { renderAll, writeResults } from './bench-report.js';
 import { realCouchDB, startServer } from './bench-server.js';
 import { measure } from './measure.js';
+import { Http } from './bench-http.js';
+import { workerVs, workerVsMarkdown } from './worker-vs.js';
 import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.scale) return scaleMain(args);
+  if (args.vsWorker) return vsMain(args);
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const runs: any[] = [];
   try {
@@ -74,6 +77,34 @@ async function scaleMain(args: Args) {
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'results-scale.json'), JSON.stringify({ date: new Date().toISOString(), results }, null, 2) + '\n');
   writeFileSync(join(args.out, 'results-scale.md'), md + '\n');
+}
+
+/** `--vs-worker` (worker-vs.ts), on each chosen server, written to results-vs-worker.md. */
+async function vsMain(args: Args) {
+  const options = { other: args.vsWorker!, rounds: args.vsRounds, pilots: args.vsPilots, tokens: args.vsTokens ?? (args.quick ? 200 : 2000) };
+  const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
+  const tables: string[] = [];
+  try {
+    for (const kind of ['embedded', 'couchdb'] as const) {
+      if (!args.servers.has(kind)) continue;
+      const server = kind === 'embedded' ? await startServer() : await realCouchDB(args);
+      if (!server) continue;
+      const http = new Http(server.url, server.username, server.password);
+      try {
+        process.stderr.write(`this picas-worker vs ${options.other} on ${server.label}\n`);
+        tables.push(workerVsMarkdown(await workerVs(server, http, work, options, (l) => process.stderr.write(l + '\n')), options, server.label));
+      } finally {
+        await http.agent.close();
+        await server.stop();
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const md = tables.join('\n\n');
+  process.stdout.write(md + '\n');
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'results-vs-worker.md'), md + '\n');
 }
 
 main().catch((err) => {
