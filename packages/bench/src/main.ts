@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { cpuTimeMs, DESIGN_DOCS, newToken, type TokenDoc } from '@picas/core';
+import { cpuTimeMs, DESIGN_DOCS, isLoopbackHost, newToken, type TokenDoc } from '@picas/core';
 import { textTokenHash } from '@picas/core/token-text-stream';
 import { resolveWorkerCommand } from '@picas/launch/worker-command';
 import { runPicasBaseline } from './picas-baseline.js';
@@ -604,7 +604,7 @@ async function realCouchDB(args: Args): Promise<Server | undefined> {
   if (args.url) {
     const url = new URL(args.url);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-    const pid = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) ? findBeamPid(port) : undefined;
+    const pid = isLoopbackHost(url.hostname) ? findBeamPid(port) : undefined;
     return { kind: 'couchdb', label: `CouchDB at ${url.host}${pid ? '' : ' (its CPU is not on this machine)'}`, url: args.url.replace(/\/+$/, ''), username: args.username, password: args.password, cpu: () => (pid ? beamCpu(pid) : noCpu()), stop: async () => {} };
   }
   const script = couchdbScript(root);

@@ -14,4 +14,5 @@ export * from './process-info.js';
 export * from './fernet.js';
 export * from './picas-config-file.js';
 export * from './pilot.js';
+export * from './loopback.js';
 export * from './dashboard-design.js';
