@@ -2,6 +2,8 @@ export * from './errors.js';
 export * from './job-state.js';
 export * from './retry-after.js';
 export * from './auth.js';
+export * from './job-model.js';
+export * from './firecrest-transport.js';
 export * from './client.js';
 export * from './config.js';
 export * from './pilot-state.js';
