@@ -6,4 +6,4 @@ export * from './job-model.js';
 export * from './firecrest-transport.js';
 export * from './client.js';
 export * from './config.js';
-export * from './pilot-state.js';
+export * from './submitted-pilots.js';
