@@ -80,13 +80,14 @@ export function firecrestJobState(state: JobState | 'NOT_FOUND'): PilotJobState 
 }
 
 /**
- * A local picas-worker process: running until it exits; then completed (exit 0), cancelled (stopped by the
- * launcher and ended by its signal, or by the worker's 128+signal exit codes), else failed.
+ * A local picas-worker process: running until it exits. Told to stop, it is cancelled when it ends as a
+ * stopped worker does (exit 0 after a handled SIGTERM, 128+signal, or killed by a signal). Otherwise
+ * exit 0 is completed, anything else failed.
  */
 export function localWorkerState(exit: WorkerExit | undefined, stopRequested: boolean): PilotJobState {
   if (!exit) return 'running';
   if (exit.startError) return 'failed';
-  if (exit.exitCode === 0) return 'completed';
-  const endedBySignal = exit.signal !== undefined || exit.exitCode === 130 || exit.exitCode === 143;
-  return stopRequested && endedBySignal ? 'cancelled' : 'failed';
+  const endedAsStopped = exit.exitCode === 0 || exit.signal !== undefined || exit.exitCode === 130 || exit.exitCode === 143;
+  if (stopRequested && endedAsStopped) return 'cancelled';
+  return exit.exitCode === 0 ? 'completed' : 'failed';
 }

@@ -66,7 +66,8 @@ test('localWorkerState: running until it exits; completed, cancelled by the laun
   assert.equal(localWorkerState(undefined, false), 'running');
   assert.equal(localWorkerState(undefined, true), 'running');
   assert.equal(localWorkerState({ index: 1, exitCode: 0, ok: true }, false), 'completed');
-  assert.equal(localWorkerState({ index: 1, exitCode: 0, ok: true }, true), 'completed');
+  // a worker exits 0 after a handled SIGTERM
+  assert.equal(localWorkerState({ index: 1, exitCode: 0, ok: true }, true), 'cancelled');
   assert.equal(localWorkerState({ index: 1, exitCode: 143, ok: false }, true), 'cancelled');
   assert.equal(localWorkerState({ index: 1, exitCode: 130, ok: false }, true), 'cancelled');
   assert.equal(localWorkerState({ index: 1, signal: 'SIGKILL', ok: false }, true), 'cancelled');
