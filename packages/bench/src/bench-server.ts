@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { cpuTimeMs } from '@picas/core';
+import { cpuTimeMs, isLoopbackHost } from '@picas/core';
 import type { Args } from './bench-args.js';
 import { Http } from './bench-http.js';
 import { root } from './bench-paths.js';
@@ -53,7 +53,7 @@ export async function realCouchDB(args: Args): Promise<Server | undefined> {
   if (args.url) {
     const url = new URL(args.url);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-    const pid = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) ? findBeamPid(port) : undefined;
+    const pid = isLoopbackHost(url.hostname) ? findBeamPid(port) : undefined;
     return { kind: 'couchdb', label: `CouchDB at ${url.host}${pid ? '' : ' (its CPU is not on this machine)'}`, url: args.url.replace(/\/+$/, ''), username: args.username, password: args.password, cpu: () => (pid ? beamCpu(pid) : noCpu()), stop: async () => {} };
   }
   const script = couchdbScript(root);

@@ -15,4 +15,5 @@ export * from './process-info.js';
 export * from './fernet.js';
 export * from './picas-config-file.js';
 export * from './pilot.js';
+export * from './loopback.js';
 export * from './dashboard-design.js';

@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { redactText, type ConnectionConfig, type Logger } from '@picas/core';
+import { isLoopbackHost, redactText, type ConnectionConfig, type Logger } from '@picas/core';
 import { Board, type BoardUpdate } from './board.js';
 import { ChangesFeed } from './changes-feed.js';
 
@@ -46,10 +46,8 @@ interface StaticFile {
   body: Buffer;
 }
 
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
+// the one loopback rule lives in core; re-exported because this package offered it first
+export { isLoopbackHost };
 
 /** The CouchDB address as the browser may see it: no user, no password. */
 export function publicCouchUrl(url: string): string {

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { UsageError } from '@picas/core';
-import { addPilots, loadFirecrestConfig, readPilots, resolveFirecrestConfig, updatePilots, writePilots, type PilotRecord } from '../src/index.js';
+import { addPilots, loadFirecrestConfig, readPilots, resolveFirecrestConfig, updatePilots, writePilots, type SubmittedPilot } from '../src/index.js';
 import { scratchDir } from '@picas/testkit';
 
 const full = {
@@ -56,8 +56,8 @@ test('the pilot state file is 0600, keeps only its own fields, and replaces a pi
   const dir = scratchDir('picas-pilots-');
   const path = join(dir, '.picas', 'firecrest-pilots.json');
   assert.deepEqual(readPilots(path), []);
-  const pilot: PilotRecord = { jobId: '12', system: 'daint', firecrestUrl: 'https://f', name: 'picas-pilot', workingDirectory: '/scratch/me', submittedAt: new Date().toISOString() };
-  addPilots(path, [{ ...pilot, env: { PICAS_PASSWORD: 'hunter2' } } as PilotRecord]);
+  const pilot: SubmittedPilot = { jobId: '12', system: 'daint', firecrestUrl: 'https://f', name: 'picas-pilot', workingDirectory: '/scratch/me', submittedAt: new Date().toISOString() };
+  addPilots(path, [{ ...pilot, env: { PICAS_PASSWORD: 'hunter2' } } as SubmittedPilot]);
   addPilots(path, [{ ...pilot, jobId: '13' }]);
   addPilots(path, [{ ...pilot, lastState: 'RUNNING' }]);
   assert.equal(statSync(path).mode & 0o777, 0o600);

@@ -33,10 +33,12 @@ export interface LocalLaunchOptions {
   err?: (line: string) => void;
   /** `text`: render the workers' JSON log lines as short human lines; `json` (default): pass them on as they are */
   logFormat?: 'json' | 'text';
+  /** the first worker's index (`[w<index>]`; default 1), so that a second launch numbers on */
+  firstIndex?: number;
 }
 
 export interface WorkerExit {
-  /** 1-based */
+  /** 1-based (from `firstIndex`) */
   index: number;
   pid?: number;
   exitCode?: number;
@@ -50,8 +52,15 @@ export interface LocalLaunch {
   pids: readonly (number | undefined)[];
   /** resolves when every worker has exited */
   done: Promise<{ workers: WorkerExit[]; failed: WorkerExit[]; stopped: boolean }>;
-  /** sends SIGTERM to all live workers (again): the first stops them cleanly, a second makes them exit at once */
-  stop(): void;
+  /** the workers that have exited so far, by index */
+  readonly exits: ReadonlyMap<number, WorkerExit>;
+  /** the workers told to stop, by index */
+  readonly stopping: ReadonlySet<number>;
+  /**
+   * Sends SIGTERM to the live workers (all, or those `indexes`), again on a second call: the first stops
+   * them cleanly, a second makes them exit at once.
+   */
+  stop(indexes?: readonly number[]): void;
 }
 
 export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
@@ -62,10 +71,13 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
   const children: Array<ResultPromise & { pid?: number }> = [];
   const alive = new Set<number>();
   let stopped = false;
+  const stopping = new Set<number>();
+  const exits = new Map<number, WorkerExit>();
   let killTimer: NodeJS.Timeout | undefined;
   const streamsClosed: Promise<void>[] = [];
 
-  for (let i = 1; i <= options.count; i++) {
+  const first = options.firstIndex ?? 1;
+  for (let i = first; i < first + options.count; i++) {
     const child = execa(options.worker.file, [...options.worker.args, ...(options.args ?? [])], {
       env,
       extendEnv: false,
@@ -93,7 +105,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
   }
 
   const signalGroup = (index: number, sig: NodeJS.Signals) => {
-    const pid = children[index - 1]?.pid;
+    const pid = children[index - first]?.pid;
     if (pid === undefined || !alive.has(index)) return;
     try {
       // the worker is its group's leader: signal the group, so nothing it started is left behind on SIGKILL
@@ -103,12 +115,17 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
     }
   };
 
-  const stop = () => {
-    stopped = true;
-    for (const index of alive) signalGroup(index, 'SIGTERM');
-    if (!killTimer && alive.size > 0) {
+  const stop = (indexes?: readonly number[]) => {
+    if (!indexes) stopped = true;
+    const targets = [...alive].filter((index) => !indexes || indexes.includes(index));
+    for (const index of targets) {
+      stopping.add(index);
+      signalGroup(index, 'SIGTERM');
+    }
+    if (!killTimer && targets.length > 0) {
       killTimer = setTimeout(() => {
         for (const index of alive) {
+          if (!stopping.has(index)) continue;
           err(`[w${index}] still running ${Math.round(graceMs / 1000)} s after SIGTERM: sending SIGKILL`);
           signalGroup(index, 'SIGKILL');
         }
@@ -128,15 +145,18 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
 
   const done = Promise.all(
     children.map(async (child, i): Promise<WorkerExit> => {
-      const index = i + 1;
+      const index = first + i;
       const result = await child;
       alive.delete(index);
+      let exit: WorkerExit;
       if (result.exitCode === undefined && result.signal === undefined) {
         const why = (result as { code?: string }).code === 'ENOENT' ? `${options.worker.file} not found` : String(result.message);
         err(`[w${index}] did not start: ${why}`);
-        return { index, ok: false, startError: why };
+        exit = { index, ok: false, startError: why };
+      } else {
+        exit = { index, pid: child.pid, exitCode: result.exitCode, signal: result.signal, ok: result.exitCode === 0 };
       }
-      const exit: WorkerExit = { index, pid: child.pid, exitCode: result.exitCode, signal: result.signal, ok: result.exitCode === 0 };
+      exits.set(index, exit);
       return exit;
     }),
   ).then(async (workers) => {
@@ -147,7 +167,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
     return { workers, failed: workers.filter((w) => !w.ok), stopped };
   });
 
-  return { pids: children.map((c) => c.pid), done, stop };
+  return { pids: children.map((c) => c.pid), done, exits, stopping, stop };
 }
 
 /** Calls `onLine` for each line of `stream`; resolves once the last line was delivered. */

@@ -43,6 +43,11 @@ export function readWorkerBundle(path: string = workerBundlePath()): WorkerBundl
   return { path, bytes, sha256, stagedName: `picas-worker-${sha256.slice(0, 8)}.mjs` };
 }
 
+/** A size for messages: `812 KiB`. */
+export function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
 /** A command (e.g. `--node`) that a pilot script can run: one word, no shell syntax. */
 export function nodeCommandProblem(node: string | undefined): string | undefined {
   if (node === undefined) return undefined;

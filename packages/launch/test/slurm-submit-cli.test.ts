@@ -88,6 +88,21 @@ test('--only-if-todo (the autopilot) submits nothing when no token waits, and su
   assert.match(some.stdout, /^#SBATCH --array=1-4$/m);
 });
 
+test('--only-if-todo counts a locked token whose lease expired (its pilot died), unless the pilots will not reclaim it', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const db = await tokenPool(import.meta.url, [{ id: 'orphan', input: 'true', fields: { lock: now - 600, lease_until: now - 60, hostname: 'gone' } }]);
+  const env = { ...db.env, PATH: '/nonexistent' };
+  const some = await runCli(['slurm', 'submit', '--array', '1-2', '--only-if-todo', '--dry-run'], { env });
+  assert.equal(some.exitCode, 0, some.stderr);
+  assert.match(some.stderr, /0 tokens in todo, 1 expired lease\(s\): submitting/);
+  assert.match(some.stdout, /^#SBATCH --array=1-2$/m);
+
+  const none = await runCli(['slurm', 'submit', '--array', '1-2', '--only-if-todo', '--no-reclaim-expired'], { env });
+  assert.equal(none.exitCode, 0, none.stderr);
+  assert.equal(none.stdout, '');
+  assert.match(none.stderr, /no tokens waiting .* nothing submitted/);
+});
+
 test('without sbatch, submit fails with exit 6 and says how to get Slurm', async () => {
   const db = await tokenPool(import.meta.url, [{ id: 'a', input: 'true' }]);
   const run = await runCli(['slurm', 'submit', '--array', '1-2'], { env: { ...db.env, PATH: '/nonexistent' } });

@@ -3,10 +3,11 @@
  * their output, wait for them. Ctrl-C (or SIGTERM) stops them cleanly: their running tokens go back to todo.
  */
 import type { Command } from 'commander';
-import { parseDuration, UsageError } from '@picas/core';
+import { parseDuration } from '@picas/core';
 // the option table is small and needed to register the flags; the launcher itself is imported by the action
 import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
-import { connectionFor, note, withCouch } from '../context.js';
+import { connectionFor, note } from '../context.js';
+import { throwIfProblems } from '../usage-problems.js';
 
 export function register(program: Command): void {
   const launch = program.command('launch').description('start pilots (picas-worker processes); see also `picas slurm` and `picas firecrest`');
@@ -24,7 +25,12 @@ export function register(program: Command): void {
     `\nExamples:\n  picas launch local -n 4\n  picas launch local -n 2 --slots 2 --lease 2m --token-timeout 1h\n\nCtrl-C stops all workers; their running tokens go back to todo. Press it again to make them exit at once.`,
   );
   local.action(async (opts: Record<string, unknown>, cmd: Command) => {
-    const { adminPilotWarning, collectWorkerValues, launchLocal, pilotEnvironment, resolveWorkerCommand, describeWorkerExit } = await import('@picas/launch');
+    const { collectWorkerValues } = await import('@picas/launch/worker-option-flags');
+    const { resolveWorkerCommand } = await import('@picas/launch/worker-command');
+    const { pilotEnvironment } = await import('@picas/launch/pilot-env');
+    const { checkDatabaseOpens, warnAboutPilotConnection } = await import('@picas/launch/pre-submit-checks');
+    const { LocalBackend } = await import('@picas/launch/local-backend');
+    const { describeWorkerExit } = await import('@picas/launch/local-launcher');
     const count = Number(opts.count);
     const problems: string[] = [];
     if (!Number.isInteger(count) || count < 1) problems.push(`-n/--count: '${String(opts.count)}' must be a whole number of at least 1`);
@@ -36,18 +42,18 @@ export function register(program: Command): void {
     }
     const logFormat = ((opts.logFormat as string | undefined) ?? (process.stderr.isTTY ? 'text' : 'json')) as 'json' | 'text';
     if (logFormat !== 'json' && logFormat !== 'text') problems.push(`--log-format: '${logFormat}' is not one of json, text`);
-    if (problems.length) throw new UsageError(problems.length === 1 ? problems[0]! : `${problems.length} problems`, { problems });
+    throwIfProblems(problems);
     const workerValues = collectWorkerValues(opts);
     const worker = resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined });
     const connection = connectionFor(cmd);
     // fail once, clearly, instead of N times: the database must exist and accept our login
-    await withCouch(cmd, (couch) => couch.http.expectOk({ path: couch.http.dbPath() }, 'opening database'));
+    await checkDatabaseOpens(connection);
     const pilot = pilotEnvironment(connection, workerValues);
-    const adminWarning = await adminPilotWarning(connection);
-    if (adminWarning) note(`picas launch: ${adminWarning}`);
+    await warnAboutPilotConnection({ connection, launcher: 'picas launch', note });
 
     note(`picas launch: starting ${count} worker${count === 1 ? '' : 's'} (${worker.commandLine}) on ${connection.db}`);
-    const run = launchLocal({ count, worker, pilot, stopGraceMs: graceMs, logFormat });
+    const backend = new LocalBackend({ worker, pilot, stopGraceMs: graceMs, logFormat });
+    const { launch: run } = await backend.submit({ count });
     let stopSignal: NodeJS.Signals | undefined;
     const onSignal = (sig: NodeJS.Signals) => {
       if (!stopSignal) {

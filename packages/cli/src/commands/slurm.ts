@@ -9,6 +9,7 @@ import { UsageError } from '@picas/core';
 import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
 import { connectionFor, note, printJson, say, withCouch } from '../context.js';
 import { collect } from '../option-parsers.js';
+import { throwIfProblems } from '../usage-problems.js';
 
 export function register(program: Command): void {
   const slurm = program.command('slurm').description('run pilots as Slurm array jobs');
@@ -48,8 +49,7 @@ the pilots through sbatch's environment (--export=ALL,<names>: names only, value
 or through --pilot-env-file. The script itself never contains them.`,
   );
   submit.action(async (opts: Record<string, unknown>, cmd: Command) => {
-    const { adminPilotWarning, collectWorkerValues, pilotEnvironment, planSlurmSubmission, resolveWorkerCommand, submitSlurmPilots, pendingWork, formatTokenCounts, tokenCounts, nodeCommandProblem, readWorkerBundle, stageWorkerBundle } =
-      await import('@picas/launch');
+    const { choosePilotWorker, collectWorkerValues, describePilotEnvironment, kib, pilotEnvironmentWith, SlurmBackend, submitAfterChecks } = await import('@picas/launch');
     let cpusPerTask: number | undefined;
     if (opts.cpusPerTask !== undefined) {
       cpusPerTask = Number(opts.cpusPerTask);
@@ -59,11 +59,9 @@ or through --pilot-env-file. The script itself never contains them.`,
     const stageDir = opts.stage as string | undefined;
     if (stageDir !== undefined && opts.workerCommand !== undefined) throw new UsageError('--stage: runs the self-contained picas-worker; leave out --worker-command (or --stage)');
     if (stageDir === undefined && opts.node !== undefined) throw new UsageError('--node: applies to the staged picas-worker; give --stage DIR too');
-    const nodeProblem = nodeCommandProblem(opts.node as string | undefined);
-    if (nodeProblem) throw new UsageError(nodeProblem);
-    const bundle = stageDir !== undefined ? readWorkerBundle() : undefined;
-    const stagedPath = bundle ? resolve(stageDir!, bundle.stagedName) : undefined;
-    const worker = bundle ? undefined : resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined });
+    const problems: string[] = [];
+    const worker = choosePilotWorker({ bundleDir: stageDir === undefined ? undefined : resolve(stageDir), workerCommand: opts.workerCommand as string | undefined, node: opts.node as string | undefined }, problems);
+    throwIfProblems(problems);
     const connection = connectionFor(cmd);
     const submission = {
       script: {
@@ -78,59 +76,41 @@ or through --pilot-env-file. The script itself never contains them.`,
         extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],
         prelude: opts.prelude as string | undefined,
       },
-      pilot: pilotEnvironment(connection, workerValues, {
-        workerCommand: worker && worker.source !== 'path' ? worker.commandLine : undefined,
-        workerBundle: stagedPath,
-        node: opts.node as string | undefined,
-      }),
+      pilot: pilotEnvironmentWith(connection, workerValues, worker),
       envFile: opts.pilotEnvFile as string | undefined,
       chdir: opts.chdir as string | undefined,
     };
+    const backend = new SlurmBackend({
+      submission,
+      stage: worker.bundle ? { bundle: worker.bundle, dir: stageDir! } : undefined,
+      onStaged: (staged, bundle) => note(staged.copied ? `picas slurm: copied picas-worker (${kib(bundle.bytes.length)}) to ${staged.path}` : `picas slurm: picas-worker is already staged at ${staged.path}`),
+    });
     // validates every option before anything talks to CouchDB or Slurm
-    const plan = planSlurmSubmission(submission);
-    if (['127.0.0.1', 'localhost', '[::1]'].includes(new URL(connection.url).hostname)) {
-      note(`picas slurm: note: the pilots will connect to ${connection.url}, which only works for jobs on this machine; set PICAS_URL to an address the compute nodes can reach`);
+    const plan = backend.plan();
+
+    const checked = await submitAfterChecks(
+      { connection, launcher: 'picas slurm', note },
+      { onlyIfTodo: !!opts.onlyIfTodo, reclaimExpired: workerValues.reclaimExpired !== false, dryRun: !!opts.dryRun, placement: { computeNodes: 'the compute nodes' } },
+      () => backend.submit(),
+    );
+    if (checked.outcome === 'no-work') {
+      if (opts.json) printJson({ jobId: null, submitted: false, todo: 0 });
+      return;
     }
-
-    const adminWarning = await adminPilotWarning(connection);
-    if (adminWarning) note(`picas slurm: ${adminWarning}`);
-
-    if (opts.onlyIfTodo) {
-      const work = await withCouch(cmd, (couch) => pendingWork(couch, { includeExpiredLeases: workerValues.reclaimExpired !== false }));
-      if (work.todo === 0 && work.expiredLeases === 0) {
-        note(`picas slurm: no tokens waiting in ${connection.db} (todo 0, no expired leases): nothing submitted`);
-        if (opts.json) printJson({ jobId: null, submitted: false, todo: 0 });
-        return;
-      }
-      note(`picas slurm: ${work.todo} token${work.todo === 1 ? '' : 's'} in todo${work.expiredLeases ? `, ${work.expiredLeases} expired lease(s)` : ''}: submitting`);
-    }
-
-    if (opts.dryRun) {
+    if (checked.outcome === 'dry-run') {
       process.stdout.write(plan.scriptText);
       note(`# dry run: nothing submitted. Would run: sbatch ${plan.sbatchArgs.join(' ')} <this script>`);
       if (plan.envFile) note(`# and first write ${plan.envFile} (mode 0600) with the pilots' settings`);
-      if (bundle) note(`# and first copy ${bundle.path} to ${stagedPath}, unless it is there already`);
+      if (worker.bundle) note(`# and first copy ${worker.bundle.path} to ${worker.stagedPath}, unless it is there already`);
       note(`# with these variables in sbatch's environment (secrets masked):`);
       for (const line of plan.exportedDescription) note(`#   ${line}`);
       if (plan.envFile) {
-        const { describePilotEnvironment } = await import('@picas/launch');
         note(`# ${plan.envFile} would hold:`);
         for (const line of describePilotEnvironment(submission.pilot)) note(`#   ${line}`);
       }
       return;
     }
-
-    if (!opts.onlyIfTodo) {
-      // fail before submitting 100 pilots that would all fail: the database must exist and accept our login
-      await withCouch(cmd, (couch) => tokenCounts(couch)).then(
-        (counts) => note(`picas slurm: tokens in ${connection.db}: ${formatTokenCounts(counts)}`),
-      );
-    }
-    if (bundle) {
-      const staged = stageWorkerBundle(bundle, stageDir!);
-      note(staged.copied ? `picas slurm: copied picas-worker (${(bundle.bytes.length / 1024).toFixed(0)} KiB) to ${staged.path}` : `picas slurm: picas-worker is already staged at ${staged.path}`);
-    }
-    const result = await submitSlurmPilots(submission);
+    const result = checked.result;
     if (opts.json) {
       printJson({ jobId: result.jobId, cluster: result.cluster ?? null, array: submission.script.array ?? null, jobName: submission.script.jobName, submitted: true });
     } else {
@@ -151,12 +131,14 @@ or through --pilot-env-file. The script itself never contains them.`,
     .option('--all-users', 'pilots of every user, not only yours')
     .option('--json', 'machine-readable output')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
-      const { listPilotJobs, countByState, formatPilotTable, tokenCounts, formatTokenCounts } = await import('@picas/launch');
+      const { SlurmBackend, countByState, formatPilotTable, formatTokenCounts } = await import('@picas/launch');
+      const { stateCounts } = await import('@picas/core/ops/status');
       const connection = connectionFor(cmd);
       const jobIds = opts.jobs ? String(opts.jobs).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
       if (jobIds?.some((id) => !/^\d+(_\d+)?$/.test(id))) throw new UsageError(`--jobs: '${String(opts.jobs)}' must be job ids like 123 or 123_4, comma separated`);
-      const counts = await withCouch(cmd, (couch) => tokenCounts(couch));
-      const jobs = await listPilotJobs({ jobName: opts.jobName as string, jobIds, all: !!opts.all, user: opts.allUsers ? '' : undefined });
+      const counts = await withCouch(cmd, (couch) => stateCounts(couch));
+      const backend = new SlurmBackend({ jobName: opts.jobName as string, allUsers: !!opts.allUsers });
+      const jobs = (await backend.list({ jobIds, all: !!opts.all })).map((job) => job.squeue);
       if (opts.json) {
         printJson({ db: connection.db, tokens: counts, pilots: countByState(jobs), jobs });
         return;
@@ -178,9 +160,9 @@ or through --pilot-env-file. The script itself never contains them.`,
     .argument('[job-ids...]', 'job ids to cancel (default: all your pilots with --job-name)')
     .option('--job-name <name>', 'pilot job name', 'picas-pilot')
     .action(async (ids: string[], opts: Record<string, unknown>) => {
-      const { cancelPilotJobs } = await import('@picas/launch');
+      const { SlurmBackend } = await import('@picas/launch');
       if (ids.some((id) => !/^\d+(_\d+)?$/.test(id))) throw new UsageError(`job ids must look like 123 or 123_4, got: ${ids.join(' ')}`);
-      await cancelPilotJobs({ jobIds: ids, jobName: opts.jobName as string });
+      await new SlurmBackend({ jobName: opts.jobName as string }).cancel({ jobIds: ids });
       note(ids.length ? `picas slurm: cancelled ${ids.join(' ')}` : `picas slurm: cancelled your ${String(opts.jobName)} jobs`);
     });
 }

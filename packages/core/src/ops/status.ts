@@ -26,13 +26,16 @@ export interface TokenCounts extends Record<TokenState, number> {
   conflicts: number | null;
 }
 
+/** Tokens in each of PiCaS' four states (the numbers Python PiCaS shows too). */
+export type StateCounts = Record<TokenState, number>;
+
 type ReduceRows = { rows?: Array<{ key: unknown; value: unknown }> };
 
 /**
  * Tokens per state (the numbers Python PiCaS shows too): from `picas/state_counts`, or from PiCaS'
  * `Monitor/overview_total` where our view is missing.
  */
-export async function stateCounts(couch: Couch, options: CountOptions = {}): Promise<Record<TokenState, number>> {
+export async function stateCounts(couch: Couch, options: CountOptions = {}): Promise<StateCounts> {
   const { http } = couch;
   let res = await readViewWhileBuilding<ReduceRows>(http, http.dbPath('/_design/picas/_view/state_counts'), { group: true }, options);
   let what = 'picas/state_counts';
@@ -42,7 +45,7 @@ export async function stateCounts(couch: Couch, options: CountOptions = {}): Pro
     if (res.status === 404) throw missingView(couch, res.body, 'Monitor', 'overview_total');
   }
   if (res.status >= 300) throw http.errorFor(res, `reading the ${what} view`);
-  const counts = Object.fromEntries(TOKEN_STATES.map((state) => [state, 0])) as Record<TokenState, number>;
+  const counts = Object.fromEntries(TOKEN_STATES.map((state) => [state, 0])) as StateCounts;
   for (const row of res.body?.rows ?? []) {
     const key = row.key as TokenState;
     if (TOKEN_STATES.includes(key)) counts[key] = Number(row.value) || 0;

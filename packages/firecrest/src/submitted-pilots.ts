@@ -9,7 +9,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join } from 'node:path';
 import { processAlive, UsageError } from '@picas/core';
 
-export interface PilotRecord {
+export interface SubmittedPilot {
   jobId: string;
   system: string;
   /** FIRECREST_URL the job was submitted to (no credentials) */
@@ -27,14 +27,14 @@ export interface PilotRecord {
 
 interface PilotStateFile {
   version: 1;
-  pilots: PilotRecord[];
+  pilots: SubmittedPilot[];
 }
 
 export function defaultPilotStatePath(cwd: string = process.cwd()): string {
   return join(cwd, '.picas', 'firecrest-pilots.json');
 }
 
-export function readPilots(path: string): PilotRecord[] {
+export function readPilots(path: string): SubmittedPilot[] {
   if (!existsSync(path)) return [];
   let parsed: unknown;
   try {
@@ -44,11 +44,11 @@ export function readPilots(path: string): PilotRecord[] {
   }
   const pilots = (parsed as Partial<PilotStateFile>)?.pilots;
   if (!Array.isArray(pilots)) throw new UsageError(`the FirecREST pilot list ${path} has no "pilots" array (fix or delete the file)`);
-  return pilots.filter((p): p is PilotRecord => !!p && typeof p === 'object' && typeof p.jobId === 'string' && typeof p.system === 'string');
+  return pilots.filter((p): p is SubmittedPilot => !!p && typeof p === 'object' && typeof p.jobId === 'string' && typeof p.system === 'string');
 }
 
 /** Writes the whole list atomically, readable by the owner only. */
-export function writePilots(path: string, pilots: readonly PilotRecord[]): void {
+export function writePilots(path: string, pilots: readonly SubmittedPilot[]): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const file: PilotStateFile = { version: 1, pilots: pilots.map(onlyKnownFields) };
   const tmp = `${path}.${process.pid}.tmp`;
@@ -58,13 +58,13 @@ export function writePilots(path: string, pilots: readonly PilotRecord[]): void 
 }
 
 /** Changes the list: reads it, applies `change` and writes the result, all under the lock. */
-export function updatePilots(path: string, change: (pilots: PilotRecord[]) => PilotRecord[], options: { waitMs?: number } = {}): void {
+export function updatePilots(path: string, change: (pilots: SubmittedPilot[]) => SubmittedPilot[], options: { waitMs?: number } = {}): void {
   withLock(path, options.waitMs ?? 10_000, () => writePilots(path, change(readPilots(path))));
 }
 
 /** Adds pilots (replacing any with the same system and job id). */
-export function addPilots(path: string, added: readonly PilotRecord[]): void {
-  const keyOf = (p: PilotRecord) => `${p.firecrestUrl} ${p.system} ${p.jobId}`;
+export function addPilots(path: string, added: readonly SubmittedPilot[]): void {
+  const keyOf = (p: SubmittedPilot) => `${p.firecrestUrl} ${p.system} ${p.jobId}`;
   const keys = new Set(added.map(keyOf));
   updatePilots(path, (pilots) => [...pilots.filter((p) => !keys.has(keyOf(p))), ...added]);
 }
@@ -109,7 +109,7 @@ function lockHolder(lock: string): number | undefined {
 }
 
 // the file's shape is fixed here, so nothing else (such as the job env) can slip into it
-function onlyKnownFields(p: PilotRecord): PilotRecord {
+function onlyKnownFields(p: SubmittedPilot): SubmittedPilot {
   return {
     jobId: p.jobId,
     system: p.system,

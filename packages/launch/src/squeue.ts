@@ -1,5 +1,5 @@
 /**
- * The pilots' states from `squeue`, for `picas slurm status` (shown next to the token counts).
+ * The pilots' states from `squeue`, for `picas slurm status` and the Slurm backend (shown next to the token counts).
  * Pilots are found by job name (default `picas-pilot`) and/or job ids, for the current user.
  */
 import { userInfo } from 'node:os';
@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { ExternalError, redactText } from '@picas/core';
 import { DEFAULT_JOB_NAME } from './pilot-script.js';
 
-export interface PilotJob {
+export interface SqueueRow {
   /** `123_4` for an array task, `123_[5-8]` for pending tasks, `123` for a plain job */
   jobId: string;
   arrayJobId: string;
@@ -20,7 +20,7 @@ export interface PilotJob {
   where: string;
 }
 
-export interface PilotQuery {
+export interface SqueueQuery {
   jobName?: string;
   jobIds?: readonly string[];
   /** include finished jobs (kept by Slurm for MinJobAge) */
@@ -33,7 +33,7 @@ export interface PilotQuery {
 
 const FIELDS = ['%i', '%F', '%j', '%T', '%M', '%l', '%R'];
 
-export async function listPilotJobs(query: PilotQuery = {}): Promise<PilotJob[]> {
+export async function listSqueueRows(query: SqueueQuery = {}): Promise<SqueueRow[]> {
   const args = ['--noheader', `--format=${FIELDS.join('|')}`];
   if (query.jobIds && query.jobIds.length > 0) {
     args.push(`--jobs=${query.jobIds.join(',')}`);
@@ -58,8 +58,8 @@ export async function listPilotJobs(query: PilotQuery = {}): Promise<PilotJob[]>
   return parseSqueue(String(result.stdout));
 }
 
-export function parseSqueue(text: string): PilotJob[] {
-  const jobs: PilotJob[] = [];
+export function parseSqueue(text: string): SqueueRow[] {
+  const jobs: SqueueRow[] = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const [jobId, arrayJobId, name, state, elapsed, timeLimit, ...where] = line.split('|');
@@ -77,14 +77,14 @@ export function parseSqueue(text: string): PilotJob[] {
 }
 
 /** How many pilots are in each state, e.g. `{ RUNNING: 3, PENDING: 1 }`. */
-export function countByState(jobs: readonly PilotJob[]): Record<string, number> {
+export function countByState(jobs: readonly SqueueRow[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const job of jobs) out[job.state] = (out[job.state] ?? 0) + 1;
   return out;
 }
 
 /** A fixed-width table of the jobs, for humans. */
-export function formatPilotTable(jobs: readonly PilotJob[]): string[] {
+export function formatPilotTable(jobs: readonly SqueueRow[]): string[] {
   const header = ['JOBID', 'NAME', 'STATE', 'TIME', 'LIMIT', 'NODES/REASON'];
   const rows = jobs.map((j) => [j.jobId, j.name, j.state, j.elapsed, j.timeLimit, j.where]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
