@@ -12,7 +12,7 @@
  *  - leaving: the repair before exit, and the stop.
  * `run()` returns why the pilot stops.
  */
-import { FailureStreak, sleep, UnreachableError, type CouchHttp, type Logger } from '@picas/core';
+import { FailureStreak, sleep, UnreachableError, type CouchHttp, type Logger, type TokenDoc } from '@picas/core';
 import type { Claimer, ClaimRound } from '@picas/core/ops/claim';
 import { readReplicas } from '@picas/core/ops/replicas';
 import type { Capacity, Unfit } from './capacity.js';
@@ -106,7 +106,7 @@ export class ClaimLoop {
     this.parts.writer.flush();
     const want = Math.min(capacity.claimDepth(o.prefetch, this.parts.bulkAllowed), (o.maxTokens ?? Infinity) - counts.claimed);
     let unfit: Unfit | undefined;
-    const accept = (doc: Parameters<Capacity['fits']>[0]) => {
+    const accept = (doc: TokenDoc) => {
       const fit = capacity.fits(doc);
       if (!fit.fits) unfit ??= fit;
       return fit.fits;

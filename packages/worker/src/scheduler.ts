@@ -211,7 +211,7 @@ export class Scheduler {
       if (written) {
         const take = written.kind === 'done' ? this.takeReleased(entry.reservation) : undefined;
         const settled = await this.parts.deps.afterCompletion(written.doc, written.kind, log, take);
-        if (settled) this.adoptTaken(settled, entry.reservation);
+        if (settled) this.adoptTaken(settled, entry);
       }
     } finally {
       if (!o.keepWorkdir) runFiles.removeRun(paths);
@@ -240,12 +240,13 @@ export class Scheduler {
    * The dependents a completion took: the first inherits the completing token's slot and starts now, the
    * others queue like won claims; those not won for sure (a 202, no clear answer) are settled later.
    */
-  private adoptTaken(settled: SettleReport, own: Reservation): void {
+  private adoptTaken(settled: SettleReport, completed: Running): void {
     for (const doc of settled.taken) {
       this.parts.counts.taken++;
-      if (own.state === 'held' && !this.parts.stop.stopping) {
+      if (completed.reservation.state === 'held' && !this.parts.stop.stopping) {
         this.parts.counts.claimed++;
-        this.start(this.hold(doc, false), this.parts.capacity.handOver(own, doc));
+        completed.pid = undefined;
+        this.start(this.hold(doc, false), this.parts.capacity.handOver(completed.reservation, doc));
       } else {
         this.adopt(doc, false);
       }
