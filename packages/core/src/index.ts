@@ -5,6 +5,7 @@ export * from './settings.js';
 export * from './connection-config.js';
 export * from './token.js';
 export * from './design-doc.js';
+export * from './pilot-identity.js';
 export * from './design-docs.js';
 export * from './logger.js';
 export * from './couch/errors.js';

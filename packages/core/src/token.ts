@@ -179,17 +179,6 @@ export function appendEvent(doc: TokenDoc, event: TokenEvent): TokenEvent[] {
   return events.slice(-MAX_EVENTS);
 }
 
-/** The job-id field PiCaS would record for this environment (DIRAC, WMS, CREAM, PBS, Slurm array, Slurm). */
-export function jobIdFromEnv(env: Record<string, string | undefined>): { field: string; value: string } | undefined {
-  if (env.DIRACJOBID) return { field: 'dirac_job_id', value: env.DIRACJOBID };
-  if (env.GLITE_WMS_JOBID) return { field: 'wms_job_id', value: env.GLITE_WMS_JOBID };
-  if (env.CREAM_JOBID) return { field: 'cream_job_id', value: env.CREAM_JOBID };
-  if (env.PBS_JOBID) return { field: 'pbs_job_id', value: env.PBS_JOBID };
-  if (env.SLURM_ARRAY_JOB_ID) return { field: 'slurm_job_id', value: `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID ?? ''}` };
-  if (env.SLURM_JOB_ID) return { field: 'slurm_job_id', value: env.SLURM_JOB_ID };
-  return undefined;
-}
-
 export interface ClaimInfo {
   workerId: string;
   /** unique per claim: worker id plus a nonce */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { finished, isHeldBy, jobIdFromEnv, leaseExpired, lockedBy, newToken, scrubbed, tokenState, withLease } from '../src/token.js';
+import { finished, isHeldBy, leaseExpired, lockedBy, newToken, scrubbed, tokenState, withLease } from '../src/token.js';
+import { jobIdFromEnv } from '../src/pilot-identity.js';
 
 const claim = { workerId: 'w1', claimId: 'w1:abc', hostname: 'node1', leaseMs: 60_000, now: 1_700_000_000_000 };
 

@@ -21,7 +21,8 @@ import {
 import { setFlagsFromString } from 'node:v8';
 import { WORKER_NODE_FLAGS } from './node-flags.js';
 import { resolveWorkerOptions, workerSettings } from './options.js';
-import { summaryLine, Worker } from './worker.js';
+import { summaryLine } from './summary.js';
+import { Worker } from './worker.js';
 import { newWorkerId, shortHostname } from './worker-id.js';
 
 // keep flags (a password) out of `ps`

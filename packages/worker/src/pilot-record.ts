@@ -7,8 +7,8 @@
  * debug level) and the next renewal tries again, and the write at exit is bounded in time.
  * `--no-pilot-record` (PICAS_PILOT_RECORD=false) turns records off.
  */
-import { jobIdFromEnv, pilotDocId, PILOT_TYPE, type CouchHttp, type Logger, type PilotCounts, type PilotDoc, type PilotWrittenState } from '@picas/core';
-import type { WorkerSummary } from './worker.js';
+import { pilotDocId, pilotIdentity, PILOT_TYPE, type CouchHttp, type Logger, type PilotCounts, type PilotDoc, type PilotWrittenState } from '@picas/core';
+import type { WorkerSummary } from './summary.js';
 
 export interface PilotRecordOptions {
   http: CouchHttp;
@@ -39,9 +39,8 @@ export class PilotRecord {
   failures = 0;
 
   constructor(private readonly options: PilotRecordOptions) {
-    const { env } = options;
     const now = Math.floor(Date.now() / 1000);
-    const jobId = jobIdFromEnv(env);
+    const { jobId, slurm, launcher } = pilotIdentity(options.env);
     this.doc = {
       _id: pilotDocId(options.workerId),
       type: PILOT_TYPE,
@@ -49,10 +48,8 @@ export class PilotRecord {
       hostname: options.hostname,
       pid: process.pid,
       ...(jobId ? { job_id: jobId } : {}),
-      ...(env.SLURM_JOB_ID ? { slurm_job_id_raw: env.SLURM_JOB_ID } : {}),
-      ...(env.SLURM_ARRAY_JOB_ID ? { slurm_array_job_id: env.SLURM_ARRAY_JOB_ID } : {}),
-      ...(env.SLURM_ARRAY_TASK_ID ? { slurm_array_task_id: env.SLURM_ARRAY_TASK_ID } : {}),
-      ...(env.PICAS_LAUNCHER ? { launcher: env.PICAS_LAUNCHER } : {}),
+      ...slurm,
+      ...(launcher ? { launcher } : {}),
       slots: options.slots,
       lease_s: Math.round(options.leaseMs / 100) / 10,
       started: now,

@@ -1,12 +1,12 @@
 // Pure rules of the claim, fencing and completion operations (the end-to-end tests drive them for real).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lockedBy, newToken, type TokenDoc } from '@picas/core';
+import { jobIdFields, lockedBy, newToken, type TokenDoc } from '@picas/core';
 import { claimability, claimBody, newClaimId } from '@picas/core/ops/claim';
 import { withResult } from '@picas/core/ops/complete';
 import { whyNotHeld } from '@picas/core/ops/fenced-update';
 import { claimQuorumIsUnsafe, claimWriteQuorum } from '@picas/core/ops/replicas';
-import { commandFor, jobIdFields, tokenEnv } from '../src/worker.js';
+import { commandFor, tokenEnv } from '../src/token-command.js';
 
 const now = 1_750_000_000_000;
 const claim = { workerId: 'w1', claimId: 'w1:aaa', hostname: 'node1', leaseMs: 60_000, now };

@@ -1,0 +1,82 @@
+// The capacity's pure transitions: slots as permits (reserve, release, hand over) and the time-budget fit.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Capacity, isUnfit, type Reservation } from '../src/capacity.js';
+import { TimeBudget } from '../src/time-budget.js';
+
+const noBudget = () => new TimeBudget({ marginMs: 0, runtimeFactor: 1 });
+
+function reserve(capacity: Capacity, id: string): Reservation {
+  const r = capacity.tryReserve({ _id: id });
+  assert.ok(!isUnfit(r), `a slot for ${id}`);
+  return r;
+}
+
+test('a slot is a permit: reserved until released, once; no free slot is a reason, not an error', () => {
+  const capacity = new Capacity({ slots: 2, budget: noBudget() });
+  assert.equal(capacity.free(), 2);
+  const a = reserve(capacity, 'a');
+  const b = reserve(capacity, 'b');
+  assert.equal(capacity.free(), 0);
+  assert.deepEqual(capacity.tryReserve({ _id: 'c' }), { fits: false, reason: 'no-free-slot' });
+  assert.equal(capacity.release(a, 'command-ended'), true);
+  assert.equal(a.state, 'released');
+  assert.equal(a.releasedFor, 'command-ended');
+  assert.equal(capacity.release(a, 'finished'), false, 'a second release changes nothing');
+  assert.equal(a.releasedFor, 'command-ended');
+  assert.equal(capacity.free(), 1);
+  assert.equal(capacity.inUse, 1);
+  reserve(capacity, 'c');
+  assert.equal(capacity.release(b, 'finished'), true);
+  assert.equal(capacity.free(), 1);
+});
+
+test('handOver passes a held slot to a dependent: the count stays, only the dependent can release it', () => {
+  const capacity = new Capacity({ slots: 1, budget: noBudget() });
+  const parent = reserve(capacity, 'parent');
+  const child = capacity.handOver(parent, { _id: 'child' });
+  assert.equal(parent.state, 'handed-over');
+  assert.equal(child.state, 'held');
+  assert.equal(child.tokenId, 'child');
+  assert.equal(capacity.free(), 0);
+  assert.equal(capacity.release(parent, 'finished'), false, 'the parent finishing later frees nothing');
+  assert.equal(capacity.free(), 0);
+  assert.throws(() => capacity.handOver(parent, { _id: 'other' }), /handed-over, not held/);
+  assert.equal(capacity.release(child, 'finished'), true);
+  assert.equal(capacity.free(), 1);
+});
+
+test('room for takes: the free slots plus the completing token own slot, less held tokens waiting to start', () => {
+  const capacity = new Capacity({ slots: 4, budget: noBudget() });
+  const own = reserve(capacity, 'parent');
+  reserve(capacity, 'other');
+  assert.equal(capacity.roomForTakes(own, 0), 3);
+  assert.equal(capacity.roomForTakes(own, 2), 1);
+  assert.equal(capacity.roomForTakes(own, 3), 0);
+  capacity.release(own, 'command-ended');
+  assert.equal(capacity.roomForTakes(own, 0), 3, 'a released slot counts once, as free');
+  assert.equal(capacity.roomForTakes(undefined, 0), 3);
+});
+
+test('fits: the time budget, with the numbers of why not', () => {
+  const now = 1_000_000;
+  const budget = new TimeBudget({ endAtMs: now + 60_000, marginMs: 10_000, runtimeFactor: 1 });
+  const capacity = new Capacity({ slots: 1, budget });
+  assert.deepEqual(capacity.fits({ expected_seconds: 50 }, now), { fits: true });
+  assert.deepEqual(capacity.fits({ expected_seconds: 51 }, now), { fits: false, reason: 'time-budget', expectedMs: 51_000, remainingMs: 60_000, marginMs: 10_000 });
+  assert.deepEqual(capacity.fits({}, now), { fits: true }, 'nothing known yet');
+  capacity.recordRun(55_000);
+  assert.equal(capacity.fits({}, now).fits, false, 'the mean runtime seen so far');
+  assert.deepEqual(new Capacity({ slots: 1, budget: noBudget() }).fits({ expected_seconds: 1e9 }), { fits: true }, 'no budget: everything fits');
+  reserve(capacity, 'a');
+  assert.equal(capacity.fits({ expected_seconds: 1 }, now).fits, true, 'fitting does not ask for a free slot');
+});
+
+test('claim depth: the prefetch setting, from the runtimes seen so far', () => {
+  const capacity = new Capacity({ slots: 1, budget: noBudget() });
+  assert.equal(capacity.claimDepth('auto', true), 1);
+  capacity.recordRun(250);
+  assert.equal(capacity.claimDepth('auto', true), 8);
+  assert.equal(capacity.claimDepth('auto', false), 1, 'on a cluster one at a time');
+  assert.equal(capacity.claimDepth(5, true), 5);
+});
