@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs, type Args } from './bench-args.js';
 import { cliBin, workerCommand, workerStart } from './bench-paths.js';
 import { renderAll, writeResults } from './bench-report.js';
-import { realCouchDB, startServer } from './bench-server.js';
+import { realCouchDB, startServer, type Server } from './bench-server.js';
 import { measure } from './measure.js';
 import { Http } from './bench-http.js';
 import { workerVs, workerVsMarkdown } from './worker-vs.js';
@@ -35,18 +35,11 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const runs: any[] = [];
   try {
-    for (const kind of ['embedded', 'couchdb'] as const) {
-      if (!args.servers.has(kind)) continue;
-      const server = kind === 'embedded' ? await startServer() : await realCouchDB(args);
-      if (!server) continue;
-      try {
-        runs.push(await measure(server, args, work));
-      } finally {
-        await server.stop();
-      }
+    await eachServer(args, async (server) => {
+      runs.push(await measure(server, args, work));
       // written after each server, so that a failure on the next one keeps what was measured
       writeResults(args, runs);
-    }
+    });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -58,20 +51,27 @@ async function main() {
   }
 }
 
-/** `--scale` (scale.ts), on each chosen server, written to results-scale.{json,md}. */
-async function scaleMain(args: Args) {
-  const poolTokens = args.scaleTokens ?? 1_000_000;
-  const results: ScaleResult[] = [];
+/** Runs `step` on each chosen server in turn (the embedded one, then a real CouchDB), stopping each after it. */
+async function eachServer(args: Args, step: (server: Server) => Promise<void>): Promise<void> {
   for (const kind of ['embedded', 'couchdb'] as const) {
     if (!args.servers.has(kind)) continue;
     const server = kind === 'embedded' ? await startServer() : await realCouchDB(args);
     if (!server) continue;
     try {
-      results.push(await measureScale(server, { poolTokens, drain: args.scaleDrain ?? 1000, cliBin, worker: { file: workerCommand.file, args: workerStart }, log: (l) => process.stderr.write(l + '\n') }));
+      await step(server);
     } finally {
       await server.stop();
     }
   }
+}
+
+/** `--scale` (scale.ts), on each chosen server, written to results-scale.{json,md}. */
+async function scaleMain(args: Args) {
+  const poolTokens = args.scaleTokens ?? 1_000_000;
+  const results: ScaleResult[] = [];
+  await eachServer(args, async (server) => {
+    results.push(await measureScale(server, { poolTokens, drain: args.scaleDrain ?? 1000, cliBin, worker: { file: workerCommand.file, args: workerStart }, log: (l) => process.stderr.write(l + '\n') }));
+  });
   const md = results.map(scaleMarkdown).join('\n\n');
   process.stdout.write(md + '\n');
   mkdirSync(args.out, { recursive: true });
@@ -85,19 +85,15 @@ async function vsMain(args: Args) {
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const tables: string[] = [];
   try {
-    for (const kind of ['embedded', 'couchdb'] as const) {
-      if (!args.servers.has(kind)) continue;
-      const server = kind === 'embedded' ? await startServer() : await realCouchDB(args);
-      if (!server) continue;
+    await eachServer(args, async (server) => {
       const http = new Http(server.url, server.username, server.password);
       try {
         process.stderr.write(`this picas-worker vs ${options.other} on ${server.label}\n`);
         tables.push(workerVsMarkdown(await workerVs(server, http, work, options, (l) => process.stderr.write(l + '\n')), options, server.label));
       } finally {
         await http.agent.close();
-        await server.stop();
       }
-    }
+    });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
