@@ -166,6 +166,8 @@ export function resolveConnection(ctx: LoadContext, layers: LoadedLayers = loadL
     notices.push(`no CouchDB configured (PICAS_URL): using the embedded server at ${url}`);
   }
   const parsed = new URL(url);
+  const fauxton = fauxtonRoot(parsed);
+  if (fauxton) errors.push(`--url (from ${resolved.sources.url}): ${redactUrl(url)} is not a CouchDB server but Fauxton, its web interface: the server's URL is ${fauxton}`);
   if (parsed.username) {
     const inUrl = `the URL (from ${resolved.sources.url})`;
     if (username === undefined) sources.username = inUrl;
@@ -185,6 +187,19 @@ export function resolveConnection(ctx: LoadContext, layers: LoadedLayers = loadL
   }
   const credentialSources = username === undefined && password === undefined ? undefined : sources;
   return { config: { url: base, db, username, password, embedded, ...(credentialSources ? { credentialSources } : {}) }, notices, warnings, errors };
+}
+
+/** For Fauxton's address (`http://host:5984/_utils/`, what a browser shows), the server's URL; CouchDB's API is never below `/_utils`. */
+function fauxtonRoot(url: URL): string | undefined {
+  const at = url.pathname.search(/\/_utils(\/|$)/);
+  if (at < 0) return undefined;
+  const root = new URL(url);
+  root.pathname = url.pathname.slice(0, at) || '/';
+  root.username = '';
+  root.password = '';
+  root.search = '';
+  root.hash = '';
+  return root.toString().replace(/\/$/, '');
 }
 
 /** `url from ./.env (PICAS_URL), http://a:5984, replaces http://b:5984 from conf.yml (host_url)`; a password's value is never shown. */

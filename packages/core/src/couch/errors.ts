@@ -40,24 +40,9 @@ export function notCouchDb(ctx: CouchErrorContext, answer: ForeignAnswer, cause?
   const shown = excerpt.length > 80 ? `${excerpt.slice(0, 79)}…` : excerpt;
   const type = answer.contentType ? ` ${answer.contentType.split(';')[0]!.trim()}` : '';
   return new UsageError(
-    `${redactUrl(ctx.url)} is not a CouchDB server: it answered ${answer.status}${type}${shown ? ` (${JSON.stringify(shown)})` : ''}${ctx.what ? ` while ${ctx.what}` : ''}${fauxtonHint(ctx.url)}`,
+    `${redactUrl(ctx.url)} is not a CouchDB server: it answered ${answer.status}${type}${shown ? ` (${JSON.stringify(shown)})` : ''}${ctx.what ? ` while ${ctx.what}` : ''}`,
     { cause },
   );
-}
-
-/** Fauxton's address (`.../_utils/`) given as the server's: say which URL to use instead. */
-function fauxtonHint(url: string): string {
-  try {
-    const parsed = new URL(url);
-    const at = parsed.pathname.search(/\/_utils(\/|$)/);
-    if (at < 0) return '';
-    parsed.pathname = parsed.pathname.slice(0, at) || '/';
-    parsed.username = '';
-    parsed.password = '';
-    return `; that is Fauxton, CouchDB's web interface: the server's URL is ${parsed.toString().replace(/\/$/, '')}`;
-  } catch {
-    return '';
-  }
 }
 
 /** `(user name from env PICAS_USERNAME, password from conf.yml (password))`: where a failed login came from. */
