@@ -1,7 +1,7 @@
 /**
  * Every `PICAS_*` variable something in picas reads, for telling a typo (`PICAS_PASWORD`) from a setting:
  * the connection settings and every picas-worker option's env twin (from their option tables), plus the
- * variables the launchers, pilots, the embedded server, the benchmarks and the test scripts read.
+ * variables the launchers, pilots, the embedded server, the examples, the benchmarks and the test scripts read.
  * (`PICAS_TEST_*`, the test runner's own, are all known: see @picas/core env-names.)
  */
 import { connectionSettings } from '@picas/core';
@@ -22,6 +22,8 @@ const OTHER_PICAS_NAMES = [
   'PICAS_TOKEN_ID',
   'PICAS_TOKEN_INPUT',
   'PICAS_DEPENDS_ON',
+  // read by the example workflows' token commands (examples/dag)
+  'PICAS_DAG_DIR',
   // picas passwd, the embedded server
   'PICAS_NEW_PASSWORD',
   'PICAS_SERVER_ADMIN_USER',
