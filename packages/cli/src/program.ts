@@ -2,8 +2,9 @@
  * The `picas` command line (commander). Each command lives in its own module under `commands/` and
  * registers itself; the one top-level catch maps errors to exit codes (see @picas/core errors).
  */
-import { Command, CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { describeForUser, ExitCode, redactText } from '@picas/core';
+import { helpLayout, PicasCommand } from './picas-command.js';
 
 type Register = (program: Command) => void;
 
@@ -34,7 +35,7 @@ const COMMAND_MODULES = [
 ];
 
 export async function buildProgram(): Promise<Command> {
-  const program = new Command('picas')
+  const program = new PicasCommand('picas')
     .description('picas: a pilot-job token pool on CouchDB, compatible with Python PiCaS')
     .version(PICAS_VERSION, '-V, --version')
     .option('--url <url>', 'CouchDB URL (env PICAS_URL or PICAS_HOST_URL; default: the embedded server)')
@@ -42,11 +43,14 @@ export async function buildProgram(): Promise<Command> {
     .option('--username <name>', 'CouchDB user (env PICAS_USERNAME)')
     .option('--password <password>', 'CouchDB password (prefer env PICAS_PASSWORD or .env)')
     .option('--config <file>', 'YAML config file (env PICAS_CONFIG; default: ~/.config/picas/conf.yml if present)')
-    .showHelpAfterError()
+    // every subcommand's help lists these connection options too (commander copies the setting to each)
+    .configureHelp(helpLayout)
+    // a typo gets the error and commander's one "(Did you mean ...?)" line, not the whole help
+    .showHelpAfterError(false)
     .exitOverride();
   program.addHelpText(
     'after',
-    `\nExit codes: 0 ok, 1 usage or bad input, 2 server unreachable, 3 authentication failed, 4 not found,\n5 conflict, 6 external tool failed (sbatch, FirecREST), 70 internal error.`,
+    `\nExit codes: 0 ok, 1 usage or bad input, 2 server unreachable, 3 authentication failed, 4 not found, 5 conflict, 6 external tool failed (sbatch, FirecREST), 70 internal error.`,
   );
   for (const path of COMMAND_MODULES) {
     const mod = (await import(path)) as { register: Register };

@@ -27,10 +27,11 @@ test('list shows tokens by state, pages through the view, and prints JSON', asyn
   const all = await runCli(['list'], { env: db.env });
   assert.equal(all.exitCode, 0, all.stderr);
   const lines = all.stdout.trim().split('\n');
-  assert.match(lines[0]!, /^ID\s+STATE\s+SCRUB\s+HOST\s+INPUT$/);
+  assert.match(lines[0]!, /^ID\s+STATE\s+EXIT\s+SCRUB\s+HOST\s+INPUT$/);
   assert.equal(lines.length, 1 + 10);
-  assert.match(all.stdout, /^locked_1\s+locked\s+0\s+node7\s+sleep 100$/m);
-  assert.match(all.stdout, /^error_1\s+error\s+0\s+node7\s+\{"cmd":"exit 3","note":"an object input"\}$/m);
+  assert.match(all.stdout, /^locked_1\s+locked\s+-\s+0\s+node7\s+sleep 100$/m);
+  assert.match(all.stdout, /^error_1\s+error\s+3\s+0\s+node7\s+\{"cmd":"exit 3","note":"an object input"\}$/m);
+  assert.match(all.stdout, /^done_1\s+done\s+0\s+0\s+node7\s+echo done$/m, 'the exit-code column');
 
   const todo = await runCli(['list', '--state', 'todo', '--json'], { env: db.env });
   const docs = JSON.parse(todo.stdout) as Array<{ _id: string }>;

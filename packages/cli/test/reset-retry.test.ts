@@ -61,7 +61,9 @@ test('reset by id: locked ones are reset, the others are skipped with the reason
   const expiredOnly = await cli('reset', 'fresh_lock', '--expired');
   assert.equal(expiredOnly.stdout, 'skipped fresh_lock: its lease has not expired\nreset 0 tokens to todo; skipped 1');
   const r = await cli('reset', 'fresh_lock', 'done_tok', 'no_such_token');
-  assert.equal(r.exitCode, 0, r.stderr);
+  // the id that names no token: the others are handled, and the exit code is not found's
+  assert.equal(r.exitCode, 4, r.stderr);
+  assert.equal(r.stderr.trim(), `picas: token 'no_such_token' not found in database '${db.config.db}'`);
   assert.equal(r.stdout, 'reset fresh_lock\nskipped no_such_token: not found\nskipped done_tok: not locked (done)\nreset 1 token to todo; skipped 2');
   assert.equal((await getDoc(db.couch, 'fresh_lock')).lock, 0);
 });
@@ -97,8 +99,10 @@ test('retry puts error tokens back to todo, honouring --max-scrub', async () => 
   assert.equal(doc.error.length, 1, 'the error history is kept');
   assert.equal(doc.events.at(-1).event, 'retry');
 
-  const byId = await cli('retry', 'err_picas', 'done_tok');
-  assert.equal(byId.stdout, 'retried err_picas\nskipped done_tok: not in error (done)\nretried 1 token to todo; skipped 1');
+  const byId = await cli('retry', 'err_picas', 'done_tok', 'gone_1', 'gone_2');
+  assert.equal(byId.exitCode, 4, 'ids that name no token: not found');
+  assert.equal(byId.stdout, 'retried err_picas\nskipped gone_1: not found\nskipped gone_2: not found\nskipped done_tok: not in error (done)\nretried 1 token to todo; skipped 3');
+  assert.equal(byId.stderr.trim(), `picas: 2 tokens not found in database '${db.config.db}': gone_1, gone_2`);
   const picas = await getDoc(db.couch, 'err_picas');
   assert.deepEqual([picas.lock, picas.done, picas.scrub_count], [0, 0, 1]);
 

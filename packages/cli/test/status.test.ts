@@ -103,7 +103,8 @@ test('clear errors and exit codes: missing database 4, wrong password 3 (never p
   const secret = 'Wr0ng-Secret-Pw';
   const wrong = await runCli(['status'], { env: { ...picasDb.env, PICAS_PASSWORD: secret } });
   assert.equal(wrong.exitCode, 3);
-  assert.equal(wrong.stderr.trim(), 'picas: authentication failed for user admin');
+  // where the failed credentials came from, never their values
+  assert.equal(wrong.stderr.trim(), 'picas: authentication failed for user admin (user name from env PICAS_USERNAME, password from env PICAS_PASSWORD)');
   assert.ok(!(wrong.stdout + wrong.stderr).includes(secret));
 
   // credentials in the URL are used and never shown either

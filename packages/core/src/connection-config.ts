@@ -11,7 +11,7 @@ import { UsageError } from './errors.js';
 import { yamlModule } from './lazy-modules.js';
 import { decryptConfigPassword, picasKeyPath } from './picas-config-file.js';
 import { redactUrl } from './redact.js';
-import { resolveSettings, type SettingSpec } from './settings.js';
+import { resolveSettings, type ShadowedSetting, type SettingSpec, type SettingValue } from './settings.js';
 
 export const EMBEDDED_DEFAULT_PORT = 5984;
 export const EMBEDDED_DEFAULT_URL = `http://127.0.0.1:${EMBEDDED_DEFAULT_PORT}`;
@@ -25,6 +25,14 @@ export interface ConnectionConfig {
   password?: string;
   /** true when nothing was configured and the embedded server's address is used */
   embedded: boolean;
+  /** where the user name and password came from (flag, env, .env, config file...), for a failed login's message */
+  credentialSources?: CredentialSources;
+}
+
+/** Where the user name and password came from, e.g. `env PICAS_USERNAME`; never their values. */
+export interface CredentialSources {
+  username?: string;
+  password?: string;
 }
 
 export const connectionSettings: readonly SettingSpec[] = [
@@ -128,28 +136,42 @@ export function readEmbeddedState(cwd?: string): EmbeddedState | undefined {
 export interface ConnectionResult {
   config?: ConnectionConfig;
   notices: string[];
+  /** surprises worth a warning: a `.env` value replacing a different one from the config file */
+  warnings: string[];
   errors: string[];
 }
 
 export function resolveConnection(ctx: LoadContext, layers: LoadedLayers = loadLayers(ctx)): ConnectionResult {
   const notices: string[] = [];
   const resolved = resolveSettings(connectionSettings, { ...layers, flags: ctx.flags });
+  const warnings = resolved.shadowed.map((s) => shadowedWarning(s, resolved.values[s.spec.key], layers.file));
   const errors = [...layers.errors, ...resolved.errors];
-  if (errors.length > 0) return { notices, errors };
+  if (errors.length > 0) return { notices, warnings, errors };
   let url = resolved.values.url as string | undefined;
   let username = resolved.values.username as string | undefined;
   let password = resolved.values.password as string | undefined;
+  const sources: CredentialSources = {
+    username: username === undefined ? undefined : resolved.sources.username,
+    password: password === undefined ? undefined : resolved.sources.password,
+  };
   let embedded = false;
   if (!url) {
     const state = readEmbeddedState(ctx.cwd);
     url = state?.url ?? EMBEDDED_DEFAULT_URL;
+    if (username === undefined && state?.username !== undefined) sources.username = embeddedStatePath(ctx.cwd);
+    if (password === undefined && state?.password !== undefined) sources.password = embeddedStatePath(ctx.cwd);
     username ??= state?.username;
     password ??= state?.password;
     embedded = true;
     notices.push(`no CouchDB configured (PICAS_URL): using the embedded server at ${url}`);
   }
   const parsed = new URL(url);
+  const fauxton = fauxtonRoot(parsed);
+  if (fauxton) errors.push(`--url (from ${resolved.sources.url}): ${redactUrl(url)} is not a CouchDB server but Fauxton, its web interface: the server's URL is ${fauxton}`);
   if (parsed.username) {
+    const inUrl = `the URL (from ${resolved.sources.url})`;
+    if (username === undefined) sources.username = inUrl;
+    if (password === undefined) sources.password = inUrl;
     username ??= decodeURIComponent(parsed.username);
     password ??= decodeURIComponent(parsed.password);
     parsed.username = '';
@@ -157,24 +179,47 @@ export function resolveConnection(ctx: LoadContext, layers: LoadedLayers = loadL
   }
   if (password === undefined && layers.passwordError) errors.push(layers.passwordError);
   else if (username && password === undefined) errors.push(`--password: user '${username}' is set but no password (PICAS_PASSWORD)`);
-  if (errors.length > 0) return { notices, errors };
+  if (errors.length > 0) return { notices, warnings, errors };
   const base = parsed.toString().replace(/\/+$/, '');
   const db = (resolved.values.db as string | undefined) ?? DEFAULT_DB;
   if (!/^[a-z][a-z0-9_$()+/-]*$/.test(db)) {
-    return { notices, errors: [`--db: '${db}' is not a valid CouchDB database name (lowercase letter first, then a-z 0-9 _$()+-/)`] };
+    return { notices, warnings, errors: [`--db: '${db}' is not a valid CouchDB database name (lowercase letter first, then a-z 0-9 _$()+-/)`] };
   }
-  return { config: { url: base, db, username, password, embedded }, notices, errors };
+  const credentialSources = username === undefined && password === undefined ? undefined : sources;
+  return { config: { url: base, db, username, password, embedded, ...(credentialSources ? { credentialSources } : {}) }, notices, warnings, errors };
 }
 
-export function loadConnectionConfig(ctx: LoadContext): { config: ConnectionConfig; notices: string[] } {
-  const result = resolveConnection(ctx);
+/** For Fauxton's address (`http://host:5984/_utils/`, what a browser shows), the server's URL; CouchDB's API is never below `/_utils`. */
+function fauxtonRoot(url: URL): string | undefined {
+  const at = url.pathname.search(/\/_utils(\/|$)/);
+  if (at < 0) return undefined;
+  const root = new URL(url);
+  root.pathname = url.pathname.slice(0, at) || '/';
+  root.username = '';
+  root.password = '';
+  root.search = '';
+  root.hash = '';
+  return root.toString().replace(/\/$/, '');
+}
+
+/** `url from ./.env (PICAS_URL), http://a:5984, replaces http://b:5984 from conf.yml (host_url)`; a password's value is never shown. */
+function shadowedWarning(shadowed: ShadowedSetting, value: SettingValue, file: Record<string, unknown> | undefined): string {
+  const { spec, winner, loser } = shadowed;
+  const key = /\(([^()]*)\)$/.exec(loser)?.[1];
+  const shown = (v: unknown) => (spec.type === 'url' ? redactUrl(String(v)) : String(v));
+  const values = spec.type === 'secret' || !file || key === undefined ? '' : ` (${shown(value)} instead of ${shown(file[key])})`;
+  return `${spec.key} from ${winner} replaces a different one from ${loser}${values}; remove one of them`;
+}
+
+export function loadConnectionConfig(ctx: LoadContext, layers?: LoadedLayers): { config: ConnectionConfig; notices: string[]; warnings: string[] } {
+  const result = resolveConnection(ctx, layers);
   if (!result.config) {
     const [only] = result.errors;
     throw new UsageError(result.errors.length === 1 && only ? only : `invalid configuration (${result.errors.length} problems)`, {
       problems: result.errors,
     });
   }
-  return { config: result.config, notices: result.notices };
+  return { config: result.config, notices: result.notices, warnings: result.warnings };
 }
 
 /** For display: the server URL and database, never with credentials. */

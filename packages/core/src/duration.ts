@@ -38,3 +38,18 @@ export function formatDuration(ms: number): string {
   const h = Math.floor(m / 60);
   return `${h}h${m % 60}m`;
 }
+
+/** A duration exactly as a user would write it, for help and settings: `10s`, `5m`, `1h30m`, `1500ms`. */
+export function durationText(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  const units: Array<[string, number]> = [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]];
+  let rest = ms / 1000;
+  let text = '';
+  for (const [unit, seconds] of units) {
+    const n = Math.floor(rest / seconds);
+    if (n > 0) text += `${n}${unit}`;
+    rest -= n * seconds;
+  }
+  return text;
+}

@@ -55,6 +55,9 @@ export class NotFoundError extends PicasError {
   }
 }
 
+/** The database itself is missing (`picas init` creates it). */
+export class MissingDatabaseError extends NotFoundError {}
+
 export class ConflictError extends PicasError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, ExitCode.conflict, options);

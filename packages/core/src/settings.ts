@@ -37,22 +37,34 @@ export interface ResolvedSettings {
   values: Record<string, SettingValue>;
   /** where each value came from, for `--print-config` style diagnostics: default, file, .env, env, flag */
   sources: Record<string, string>;
+  /** settings whose value from `.env` replaced a different one from the config file (a stale `.env` is a common surprise) */
+  shadowed: ShadowedSetting[];
   errors: string[];
+}
+
+export interface ShadowedSetting {
+  spec: SettingSpec;
+  /** the `.env` source that won, and the config file's that lost, e.g. `/x/.env (PICAS_URL)` and `/y/conf.yml (host_url)` */
+  winner: string;
+  loser: string;
 }
 
 export function resolveSettings(specs: readonly SettingSpec[], layers: SettingLayers): ResolvedSettings {
   const values: Record<string, SettingValue> = {};
   const sources: Record<string, string> = {};
+  const shadowed: ShadowedSetting[] = [];
   const errors: string[] = [];
   for (const spec of specs) {
     let raw: unknown = undefined;
     let source = 'default';
+    let fromFile: { raw: unknown; source: string } | undefined;
     if (spec.default !== undefined) raw = spec.default;
     if (layers.file) {
       for (const key of spec.fileKeys ?? [spec.key]) {
         if (layers.file[key] !== undefined && layers.file[key] !== null) {
           raw = layers.file[key];
           source = `${layers.fileName ?? 'config file'} (${key})`;
+          fromFile = { raw, source };
           break;
         }
       }
@@ -62,6 +74,7 @@ export function resolveSettings(specs: readonly SettingSpec[], layers: SettingLa
       if (name) {
         raw = layers.dotenv[name];
         source = `${layers.dotenvName ?? '.env'} (${name})`;
+        if (fromFile && String(fromFile.raw).trim() !== String(raw).trim()) shadowed.push({ spec, winner: source, loser: fromFile.source });
       }
     }
     if (layers.env) {
@@ -75,6 +88,8 @@ export function resolveSettings(specs: readonly SettingSpec[], layers: SettingLa
       raw = layers.flags[spec.key];
       source = spec.flag;
     }
+    // only a `.env` value that is the one used is worth a warning
+    if (shadowed.at(-1)?.spec === spec && shadowed.at(-1)!.winner !== source) shadowed.pop();
     sources[spec.key] = source;
     if (raw === undefined) {
       values[spec.key] = undefined;
@@ -86,7 +101,7 @@ export function resolveSettings(specs: readonly SettingSpec[], layers: SettingLa
       errors.push(`${spec.flag} (from ${source}): ${(err as Error).message}`);
     }
   }
-  return { values, sources, errors };
+  return { values, sources, shadowed, errors };
 }
 
 function coerce(spec: SettingSpec, raw: unknown): SettingValue {
@@ -98,12 +113,14 @@ function coerce(spec: SettingSpec, raw: unknown): SettingValue {
     case 'url': {
       const s = String(text);
       let url: URL;
+      const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? undefined : `http://${s}`;
+      const suggestion = withScheme && URL.canParse(withScheme) ? ` (did you mean ${withScheme}?)` : '';
       try {
         url = new URL(s);
       } catch {
-        throw new Error(`not a valid URL`);
+        throw new Error(`not a valid URL${suggestion}`);
       }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must start with http:// or https://');
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`must start with http:// or https://${suggestion}`);
       return s;
     }
     case 'int': {

@@ -1,12 +1,14 @@
 import { Option, type Command } from 'commander';
 import { describeConnection, UsageError, type AnyTokenState } from '@picas/core';
 import { confirm } from '../confirm.js';
-import { note, say, withCouch } from '../context.js';
+import { connectionFor, note, say, withCouch } from '../context.js';
+import { missingTokensError } from '../missing-tokens.js';
 import { STATE_CHOICES } from '../option-parsers.js';
 import type { Couch, TokenState } from '@picas/core';
 
 interface DeleteFlags {
   state?: AnyTokenState;
+  prefix?: string;
   yes?: boolean;
   dryRun?: boolean;
   force?: boolean;
@@ -15,25 +17,32 @@ interface DeleteFlags {
 export function register(program: Command): void {
   program
     .command('delete')
-    .description('delete tokens by state or by id (asks first; --yes is required when stdin is not a terminal)')
+    .description('delete tokens by id, state or id prefix (asks first; --yes is required when stdin is not a terminal)')
     .argument('[ids...]', 'token ids')
     .addOption(new Option('--state <state>', 'every token in this state').choices(STATE_CHOICES))
+    .option('--prefix <prefix>', 'every token whose id starts with this (with --state: only those in that state)')
     .option('-y, --yes', 'do not ask')
     .option('--dry-run', 'list what would be deleted, delete nothing')
     .option('--force', 'also delete tokens that waiting tokens depend on; those become blocked (docs/dag.md)')
-    .addHelpText('after', `\nExamples:\n  picas delete --state done --yes\n  picas delete token_1 token_2`)
+    .addHelpText('after', `\nExamples:\n  picas delete --state done --yes\n  picas delete token_1 token_2\n  picas delete --prefix run2_ --dry-run`)
     .action(async (ids: string[], flags: DeleteFlags, command: Command) => {
-      if (ids.length === 0 && !flags.state) throw new UsageError('say which tokens to delete: IDS or --state todo|locked|done|error');
+      if (ids.length === 0 && !flags.state && flags.prefix === undefined) throw new UsageError('say which tokens to delete: IDS, --state todo|locked|done|error, or --prefix PREFIX');
+      if (ids.length > 0 && flags.prefix !== undefined) throw new UsageError('give either IDS or --prefix, not both');
+      if (flags.prefix === '') throw new UsageError('--prefix: give the start of the ids (an empty prefix would be every token: use --state)');
       const { findTokensToDelete, deleteTokens } = await import('@picas/core/ops/delete-tokens');
+      const missing: string[] = [];
       await withCouch(command, async (couch) => {
-        if (ids.length === 0 && flags.state && flags.state !== 'waiting' && flags.state !== 'blocked') {
+        if (ids.length === 0 && flags.prefix === undefined && flags.state && flags.state !== 'waiting' && flags.state !== 'blocked') {
           // a whole state of a pool of any size: streamed, a page at a time
           await deleteState(couch, flags.state, flags);
           return;
         }
-        const { targets, skipped } = await findTokensToDelete(couch, { ids, state: flags.state });
-        for (const { id, reason } of skipped) say(`skipped ${id}: ${reason}`);
-        const what = `${targets.length} token${targets.length === 1 ? '' : 's'}${flags.state ? ` (${flags.state})` : ''}`;
+        const { targets, skipped } = await findTokensToDelete(couch, { ids, state: flags.state, prefix: flags.prefix });
+        for (const { id, reason, missing: gone } of skipped) {
+          say(`skipped ${id}: ${reason}`);
+          if (gone) missing.push(id);
+        }
+        const what = `${targets.length} token${targets.length === 1 ? '' : 's'}${flags.state ? ` (${flags.state})` : ''}${flags.prefix !== undefined ? ` with ids starting ${flags.prefix}` : ''}`;
         if (targets.length === 0) {
           say('nothing to delete');
           return;
@@ -67,6 +76,8 @@ export function register(program: Command): void {
         if (blocked.length > 0) say(`blocked ${blocked.length} waiting token${blocked.length === 1 ? '' : 's'} that depended on deleted tokens`);
         say(`deleted ${outcome.deleted.length} token${outcome.deleted.length === 1 ? '' : 's'}${outcome.skipped.length ? `; skipped ${outcome.skipped.length}` : ''}`);
       });
+      // the ids that name no token: the others were handled, and the command says so with its exit code
+      if (missing.length > 0) throw missingTokensError(missing, connectionFor(command).db);
     });
 }
 

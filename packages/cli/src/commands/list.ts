@@ -57,17 +57,22 @@ async function printJson(tokens: AsyncIterable<ListedToken>, closed: AbortSignal
 
 async function printTable(tokens: AsyncIterable<ListedToken>, closed: AbortSignal): Promise<number> {
   let count = 0;
-  let chunk: string[][] = [['ID', 'STATE', 'SCRUB', 'HOST', 'INPUT']];
+  let chunk: string[][] = [['ID', 'STATE', 'EXIT', 'SCRUB', 'HOST', 'INPUT']];
   const flush = () => {
     if (count > 0) process.stdout.write(formatTable(chunk) + '\n');
     chunk = [];
   };
   for await (const { state, doc } of tokens) {
-    chunk.push([doc._id, state, String(doc.scrub_count ?? 0), String(doc.hostname || '-'), excerpt(doc.input)]);
+    chunk.push([doc._id, state, exitCodeCell(doc.exit_code), String(doc.scrub_count ?? 0), String(doc.hostname || '-'), excerpt(doc.input)]);
     count++;
     if (chunk.length >= CHUNK) flush();
     if (closed.aborted) return count;
   }
   flush();
   return count;
+}
+
+/** A finished token's exit code; `-` before it has one (PiCaS writes `''` until then). */
+function exitCodeCell(exitCode: unknown): string {
+  return exitCode === undefined || exitCode === null || exitCode === '' ? '-' : String(exitCode);
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '@picas/core';
 import { withCouch } from '../context.js';
+import { missingTokensError } from '../missing-tokens.js';
 import { watchStdoutClosed } from '../stdout-closed.js';
 
 export function register(program: Command): void {
@@ -13,7 +14,7 @@ export function register(program: Command): void {
       const { readToken } = await import('@picas/core/ops/read-token');
       await withCouch(command, async (couch) => {
         const doc = await readToken(couch.http, id);
-        if (!doc) throw new NotFoundError(`token '${id}' not found in database '${couch.config.db}'`);
+        if (!doc) throw missingTokensError([id], couch.config.db);
         const name = `logs_${id}.${flags.stderr ? 'err' : 'out'}`;
         const attachments = Object.keys(doc._attachments ?? {});
         if (!attachments.includes(name)) {

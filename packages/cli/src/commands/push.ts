@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ExitCode, PicasError } from '@picas/core';
+import { ExitCode, isTransient, PicasError } from '@picas/core';
 import { note, say, withCouch } from '../context.js';
 import { positiveCountOption } from '../option-parsers.js';
 import { ProgressLine } from '../progress-bar.js';
@@ -52,12 +52,14 @@ export function register(program: Command): void {
           say(`dependencies: ${settled.waiting} waiting, ${plan.blocked.length + settled.blocked.length} blocked, ${settled.released.length} released at once`);
         }
         if (result.failedBatches.length > 0) {
+          const first = result.failedBatches[0]!.error;
+          // a missing database, a URL that is not CouchDB, a refused login: its own message says what to do, not a re-run
+          if (first instanceof PicasError && !isTransient(first)) throw first;
           // whole requests that failed: name the lines, say what was not sent, and how to finish
           for (const b of result.failedBatches) note(`picas: ${b.tokens} token${b.tokens === 1 ? '' : 's'} from ${b.where} may not have been written: ${(b.error as Error)?.message ?? String(b.error)}`);
           if (result.notSent > 0) note(`picas: the push stopped there; ${result.notSent} token${result.notSent === 1 ? '' : 's'} from ${result.notSentFrom} on were not sent`);
           for (const f of result.failed.slice(0, 50)) note(`picas: token ${f.id} was not written: ${f.error}${f.reason ? ` (${f.reason})` : ''}`);
           note(flags.forceNew ? 'picas: --force-new gives new ids on every run: re-running would push the written tokens again' : 'picas: run the same push again to finish: the tokens already written are skipped (already present)');
-          const first = result.failedBatches[0]!.error;
           const unsent = result.failedBatches.reduce((a, b) => a + b.tokens, 0) + result.notSent;
           throw new PicasError(`${unsent + result.failed.length} tokens were not written (listed above)`, first instanceof PicasError ? first.exitCode : ExitCode.unreachable, { cause: first });
         }

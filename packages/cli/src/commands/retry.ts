@@ -19,11 +19,16 @@ export function register(program: Command): void {
     .action(async (ids: string[], flags: RetryFlags, command: Command) => {
       const { retryTokens } = await import('@picas/core/ops/retry');
       await withCouch(command, async (couch) => {
-        const outcome = await streamScrub(couch, { verb: 'retry', past: 'retried' }, { ids, state: 'error', dryRun: flags.dryRun }, (hooks) =>
-          retryTokens(couch, { ids, maxScrub: flags.maxScrub, dryRun: flags.dryRun, ...hooks }),
+        await streamScrub(
+          couch,
+          { verb: 'retry', past: 'retried' },
+          { ids, state: 'error', dryRun: flags.dryRun },
+          (hooks) => retryTokens(couch, { ids, maxScrub: flags.maxScrub, dryRun: flags.dryRun, ...hooks }),
+          (outcome) => {
+            const unblocked = outcome.unblocked ?? [];
+            if (unblocked.length > 0) say(`${unblocked.length} blocked dependent token${unblocked.length === 1 ? '' : 's'} waiting again: ${unblocked.slice(0, 10).join(', ')}${unblocked.length > 10 ? ', ...' : ''}`);
+          },
         );
-        const unblocked = outcome.unblocked ?? [];
-        if (unblocked.length > 0) say(`${unblocked.length} blocked dependent token${unblocked.length === 1 ? '' : 's'} waiting again: ${unblocked.slice(0, 10).join(', ')}${unblocked.length > 10 ? ', ...' : ''}`);
       });
     });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { NotFoundError } from '@picas/core';
 import { printJson, withCouch } from '../context.js';
+import { missingTokensError } from '../missing-tokens.js';
 
 export function register(program: Command): void {
   program
@@ -11,7 +11,7 @@ export function register(program: Command): void {
       const { readToken } = await import('@picas/core/ops/read-token');
       await withCouch(command, async (couch) => {
         const doc = await readToken(couch.http, id);
-        if (!doc) throw new NotFoundError(`token '${id}' not found in database '${couch.config.db}'`);
+        if (!doc) throw missingTokensError([id], couch.config.db);
         printJson(doc);
       });
     });

@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .command('status')
     .description('token counts: todo, locked, done, error, total (from the picas/state_counts view), waiting and blocked (docs/dag.md), and conflicts')
     .option('--json', 'print the counts as JSON')
-    .option('--watch [interval]', 'redraw every interval (default 5s) until nothing is todo or locked', durationOption)
+    .option('--watch [interval]', 'redraw every interval until nothing is todo or locked (default: 5s)', durationOption)
     .addHelpText('after', `\nExamples:\n  picas status\n  picas status --json\n  picas status --watch 2s`)
     .action(async (flags: StatusFlags, command: Command) => {
       const { tokenStatus } = await import('@picas/core/ops/status');

@@ -44,7 +44,7 @@ export function openCouch(config: ConnectionConfig, options: { connections?: num
     return server;
   };
   const http = new CouchHttp(config, options);
-  const ctx: CouchErrorContext = { url: config.url, db: config.db, username: config.username };
+  const ctx: CouchErrorContext = { url: config.url, db: config.db, username: config.username, credentialSources: config.credentialSources };
   return {
     config,
     get nano() {

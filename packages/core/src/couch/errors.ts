@@ -1,5 +1,6 @@
 /** Maps CouchDB answers and network failures (from nano or from our undici client) to picas errors. */
-import { AuthError, ConflictError, NotFoundError, PicasError, UnreachableError, UsageError } from '../errors.js';
+import { AuthError, ConflictError, MissingDatabaseError, NotFoundError, PicasError, UnreachableError, UsageError } from '../errors.js';
+import type { CredentialSources } from '../connection-config.js';
 import { redactUrl } from '../redact.js';
 
 export interface CouchErrorContext {
@@ -8,6 +9,46 @@ export interface CouchErrorContext {
   username?: string;
   /** what we were doing, e.g. `reading token abc` */
   what?: string;
+  /** where the user name and password came from (e.g. `env PICAS_USERNAME`), never their values */
+  credentialSources?: CredentialSources;
+}
+
+/** What a server answered, for saying why it is not CouchDB: its status, content type and the start of its body. */
+export interface ForeignAnswer {
+  status: number;
+  contentType?: string;
+  text: string;
+}
+
+/** Gateway answers (a proxy in front of a restarting CouchDB): transient, whatever their body. */
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
+/**
+ * Whether an answer cannot have come from CouchDB's API: its body is not JSON, or it is an error without
+ * CouchDB's `{error, reason}`. Gateway errors (502-504) are left to the retry logic.
+ */
+export function isForeignAnswer(status: number, text: string, parsed: unknown): boolean {
+  if (GATEWAY_STATUSES.has(status)) return false;
+  if (text === '') return status >= 400;
+  if (parsed === undefined) return true;
+  return status >= 400 && typeof (parsed as { error?: unknown } | null)?.error !== 'string';
+}
+
+/** The error for a URL that answers, but not as a CouchDB server's root does (a web page, Fauxton, another API). */
+export function notCouchDb(ctx: CouchErrorContext, answer: ForeignAnswer, cause?: unknown): UsageError {
+  const excerpt = answer.text.replace(/\s+/g, ' ').trim();
+  const shown = excerpt.length > 80 ? `${excerpt.slice(0, 79)}…` : excerpt;
+  const type = answer.contentType ? ` ${answer.contentType.split(';')[0]!.trim()}` : '';
+  return new UsageError(
+    `${redactUrl(ctx.url)} is not a CouchDB server: it answered ${answer.status}${type}${shown ? ` (${JSON.stringify(shown)})` : ''}${ctx.what ? ` while ${ctx.what}` : ''}`,
+    { cause },
+  );
+}
+
+/** `(user name from env PICAS_USERNAME, password from conf.yml (password))`: where a failed login came from. */
+function credentialOrigin(sources: CredentialSources | undefined): string {
+  const parts = [sources?.username && `user name from ${sources.username}`, sources?.password && `password from ${sources.password}`].filter(Boolean);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 
 const NETWORK_CODES = new Set([
@@ -39,7 +80,7 @@ export function errorForStatus(status: number, body: unknown, ctx: CouchErrorCon
   const what = ctx.what ? ` while ${ctx.what}` : '';
   if (status === 401) {
     return new AuthError(
-      ctx.username ? `authentication failed for user ${ctx.username}` : `CouchDB at ${redactUrl(ctx.url)} requires a login: set PICAS_USERNAME and PICAS_PASSWORD`,
+      ctx.username ? `authentication failed for user ${ctx.username}${credentialOrigin(ctx.credentialSources)}` : `CouchDB at ${redactUrl(ctx.url)} requires a login: set PICAS_USERNAME and PICAS_PASSWORD`,
       { cause },
     );
   }
@@ -56,9 +97,13 @@ export function errorForStatus(status: number, body: unknown, ctx: CouchErrorCon
   }
   if (status === 404) {
     if (b.reason === 'Database does not exist.' || b.reason === 'no_db_file' || (b.error === 'not_found' && b.reason === 'missing' && ctx.what === 'opening database')) {
-      return new NotFoundError(`database '${ctx.db}' does not exist: run picas init`, { cause });
+      return new MissingDatabaseError(`database '${ctx.db}' does not exist: run picas init`, { cause });
     }
     return new NotFoundError(`not found${what}${detail ? ` (${detail})` : ''}`, { cause });
+  }
+  if (status === 405) {
+    // CouchDB answers every method picas sends at its API; a 405 is a path it serves otherwise (Fauxton's files)
+    return notCouchDb(ctx, { status, contentType: 'application/json', text: detail }, cause);
   }
   if (status === 409) return new ConflictError(`conflict${what}: the document changed since it was read`, { cause });
   if (status === 400 || status === 412 || status === 415) return new UsageError(`CouchDB rejected the request${what}: ${detail || status}`, { cause });

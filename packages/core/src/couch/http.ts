@@ -14,7 +14,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ConnectionConfig } from '../connection-config.js';
-import { errorForStatus, networkCode, unreachable, type CouchErrorContext } from './errors.js';
+import { errorForStatus, isForeignAnswer, networkCode, notCouchDb, unreachable, type CouchErrorContext } from './errors.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE' | 'COPY';
 
@@ -59,7 +59,7 @@ export class CouchHttp {
     if (config.username) {
       this.authHeader = 'Basic ' + Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');
     }
-    this.ctx = { url: this.baseUrl, db: config.db, username: config.username };
+    this.ctx = { url: this.baseUrl, db: config.db, username: config.username, credentialSources: config.credentialSources };
   }
 
   /** `/db/<id>` with the id encoded, keeping `_design/` and `_local/` prefixes readable. */
@@ -108,8 +108,12 @@ export class CouchHttp {
       try {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {
-        parsed = { error: 'bad_json', reason: text.slice(0, 200) };
+        parsed = undefined;
       }
+      if (req.method !== 'HEAD' && isForeignAnswer(status, text, parsed)) {
+        throw notCouchDb(this.ctx, { status, contentType: res.headers['content-type'], text }, Object.assign(new Error(`HTTP ${status}`), { statusCode: status }));
+      }
+      if (parsed === undefined && text) parsed = { error: 'bad_json', reason: text.slice(0, 200) };
     }
     return { status, body: parsed as T, headers: res.headers };
   }

@@ -28,10 +28,17 @@ export interface DeleteSelection {
 
 export async function findTokensToDelete(
   couch: Couch,
-  options: { ids?: readonly string[]; state?: AnyTokenState; signal?: AbortSignal },
+  options: { ids?: readonly string[]; state?: AnyTokenState; prefix?: string; signal?: AbortSignal },
 ): Promise<DeleteSelection> {
   const skipped: Skipped[] = [];
   const targets: DeleteTarget[] = [];
+  if (options.prefix !== undefined) {
+    for await (const doc of tokensWithPrefix(couch, options.prefix, options.signal)) {
+      const state = tokenState(doc);
+      if (!options.state || state === options.state) targets.push(target(doc, state));
+    }
+    return { targets, skipped };
+  }
   if (options.ids && options.ids.length > 0) {
     for (const doc of await readTokens(couch, options.ids, skipped, options.signal)) {
       const state = tokenState(doc);
@@ -49,6 +56,25 @@ export async function findTokensToDelete(
   }
   for await (const page of deletionPages(couch, options.state, { signal: options.signal })) targets.push(...page);
   return { targets, skipped };
+}
+
+/** The tokens whose id starts with `prefix`, in id order, a page of `_all_docs` at a time. */
+export async function* tokensWithPrefix(couch: Couch, prefix: string, signal?: AbortSignal): AsyncGenerator<TokenDoc> {
+  const { http } = couch;
+  const pageSize = defaultPageSize();
+  const endkey = `${prefix}\ufff0`;
+  let after: string | undefined;
+  for (;;) {
+    const body = await http.expectOk<{ rows: Array<{ id: string; doc?: TokenDoc | null }> }>(
+      { path: http.dbPath('/_all_docs'), query: { include_docs: true, startkey: after ?? prefix, endkey, limit: pageSize + (after ? 1 : 0) }, signal },
+      `reading the tokens whose id starts with ${prefix}`,
+    );
+    // after the first page, the first row is the last one of the page before
+    const rows = after !== undefined && body.rows[0]?.id === after ? body.rows.slice(1) : body.rows;
+    for (const row of rows) if (row.doc?.type === 'token') yield row.doc;
+    if (rows.length < pageSize) return;
+    after = rows.at(-1)!.id;
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
  * at once). `pageView` is the paging itself, shared by reset, retry and delete.
  */
 import type { Couch } from '../couch/connection.js';
-import { NotFoundError } from '../errors.js';
+import { MissingDatabaseError, NotFoundError } from '../errors.js';
 import { ALL_TOKEN_STATES, tokenState, type AnyTokenState, type TokenDoc } from '../token.js';
 import { waitingTokens } from './dependencies.js';
 import { readViewWhileBuilding, type IndexBuild } from './view-progress.js';
@@ -97,7 +97,7 @@ function sameKey(a: unknown, b: unknown): boolean {
 export function missingView(couch: Couch, body: unknown, design: string, view: string): NotFoundError {
   const reason = (body as { reason?: string } | undefined)?.reason ?? '';
   if (reason === 'no_db_file' || reason === 'Database does not exist.') {
-    return new NotFoundError(`database '${couch.config.db}' does not exist: run picas init`);
+    return new MissingDatabaseError(`database '${couch.config.db}' does not exist: run picas init`);
   }
   return new NotFoundError(`database '${couch.config.db}' has no view ${design}/${view}: run picas init`);
 }

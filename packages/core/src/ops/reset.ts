@@ -22,6 +22,8 @@ import type { IndexBuild } from './view-progress.js';
 export interface Skipped {
   id: string;
   reason: string;
+  /** no such token: the id was never there, or the token was deleted */
+  missing?: boolean;
 }
 
 export interface ScrubOutcome {
@@ -170,7 +172,7 @@ export async function* tokenPages(couch: Couch, ids: readonly string[], options:
     );
     const page: CandidatePage = { docs: [], skipped: [] };
     for (const row of body.rows) {
-      if (!row.doc) page.skipped.push({ id: row.key, reason: row.value?.deleted ? 'deleted' : 'not found' });
+      if (!row.doc) page.skipped.push({ id: row.key, reason: row.value?.deleted ? 'deleted' : 'not found', missing: true });
       else if (row.doc.type !== 'token') page.skipped.push({ id: row.key, reason: 'not a token' });
       else page.docs.push(row.doc);
     }
