@@ -42,7 +42,7 @@ function valueName(spec: SettingSpec): string {
 }
 
 function helpFor(spec: SettingSpec): string {
-  const dflt = spec.default === undefined ? '' : `, default ${String(spec.default)}`;
+  const dflt = spec.default === undefined ? '' : `, default: ${String(spec.default)}`;
   return `worker: ${spec.description} (env ${spec.env[0]}${dflt})`;
 }
 
