@@ -12,7 +12,7 @@
  * page within about two seconds however busy the pool is. Each refreshed part is pushed to the listeners
  * (the server-sent-event clients); a new client gets the cached parts at once, without any read.
  */
-import { backoffDelay, DASHBOARD_DESIGN, pilotJobIds, redactText, sameViews, type Couch, type Logger } from '@picas/core';
+import { backoffDelay, DASHBOARD_DESIGN, pilotJobIds, pilotLostAt, redactText, sameViews, type Couch, type Logger } from '@picas/core';
 import { stateCounts, tokenStatus } from '@picas/core/ops/status';
 import { listPilots } from '@picas/core/ops/list-pilots';
 import { ReadGate } from './read-gate.js';
@@ -68,7 +68,7 @@ export class Board {
   private states?: Record<string, number>;
   private extras: { states: Record<string, number>; conflicts: number | null } = { states: {}, conflicts: null };
   private chartRate?: number;
-  /** when the first running pilot's lease passes: read the records again then (renewed, or lost) */
+  /** when the first running pilot would turn lost (pilotLostAt): read the records again then (renewed, or lost) */
   private pilotsRecheckAt = Infinity;
   private readonly stderrCache = new Map<string, string>();
 
@@ -282,8 +282,8 @@ export class Board {
 
   private async refreshPilots(signal: AbortSignal): Promise<void> {
     const pilots = await listPilots(this.couch, { signal });
-    const leases = pilots.filter((p) => p.shown === 'running').map((p) => p.lease_until * 1000);
-    this.pilotsRecheckAt = leases.length ? Math.min(...leases) + 500 : Infinity;
+    const lostAt = pilots.filter((p) => p.shown === 'running').map((p) => pilotLostAt(p) * 1000);
+    this.pilotsRecheckAt = lostAt.length ? Math.min(...lostAt) + 500 : Infinity;
     const rows = pilots.map((p) => ({
       id: p._id,
       pilot: p.pilot_id,
