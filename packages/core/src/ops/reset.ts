@@ -75,7 +75,7 @@ export type Target = { doc: TokenDoc; message: string };
 /** A reset must say which tokens: ids, or at least one condition. */
 export function checkResetSelection(options: Pick<ResetOptions, 'ids' | 'olderThanMs' | 'expired' | 'pilots' | 'all'>): void {
   if ((options.ids ?? []).length === 0 && options.olderThanMs === undefined && !options.expired && options.pilots === undefined && !options.all) {
-    throw new UsageError('say which locked tokens to reset: IDS, --older-than DURATION, --expired, --pilot ID, --lost, or --all');
+    throw new UsageError('say which locked tokens to reset: IDS, --older-than DURATION, --expired, or --all (or those of pilots: --pilot ID, --lost)');
   }
 }
 
