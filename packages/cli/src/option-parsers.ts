@@ -28,6 +28,11 @@ export function portOption(value: string): number {
   return n;
 }
 
+/** For a repeatable option of ids: each use adds its comma-separated ids to the list. */
+export function idListOption(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
 /** For a repeatable option: each use adds its value to the list. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

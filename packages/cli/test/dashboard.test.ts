@@ -9,21 +9,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newToken } from '@picas/core';
 import { fileLabel, freshDatabase, repoRoot, runCli, runWorker, scratchDir } from '@picas/testkit';
 import { startDashboardProcess } from './dashboard-process.js';
+import { browserSkip, launchChromium } from './headless-chromium.js';
 
 // the page functions below run in the browser; this package compiles without the DOM types
 declare const document: any;
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const missing = !existsSync(CHROMIUM);
-const required = process.env.PICAS_REQUIRE_BROWSER === '1';
-const skip = missing && !required ? `${CHROMIUM} is missing: apt-get install chromium enables this browser test` : false;
-if (skip) process.stderr.write(`dashboard.test: SKIPPED: ${skip}\n`);
+const skip = browserSkip('dashboard.test');
 
 /** Where the screenshot goes (a test artifact): PICAS_TEST_ARTIFACTS, else test-artifacts/ in the checkout. */
 const artifacts = process.env.PICAS_TEST_ARTIFACTS ?? join(repoRoot, 'test-artifacts');
@@ -32,7 +28,6 @@ const OK = 24;
 const FAIL = 3;
 
 test('the dashboard shows a live run in Chromium: counts, chart, failures with stderr, pilots running then finished', { skip, timeout: 240_000 }, async (t) => {
-  assert.ok(!missing, `${CHROMIUM} is missing and PICAS_REQUIRE_BROWSER=1: apt-get install chromium`);
   const db = await freshDatabase(fileLabel(import.meta.url));
   assert.equal((await runCli(['init'], { env: db.env })).exitCode, 0);
   const gate = join(scratchDir(), 'go');
@@ -46,8 +41,7 @@ test('the dashboard shows a live run in Chromium: counts, chart, failures with s
   const total = docs.length;
 
   const dashboard = await startDashboardProcess([], db.env);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 60_000 });
+  const browser = await launchChromium();
   t.after(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
   page.setDefaultTimeout(60_000);

@@ -4,21 +4,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '@picas/testkit';
 import { tempDir } from './fixtures.js';
+import { browserSkip, launchChromium } from './headless-chromium.js';
 import { startServerProcess } from './server-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const missing = !existsSync(CHROMIUM);
-const required = process.env.PICAS_REQUIRE_BROWSER === '1';
-const skip = missing && !required ? `${CHROMIUM} is missing: apt-get install chromium enables this browser test` : false;
-if (skip) process.stderr.write(`fauxton.test: SKIPPED: ${skip}\n`);
+const skip = browserSkip('fauxton.test');
 
 test('Fauxton at /_utils shows the pushed tokens after logging in', { skip }, async () => {
-  assert.ok(!missing, `${CHROMIUM} is missing and PICAS_REQUIRE_BROWSER=1: apt-get install chromium`);
   const dir = tempDir({ 'tokens.txt': 'echo fauxton one\necho fauxton two\n' });
   const server = await startServerProcess(['--port', '0', '--in-memory'], { cwd: dir });
   const bare = (...args: string[]) => runCli(args, { cwd: dir, env: {} });
@@ -28,8 +23,7 @@ test('Fauxton at /_utils shows the pushed tokens after logging in', { skip }, as
   assert.equal(ids.length, 2);
   const state = JSON.parse(readFileSync(join(dir, '.picas', 'server.json'), 'utf8')) as { username: string; password: string };
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 60_000 });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.setDefaultTimeout(30_000);

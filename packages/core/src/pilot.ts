@@ -45,7 +45,7 @@ export interface PilotDoc {
   started: number;
   /** epoch seconds of the last renewal (at start, every third of the lease, and at exit) */
   heartbeat: number;
-  /** epoch seconds: a running pilot whose lease_until passed is lost */
+  /** epoch seconds: a running pilot whose lease_until passed is lost (or earlier: pilotLostAt) */
   lease_until: number;
   state: PilotWrittenState;
   counts: PilotCounts;
@@ -64,11 +64,27 @@ export function isPilotDoc(doc: unknown): doc is PilotDoc {
   return !!doc && typeof doc === 'object' && (doc as PilotDoc).type === PILOT_TYPE;
 }
 
-/** The state a reader shows: the written one, except that a running pilot past its lease is lost. */
-export function pilotState(doc: Pick<PilotDoc, 'state' | 'lease_until' | 'heartbeat' | 'lease_s'>, nowMs = Date.now()): PilotState {
+/** Slack on top of two missed renewals before a pilot counts as lost: a slow write, clocks that differ a little. */
+export const PILOT_LOST_MARGIN_S = 10;
+
+type PilotTimes = Pick<PilotDoc, 'lease_until' | 'heartbeat' | 'lease_s'>;
+
+/**
+ * Epoch seconds from which a running pilot that has not renewed its record is lost: it renews every third
+ * of its lease, so once two renewals are missed (plus PILOT_LOST_MARGIN_S), or its lease has passed,
+ * whichever comes first. The one rule for `picas pilots`, `picas reset --lost` and the dashboard.
+ */
+export function pilotLostAt(doc: PilotTimes): number {
+  const heartbeat = Number(doc.heartbeat) || 0;
+  const leaseS = Number(doc.lease_s) || 0;
+  const until = Number(doc.lease_until) || heartbeat + leaseS;
+  return Math.min(until, heartbeat + (2 * leaseS) / 3 + PILOT_LOST_MARGIN_S);
+}
+
+/** The state a reader shows: the written one, except that a running pilot that missed its renewals is lost (pilotLostAt). */
+export function pilotState(doc: Pick<PilotDoc, 'state'> & PilotTimes, nowMs = Date.now()): PilotState {
   if (doc.state !== 'running') return doc.state;
-  const until = Number(doc.lease_until) || (Number(doc.heartbeat) || 0) + (Number(doc.lease_s) || 0);
-  return until * 1000 < nowMs ? 'lost' : 'running';
+  return pilotLostAt(doc) * 1000 < nowMs ? 'lost' : 'running';
 }
 
 /** The job ids of a pilot as one short text, e.g. `slurm 1234_5` or `firecrest daint, slurm 1234`; '' when none. */

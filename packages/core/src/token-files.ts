@@ -6,7 +6,8 @@
  *   .yaml / .yml  a list of token objects
  * A token object needs `input` and may carry any other fields (e.g. `priority`, `expected_seconds`, and
  * `id` (or `_id`) to choose the id, and `depends_on`: ids this token waits for, see docs/dag.md). Every file is validated before anything is written, and every problem is
- * reported at once, naming the file, the line and the field.
+ * reported at once, naming the file, the line and the field; an input no pilot can run (a NUL byte, more
+ * than MAX_INPUT_BYTES) is one of them.
  *
  * Ids are deterministic: `<prefix>_<hash of the token's content>`, so pushing the same file twice
  * creates nothing new. The n-th identical token in one file gets `_<n>` appended, so repeated lines
@@ -18,7 +19,7 @@ import { extname, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 import { yamlModule } from './lazy-modules.js';
 import { arrayElementOffsets, findJsonSyntaxError, positionAt } from './json-syntax.js';
-import { newToken, nowSeconds, type TokenDoc } from './token.js';
+import { newToken, nowSeconds, unrunnableInput, type TokenDoc } from './token.js';
 
 export const TOKEN_FILE_EXTENSIONS = ['.txt', '.json', '.jsonl', '.yaml', '.yml'] as const;
 
@@ -45,7 +46,7 @@ export interface ParsedTokenFile {
 const STATE_FIELDS: Record<string, unknown> = { type: 'token', lock: 0, done: 0, hostname: '', scrub_count: 0, exit_code: '' };
 
 /** At most this many problems are listed; the rest are counted. */
-const MAX_LISTED_PROBLEMS = 50;
+export const MAX_LISTED_PROBLEMS = 50;
 
 /** Parses one token file's bytes. `name` is used for the format (by extension) and in messages. */
 export function parseTokenFile(name: string, bytes: Uint8Array): ParsedTokenFile {
@@ -92,15 +93,18 @@ function decodeUtf8(name: string, bytes: Uint8Array): string | { problem: string
 
 function parseText(name: string, text: string): ParsedTokenFile {
   const tokens: TokenSpec[] = [];
+  const problems: string[] = [];
   const lines = text.split('\n');
   lines.forEach((raw, index) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) return;
-    tokens.push({ input: line, fields: {}, file: name, line: index + 1 });
+    const unrunnable = unrunnableInput(line);
+    if (unrunnable) problems.push(`${name}:${index + 1}: the input ${unrunnable}`);
+    else tokens.push({ input: line, fields: {}, file: name, line: index + 1 });
   });
-  if (tokens.length === 0) return { tokens, problems: [`${name}: no tokens in the file (only comments and blank lines)`] };
-  return { tokens, problems: [] };
+  if (tokens.length === 0 && problems.length === 0) return { tokens, problems: [`${name}: no tokens in the file (only comments and blank lines)`] };
+  return { tokens, problems };
 }
 
 function parseJson(name: string, text: string): ParsedTokenFile {
@@ -188,6 +192,10 @@ function fromObjects(name: string, items: Array<{ value: unknown; line: number }
     const record = value as Record<string, unknown>;
     const before = problems.length;
     if (record.input === undefined || record.input === null) problems.push(`${where}: the token has no 'input' field`);
+    else {
+      const unrunnable = unrunnableInput(record.input);
+      if (unrunnable) problems.push(`${where}: field 'input' ${unrunnable}`);
+    }
     const fields: Record<string, unknown> = {};
     let id: string | undefined;
     for (const [key, field] of Object.entries(record)) {
@@ -363,9 +371,14 @@ export function readTokenFiles(paths: readonly string[], options: TokenDocOption
   return { docs: tokenDocs(specs, options), perFile };
 }
 
-function problemsError(problems: string[]): UsageError {
+/**
+ * The error that lists the problems found in token files (at most MAX_LISTED_PROBLEMS of them, the rest
+ * counted). `unlisted`: more problems that were counted but not kept (a streamed file keeps only the first).
+ */
+export function problemsError(problems: readonly string[], unlisted = 0): UsageError {
+  const total = problems.length + unlisted;
   const listed = problems.slice(0, MAX_LISTED_PROBLEMS);
-  if (problems.length > listed.length) listed.push(`... and ${problems.length - listed.length} more problems`);
-  const summary = problems.length === 1 ? problems[0]! : `invalid token files (${problems.length} problems); nothing was pushed`;
+  if (total > listed.length) listed.push(`... and ${total - listed.length} more problems`);
+  const summary = total === 1 ? problems[0]! : `invalid token files (${total} problems); nothing was pushed`;
   return new UsageError(summary, { problems: listed });
 }

@@ -2,7 +2,8 @@
  * `.txt` token files of any size, for `picas push`: read as a stream, twice, so memory stays flat in the
  * file size. The first pass checks every file (it exists, is UTF-8, has tokens), counts the tokens and notes
  * which content hashes may repeat (RepeatFilter), so that nothing is written unless every file is valid, as
- * with the other formats (token-files.ts). The second pass yields the token documents batch by batch, with
+ * with the other formats (token-files.ts); a line no pilot could run (a NUL byte, more than MAX_INPUT_BYTES) is
+ * one of the problems. The second pass yields the token documents batch by batch, with
  * the same ids `readTokenFiles` gives them, either as documents or already encoded as a `_bulk_docs` body
  * with the file and lines each batch came from (what `picas push` sends: no document objects are made).
  * Lines are handled a chunk (64 KiB) at a time, not one await per line.
@@ -11,8 +12,8 @@ import * as crypto from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from './errors.js';
-import { checkedPrefix, type TokenDocOptions } from './token-files.js';
-import { newToken, nowSeconds, type TokenDoc } from './token.js';
+import { checkedPrefix, MAX_LISTED_PROBLEMS, problemsError, type TokenDocOptions } from './token-files.js';
+import { newToken, nowSeconds, unrunnableInput, type TokenDoc } from './token.js';
 import type { EncodedTokenBatch, LineRange } from './ops/push-tokens.js';
 
 export interface TextTokenSource {
@@ -162,6 +163,7 @@ export async function openTextTokenFiles(paths: readonly string[], options: Toke
   const prefix = checkedPrefix(options);
   const forceNew = !!options.forceNew;
   const problems: string[] = [];
+  let unlisted = 0;
   const files: Array<{ name: string; absolute: string; tokens: number; repeats?: RepeatFilter }> = [];
   const seen = new Set<string>();
   for (const name of paths) {
@@ -174,10 +176,15 @@ export async function openTextTokenFiles(paths: readonly string[], options: Toke
     try {
       // a line takes at least 2 bytes (a character and its \n), which bounds the tokens in the file
       if (!forceNew) repeats = new RepeatFilter(Math.ceil(statSync(absolute).size / 2));
-      for await (const { lines } of fileChunks(absolute)) {
-        for (const text of lines) {
+      for await (const { lines, first } of fileChunks(absolute)) {
+        for (let i = 0; i < lines.length; i++) {
+          const text = lines[i]!;
           if (blank && text.trim() !== '') blank = false;
           if (!isToken(text)) continue;
+          const unrunnable = unrunnableInput(text);
+          // only the listed problems are kept: memory stays flat however many lines are bad
+          if (unrunnable && problems.length < MAX_LISTED_PROBLEMS) problems.push(`${name}:${first + i}: the input ${unrunnable}`);
+          else if (unrunnable) unlisted++;
           tokens++;
           repeats?.see(textTokenHash(text));
         }
@@ -194,10 +201,7 @@ export async function openTextTokenFiles(paths: readonly string[], options: Toke
     else if (tokens === 0) problems.push(`${name}: no tokens in the file (only comments and blank lines)`);
     files.push({ name, absolute, tokens, repeats });
   }
-  if (problems.length > 0) {
-    const summary = problems.length === 1 ? problems[0]! : `invalid token files (${problems.length} problems); nothing was pushed`;
-    throw new UsageError(summary, { problems: problems.slice(0, 50) });
-  }
+  if (problems.length > 0) throw problemsError(problems, unlisted);
   const now = options.now ?? nowSeconds();
 
   /** The tokens of every file, a chunk at a time: their ids, texts and lines. */

@@ -98,6 +98,35 @@ export const JOB_ID_FIELDS = ['dirac_job_id', 'wms_job_id', 'cream_job_id', 'pbs
 
 export const MAX_EVENTS = 20;
 
+/**
+ * The largest token input, in UTF-8 bytes, that a pilot hands to bash (through stdin or a file: a command
+ * line or an environment string is limited to 128 KiB on Linux, `spawn E2BIG`). `picas push` refuses larger
+ * inputs, since a pilot could never run them.
+ */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
+/** The input as the command gets it: a string as it is, anything else as JSON. */
+export function inputText(input: unknown): string {
+  return typeof input === 'string' ? input : (JSON.stringify(input ?? null) ?? 'null');
+}
+
+/**
+ * Why no pilot can ever run a token with this input, as the rest of a sentence about it (`the input ...`),
+ * or undefined when it can: a NUL byte (no command, argument or environment string can hold one), or more
+ * than MAX_INPUT_BYTES.
+ */
+export function unrunnableInput(input: unknown): string | undefined {
+  const text = inputText(input);
+  const nul = text.indexOf('\0');
+  if (nul !== -1) return `holds a NUL byte (character ${nul + 1}), which no command can take`;
+  // a UTF-16 unit is at most 3 UTF-8 bytes: only long texts need counting
+  if (text.length * 3 > MAX_INPUT_BYTES) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > MAX_INPUT_BYTES) return `is ${bytes.toLocaleString('en-US')} bytes, over the ${MAX_INPUT_BYTES / 1024 / 1024} MiB a token's input may have`;
+  }
+  return undefined;
+}
+
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** `parseInt` as the view functions use it, so the CLI classifies exactly like CouchDB does. */

@@ -12,9 +12,10 @@
  * page within about two seconds however busy the pool is. Each refreshed part is pushed to the listeners
  * (the server-sent-event clients); a new client gets the cached parts at once, without any read.
  */
-import { backoffDelay, DASHBOARD_DESIGN, pilotJobIds, redactText, sameViews, type Couch, type Logger } from '@picas/core';
+import { backoffDelay, DASHBOARD_DESIGN, pilotJobIds, pilotLostAt, redactText, sameViews, type Couch, type Logger } from '@picas/core';
 import { stateCounts, tokenStatus } from '@picas/core/ops/status';
 import { listPilots } from '@picas/core/ops/list-pilots';
+import { CouchReach } from './couch-reach.js';
 import { ReadGate } from './read-gate.js';
 import { openGatedCouch } from './gated-couch.js';
 
@@ -56,6 +57,8 @@ export interface BoardOptions {
 export class Board {
   readonly gate: ReadGate;
   readonly couch: Couch;
+  /** whether CouchDB answers (the reads here, and the `_changes` feed, report to it) */
+  readonly reach: CouchReach;
   private readonly parts: Record<Part, PartState>;
   private readonly cache = new Map<string, unknown>();
   private readonly listeners = new Set<(u: BoardUpdate) => void>();
@@ -68,7 +71,7 @@ export class Board {
   private states?: Record<string, number>;
   private extras: { states: Record<string, number>; conflicts: number | null } = { states: {}, conflicts: null };
   private chartRate?: number;
-  /** when the first running pilot's lease passes: read the records again then (renewed, or lost) */
+  /** when the first running pilot would turn lost (pilotLostAt): read the records again then (renewed, or lost) */
   private pilotsRecheckAt = Infinity;
   private readonly stderrCache = new Map<string, string>();
 
@@ -81,6 +84,11 @@ export class Board {
     const part = (minIntervalMs: number, everyMs?: number): PartState => ({ dirty: true, last: 0, retryAt: 0, failures: 0, minIntervalMs, everyMs });
     this.parts = { counts: part(0), extras: part(15_000, 60_000), pilots: part(0, 15_000), failures: part(2_000), chart: part(5_000, 30_000) };
     const base = options.publicUrl.replace(/\/+$/, '');
+    this.reach = new CouchReach((state) => {
+      this.publish('couch', state);
+      if (state.reachable) this.reconnected();
+    }, options.secrets);
+    this.publish('couch', this.reach.state);
     this.publish('meta', { db: config.db, fauxton: `${base}/_utils/#/database/${encodeURIComponent(config.db)}/`, readIntervalMs: options.readIntervalMs ?? 1000 });
   }
 
@@ -104,7 +112,7 @@ export class Board {
 
   /** Every cached part, in paint order (counts first). */
   snapshot(): BoardUpdate[] {
-    const order = ['meta', 'counts', 'pilots', 'failures', 'chart', 'problems'];
+    const order = ['meta', 'couch', 'counts', 'pilots', 'failures', 'chart', 'problems'];
     return order.filter((e) => this.cache.has(e)).map((event) => ({ event, data: this.cache.get(event) }));
   }
 
@@ -136,6 +144,15 @@ export class Board {
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw http.errorFor(res, `reading the ${stream === 'err' ? 'stderr' : 'stdout'} of ${id}`);
     return (res.body as Buffer).toString('utf8');
+  }
+
+  /** CouchDB answers again: every part is read again now, not after its backoff (the page shows them stale until then). */
+  private reconnected(): void {
+    for (const p of PARTS) {
+      this.parts[p].dirty = true;
+      this.parts[p].retryAt = 0;
+    }
+    this.wake?.();
   }
 
   private publish(event: string, data: unknown): void {
@@ -210,6 +227,7 @@ export class Board {
       this.lastPicked = part;
       try {
         await this.refresh(part, signal);
+        this.reach.answered();
         p.failures = 0;
         this.problem(part, undefined);
       } catch (err) {
@@ -217,6 +235,7 @@ export class Board {
         p.failures++;
         p.dirty = true;
         p.retryAt = Date.now() + backoffDelay(p.failures, 2000, 60_000);
+        this.reach.failed(err);
         this.problem(part, err);
         this.options.log?.warn({ err, part }, `dashboard: reading the ${part} failed; retrying`);
       }
@@ -282,8 +301,8 @@ export class Board {
 
   private async refreshPilots(signal: AbortSignal): Promise<void> {
     const pilots = await listPilots(this.couch, { signal });
-    const leases = pilots.filter((p) => p.shown === 'running').map((p) => p.lease_until * 1000);
-    this.pilotsRecheckAt = leases.length ? Math.min(...leases) + 500 : Infinity;
+    const lostAt = pilots.filter((p) => p.shown === 'running').map((p) => pilotLostAt(p) * 1000);
+    this.pilotsRecheckAt = lostAt.length ? Math.min(...lostAt) + 500 : Infinity;
     const rows = pilots.map((p) => ({
       id: p._id,
       pilot: p.pilot_id,

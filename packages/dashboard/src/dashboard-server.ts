@@ -86,7 +86,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const secrets = [options.config.password, options.config.username].filter((s): s is string => !!s);
   const files = staticFiles();
   const board = new Board(options.config, { publicUrl: publicCouchUrl(options.config.url), log: options.log, secrets, readIntervalMs: options.readIntervalMs });
-  const feed = new ChangesFeed(board.couch.http, { onChanges: (ids) => board.changed(ids), log: options.log });
+  const feed = new ChangesFeed(board.couch.http, { onChanges: (ids) => board.changed(ids), onError: (err) => (err === undefined ? board.reach.answered() : board.reach.failed(err)), log: options.log });
   const clients = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
   let port = 0;

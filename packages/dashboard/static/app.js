@@ -4,7 +4,9 @@
 (function () {
   'use strict';
   const $ = (sel) => document.querySelector(sel);
-  const state = { meta: null, counts: null, pilots: null, failures: null, clockOffsetMs: 0 };
+  const state = { meta: null, couch: null, counts: null, pilots: null, failures: null, clockOffsetMs: 0, connected: false, showEnded: false };
+  // finished, stopped and failed pilots are listed (when shown) up to this many, the newest first
+  const ENDED_ROWS = 50;
   let chart = null;
   let pendingChart = null;
   window.addEventListener('load', () => pendingChart && renderChart(pendingChart));
@@ -45,7 +47,8 @@
 
   function renderMeta() {
     $('#db').textContent = state.meta.db;
-    document.title = `picas: ${state.meta.db}`;
+    // the default database is called picas too: "picas dashboard", not "picas · picas dashboard"
+    document.title = state.meta.db === 'picas' ? 'picas dashboard' : `${state.meta.db} · picas dashboard`;
     $('#fauxton-db').href = state.meta.fauxton.replace(/\/$/, '') + '/_all_docs';
   }
 
@@ -126,41 +129,87 @@
     $('#failures-note').textContent = errors > rows.length ? `(newest ${rows.length} of ${nf.format(errors)}; picas list --state error for all)` : '';
   }
 
-  // lost as of the dashboard's last read of the records (a renewal since then is on its way: the dashboard
-  // reads the records again when a pilot writes, and when a lease passes)
-  function pilotState(p) {
-    return p.shown;
+  function pilotRow(p) {
+    const c = p.counts || {};
+    return el(
+      'tr',
+      { 'data-pilot': p.pilot, 'data-state': p.shown },
+      el('td', { text: p.pilot }),
+      el('td', {}, el('span', { class: `state ${p.shown}`, text: p.shown })),
+      el('td', { text: p.host }),
+      el('td', { text: p.jobs || '-' }),
+      el('td', { class: 'num', text: String(p.slots) }),
+      el('td', { class: 'num', text: nf.format(c.done || 0) }),
+      el('td', { class: 'num', text: nf.format(c.failed || 0) }),
+      el('td', { class: 'num', text: nf.format(c.requeued || 0) }),
+      el('td', { text: when(p.started) }),
+      el('td', { text: p.ended ? `ended ${ago(p.ended)}` : ago(p.heartbeat) }),
+      el('td', { text: p.stopReason || '' }),
+    );
   }
 
+  // running and lost pilots (as of the dashboard's last read of the records: it reads them again when a pilot
+  // writes, and when one would turn lost) are listed first; the ended ones are counted per state, and listed
+  // only on request, the newest first
   function renderPilots() {
-    const body = $('#pilots tbody');
-    const rows = state.pilots.rows;
-    body.replaceChildren();
-    if (rows.length === 0) body.append(el('tr', {}, el('td', { class: 'empty', colSpan: 11, text: 'no pilot records yet' })));
-    const tally = {};
-    for (const p of rows) {
-      const shown = pilotState(p);
-      tally[shown] = (tally[shown] || 0) + 1;
-      const c = p.counts || {};
-      body.append(
-        el(
-          'tr',
-          { 'data-pilot': p.pilot, 'data-state': shown },
-          el('td', { text: p.pilot }),
-          el('td', {}, el('span', { class: `state ${shown}`, text: shown })),
-          el('td', { text: p.host }),
-          el('td', { text: p.jobs || '-' }),
-          el('td', { class: 'num', text: String(p.slots) }),
-          el('td', { class: 'num', text: nf.format(c.done || 0) }),
-          el('td', { class: 'num', text: nf.format(c.failed || 0) }),
-          el('td', { class: 'num', text: nf.format(c.requeued || 0) }),
-          el('td', { text: when(p.started) }),
-          el('td', { text: p.ended ? `ended ${ago(p.ended)}` : ago(p.heartbeat) }),
-          el('td', { text: p.stopReason || '' }),
-        ),
-      );
+    const active = state.pilots.rows.filter((p) => p.shown === 'running' || p.shown === 'lost');
+    const ended = state.pilots.rows.filter((p) => p.shown !== 'running' && p.shown !== 'lost').sort((a, b) => (b.ended || b.heartbeat) - (a.ended || a.heartbeat));
+    const tally = (rows) => {
+      const counts = {};
+      for (const p of rows) counts[p.shown] = (counts[p.shown] || 0) + 1;
+      return Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ');
+    };
+    const body = $('#pilots-active');
+    body.replaceChildren(...active.map(pilotRow));
+    if (active.length === 0) body.append(el('tr', {}, el('td', { class: 'empty', colSpan: 11, text: state.pilots.rows.length ? 'no pilot running' : 'no pilot records yet' })));
+    $('#pilots-ended-summary').hidden = ended.length === 0;
+    const toggle = $('#pilots-toggle');
+    toggle.textContent = state.showEnded ? 'hide' : 'show';
+    toggle.setAttribute('aria-expanded', String(state.showEnded));
+    const more = ended.length - ENDED_ROWS;
+    $('#pilots-ended-note').textContent = `ended: ${tally(ended)}${state.showEnded && more > 0 ? ` (newest ${ENDED_ROWS} shown; picas pilots for all)` : ''}`;
+    const endedBody = $('#pilots-ended');
+    endedBody.hidden = !state.showEnded;
+    // the rows are there (for tests and find-in-page) but hidden while collapsed: at most ENDED_ROWS of them
+    endedBody.replaceChildren(...ended.slice(0, ENDED_ROWS).map(pilotRow));
+    $('#pilots-note').textContent = [tally(active), ended.length ? `${ended.length} ended` : ''].filter(Boolean).join(' · ');
+  }
+  $('#pilots-toggle').addEventListener('click', () => {
+    state.showEnded = !state.showEnded;
+    if (state.pilots) renderPilots();
+  });
+
+  // the badge: live, reconnecting (to this dashboard), or CouchDB unreachable; numbers read before an outage
+  // (or before this page lost its dashboard) are marked stale until fresh ones arrive
+  function renderLink() {
+    const live = $('#live');
+    const couch = state.couch;
+    let mode = 'live';
+    let text = 'live';
+    if (!state.connected) {
+      mode = state.counts ? 'reconnecting' : 'connecting';
+      text = state.counts ? 'reconnecting…' : 'connecting…';
+    } else if (couch && !couch.reachable) {
+      mode = 'unreachable';
+      text = `CouchDB unreachable since ${hhmm(couch.since)}`;
+      live.title = couch.reason || '';
     }
-    $('#pilots-note').textContent = Object.entries(tally).map(([k, v]) => `${v} ${k}`).join(', ');
+    if (mode !== 'unreachable') live.title = '';
+    live.textContent = text;
+    live.dataset.state = mode;
+    live.classList.toggle('off', mode === 'connecting' || mode === 'reconnecting');
+    live.classList.toggle('down', mode === 'unreachable');
+    const readAt = state.counts ? state.counts.time : null;
+    // stale: not live now, or read before CouchDB came back
+    const stale = readAt !== null && (mode !== 'live' || (couch && readAt < couch.since));
+    document.querySelector('main').classList.toggle('stale', !!stale);
+    document.querySelector('main').dataset.stale = String(!!stale);
+    const note = $('#stale-note');
+    note.hidden = !stale;
+    note.textContent = stale ? `stale: these numbers were read at ${new Date(readAt - state.clockOffsetMs).toLocaleTimeString()}, ${mode === 'unreachable' ? 'CouchDB cannot be reached' : mode === 'live' ? 'reading again' : 'the dashboard cannot be reached'}` : '';
+  }
+  function hhmm(epochMs) {
+    return new Date(epochMs - state.clockOffsetMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   }
 
   let logId = null;
@@ -195,17 +244,20 @@
   }, 1000);
 
   const source = new EventSource('/api/events');
-  const live = $('#live');
   source.addEventListener('open', () => {
     if (!state.counts) performance.mark('picas:events-open');
-    live.textContent = 'live';
-    live.classList.remove('off');
+    state.connected = true;
+    renderLink();
   });
   source.addEventListener('error', () => {
-    live.textContent = 'reconnecting…';
-    live.classList.add('off');
+    state.connected = false;
+    renderLink();
   });
   const on = (name, fn) => source.addEventListener(name, (ev) => fn(JSON.parse(ev.data)));
+  on('couch', (c) => {
+    state.couch = c;
+    renderLink();
+  });
   on('meta', (m) => {
     state.meta = m;
     renderMeta();
@@ -216,6 +268,7 @@
     state.counts = c;
     state.clockOffsetMs = c.time - Date.now();
     renderCounts();
+    renderLink();
     // for the benchmark: when the counts were first painted, from the start of the navigation
     if (first) requestAnimationFrame(() => performance.mark('picas:first-counts'));
   });

@@ -1,6 +1,6 @@
 /**
  * `picas pilots`: the pilot records (one document per pilot, written by picas-worker), with the state a
- * reader shows: running, lost (a running pilot whose heartbeat is older than its lease), finished, stopped
+ * reader shows: running, lost (a running pilot that missed its renewals: pilotLostAt), finished, stopped
  * (by a signal) or failed.
  */
 import type { Command } from 'commander';
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .description('the pilots that worked on this database (their records): host, job ids, heartbeat, counts, state')
     .option('--state <state>', `only pilots in this state (${PILOT_STATES.join(', ')}); repeat or comma-separate for several`, collect)
     .option('--json', 'print the pilot records as JSON (with `shown`: the state including lost)')
-    .addHelpText('after', `\nA running pilot whose heartbeat is older than its lease is shown as lost.\n\nExamples:\n  picas pilots\n  picas pilots --state running,lost\n  picas pilots --json`)
+    .addHelpText('after', `\nA running pilot that missed two renewals of its record (every third of its lease) is shown as lost;\npicas reset --lost frees its tokens.\n\nExamples:\n  picas pilots\n  picas pilots --state running,lost\n  picas pilots --json`)
     .action(async (flags: PilotsFlags, command: Command) => {
       const states = parseStates(flags.state ?? []);
       const { listPilots } = await import('@picas/core/ops/list-pilots');

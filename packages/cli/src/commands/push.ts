@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, isTransient, PicasError } from '@picas/core';
 import { note, say, withCouch } from '../context.js';
-import { positiveCountOption } from '../option-parsers.js';
+import { idListOption, positiveCountOption } from '../option-parsers.js';
 import { ProgressLine } from '../progress-bar.js';
 
 interface PushFlags {
@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option('--prefix <prefix>', 'id prefix; ids are <prefix>_<content hash>, so a re-push creates nothing new', 'token')
     .option('--force-new', 'give every token a new random id, even if the same token was pushed before')
     .option('--batch-size <n>', 'tokens per _bulk_docs request', positiveCountOption, 2000)
-    .option('--after <ids>', 'every token pushed waits for these tokens (comma-separated ids; docs/dag.md)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)])
+    .option('--after <ids>', 'every token pushed waits for these tokens (comma-separated ids; docs/dag.md)', idListOption)
     .addHelpText(
       'after',
       `\nExamples:\n  picas push examples/quick/tokens.txt\n  picas push tokens.yaml --prefix run2\n  picas push merge.txt --after step_1,step_2\n\nEvery file is checked before anything is written; problems name the file and line.`,

@@ -1,13 +1,13 @@
 /**
  * The pilot records (`pilot:*` documents), read with one `_all_docs` range (no view to build), with the
- * state a reader shows: a running pilot whose heartbeat is older than its lease is `lost`.
+ * state a reader shows: a running pilot that missed its renewals is `lost` (pilotLostAt in pilot.ts).
  */
 import type { Couch } from '../couch/connection.js';
 import type { CouchHttp } from '../couch/http.js';
 import { isPilotDoc, pilotState, PILOT_ID_PREFIX, type PilotDoc, type PilotState } from '../pilot.js';
 
 export interface PilotRow extends PilotDoc {
-  /** the state to show (derived: `lost` when a running pilot's lease passed) */
+  /** the state to show (derived: `lost` when a running pilot missed its renewals) */
   shown: PilotState;
 }
 

@@ -2,7 +2,8 @@
  * `picas reset`: locked tokens back to todo, with PiCaS' scrub semantics (`scrubbed()`: lock fields
  * cleared, scrub_count + 1, the reason recorded in `events`). Which locked tokens: explicit ids, those
  * locked longer than `olderThanMs` (by PiCaS' `lock` timestamp), those whose lease expired (from the
- * `picas/locked_by_lease` view), or all of them. Every given condition must hold.
+ * `picas/locked_by_lease` view), those held by given pilots (by `worker_id`: `picas reset --pilot`, and
+ * `--lost` for the pilots whose records say they are lost), or all of them. Every given condition must hold.
  *
  * Streamed, for pools of millions: the candidates are read a page at a time (`viewPages`, by key and
  * document id, never `skip`), and each page is written back with one `_bulk_docs` before the next is read.
@@ -59,6 +60,8 @@ export interface ResetOptions extends ScrubRunOptions {
   ids?: readonly string[];
   olderThanMs?: number;
   expired?: boolean;
+  /** only tokens held by these pilots (their `worker_id`); an empty list selects nothing */
+  pilots?: readonly string[];
   /** every locked token (when no other condition is given) */
   all?: boolean;
 }
@@ -72,9 +75,9 @@ export interface CandidatePage {
 export type Target = { doc: TokenDoc; message: string };
 
 /** A reset must say which tokens: ids, or at least one condition. */
-export function checkResetSelection(options: Pick<ResetOptions, 'ids' | 'olderThanMs' | 'expired' | 'all'>): void {
-  if ((options.ids ?? []).length === 0 && options.olderThanMs === undefined && !options.expired && !options.all) {
-    throw new UsageError('say which locked tokens to reset: IDS, --older-than DURATION, --expired, or --all');
+export function checkResetSelection(options: Pick<ResetOptions, 'ids' | 'olderThanMs' | 'expired' | 'pilots' | 'all'>): void {
+  if ((options.ids ?? []).length === 0 && options.olderThanMs === undefined && !options.expired && options.pilots === undefined && !options.all) {
+    throw new UsageError('say which locked tokens to reset: IDS, --older-than DURATION, --expired, or --all (or those of pilots: --pilot ID, --lost)');
   }
 }
 
@@ -83,6 +86,8 @@ export async function resetTokens(couch: Couch, options: ResetOptions): Promise<
   const ids = options.ids ?? [];
   const nowMs = options.nowMs ?? Date.now();
   const explicit = ids.length > 0;
+  const pilots = options.pilots === undefined ? undefined : new Set(options.pilots);
+  if (pilots?.size === 0) return { changed: [], skipped: [], dryRun: !!options.dryRun, counts: { changed: 0, skipped: 0, scanned: 0 } };
   const pages = explicit
     ? tokenPages(couch, ids, options)
     : options.expired
@@ -109,6 +114,13 @@ export async function resetTokens(couch: Couch, options: ResetOptions): Promise<
         return undefined;
       }
       reasons.push(`lease expired at ${new Date((doc.lease_until ?? 0) * 1000).toISOString()}`);
+    }
+    if (pilots) {
+      if (doc.worker_id === undefined || !pilots.has(doc.worker_id)) {
+        if (explicit) skipped.push({ id: doc._id, reason: `held by ${doc.worker_id ?? 'no known pilot'}, not by ${[...pilots].join(', ')}` });
+        return undefined;
+      }
+      reasons.push(`held by pilot ${doc.worker_id}`);
     }
     return `reset by picas reset${reasons.length ? `: ${reasons.join(', ')}` : ''}`;
   };
