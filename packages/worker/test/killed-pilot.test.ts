@@ -68,7 +68,7 @@ test('a pilot killed with -9 while holding prefetched tokens: their leases expir
   });
   const second = await worker(db, ['--lease', '3s', '--worker-id', 'rescuer']);
   assert.equal(second.exitCode, 0, second.stderr);
-  assert.match(second.stdout, /done 4, failed 0/);
+  assert.match(second.stdout, /done 4, failed 0/, second.stderr);
   for (const id of ['held_1', 'held_2', 'held_3', 'held_4']) {
     const tok = await getToken(db.couch, id);
     assert.equal(tok.exit_code, 0, id);
