@@ -98,6 +98,9 @@ export const JOB_ID_FIELDS = ['dirac_job_id', 'wms_job_id', 'cream_job_id', 'pbs
 
 export const MAX_EVENTS = 20;
 
+/** Largest token input (UTF-8 bytes) picas accepts and a pilot runs: 1 MiB. */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** `parseInt` as the view functions use it, so the CLI classifies exactly like CouchDB does. */

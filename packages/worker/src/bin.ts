@@ -18,6 +18,7 @@ import {
   resolveConnection,
   type SettingSpec,
 } from '@picas/core';
+import { statSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { WORKER_NODE_FLAGS } from './node-flags.js';
 import { resolveWorkerOptions, workerSettings } from './options.js';
@@ -91,6 +92,14 @@ async function parseFlags(args: string[]): Promise<{ argv?: Record<string, unkno
   return usageError ? { usageError } : { argv };
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<number> {
   const { argv, usageError } = await parseFlags(process.argv.slice(2));
   if (usageError || !argv) {
@@ -106,6 +115,8 @@ async function main(): Promise<number> {
   const connection = resolveConnection({ flags, env: process.env }, layers);
   const worker = resolveWorkerOptions(workerLayers);
   const problems = [...new Set([...connection.errors, ...worker.errors])];
+  const workdir = worker.options?.workdir;
+  if (workdir !== undefined && !isDirectory(workdir)) problems.push(`--workdir: '${workdir}' is not a directory (it is where tokens run)`);
   const secrets = [connection.config?.password, process.env.PICAS_PASSWORD, flags.password as string | undefined].filter((s): s is string => !!s);
   if (problems.length > 0 || !connection.config || !worker.options) {
     const text = problems.length === 1 ? problems[0]! : `invalid configuration (${problems.length} problems)\n${problems.map((p) => `  - ${p}`).join('\n')}`;

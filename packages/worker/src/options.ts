@@ -22,8 +22,10 @@ export const workerSettings: readonly SettingSpec[] = [
   { key: 'onSignal', flag: '--on-signal', env: ['PICAS_ON_SIGNAL'], type: 'enum', choices: ['requeue', 'fail'], default: 'requeue', description: 'on SIGTERM/SIGINT: put running tokens back to todo, or mark them error' },
   { key: 'reclaimExpired', flag: '--reclaim-expired', env: ['PICAS_RECLAIM_EXPIRED'], type: 'boolean', default: true, description: 'also claim locked tokens whose lease expired (their pilot died)' },
   { key: 'maxLogBytes', flag: '--max-log-bytes', env: ['PICAS_MAX_LOG_BYTES'], type: 'int', default: 1_048_576, min: 1024, description: 'per stream; longer logs keep head and tail with a marker in between' },
-  { key: 'workdir', flag: '--workdir', env: ['PICAS_WORKDIR'], type: 'string', description: 'parent of the per-token working directories (default: a temp dir)' },
-  { key: 'keepWorkdir', flag: '--keep-workdir', env: ['PICAS_KEEP_WORKDIR'], type: 'boolean', default: false, description: 'keep each token\'s working directory after it finishes' },
+  { key: 'workdir', flag: '--workdir', env: ['PICAS_WORKDIR'], type: 'string', description: 'where tokens run (their working directory, so that relative paths work as in PiCaS; default: the directory picas-worker was started in). Each token also gets a scratch directory of its own in PICAS_TOKEN_DIR' },
+  { key: 'isolate', flag: '--isolate', env: ['PICAS_ISOLATE'], type: 'boolean', default: false, description: 'run each token in its own scratch directory (PICAS_TOKEN_DIR) instead of --workdir' },
+  { key: 'keepTokenDirs', flag: '--keep-token-dirs', env: ['PICAS_KEEP_TOKEN_DIRS'], type: 'boolean', default: false, description: 'keep each token\'s scratch directory and log files after it finishes' },
+  { key: 'keepWorkdir', flag: '--keep-workdir', env: ['PICAS_KEEP_WORKDIR'], type: 'boolean', default: false, description: 'the old name of --keep-token-dirs' },
   { key: 'window', flag: '--window', env: ['PICAS_WINDOW'], type: 'int', default: 32, min: 1, description: 'todo candidates read per view query; one is picked at random to spread contention' },
   { key: 'pollInterval', flag: '--poll-interval', env: ['PICAS_POLL_INTERVAL'], type: 'duration', default: '5s', description: 'with --endless: how often to look for tokens when the _changes feed is unavailable' },
   { key: 'claimQuorum', flag: '--claim-quorum', env: ['PICAS_CLAIM_QUORUM'], type: 'string', default: 'all', description: 'replicas that must take a claim: "all" (safe: only a 201 from every replica wins) or a number below n (UNSAFE on a cluster: two pilots may run the same token; trades safety for availability when a node is down)' },
@@ -53,8 +55,12 @@ export interface WorkerOptions {
   onSignal: 'requeue' | 'fail';
   reclaimExpired: boolean;
   maxLogBytes: number;
+  /** where tokens run (default: the pilot's working directory) */
   workdir?: string;
-  keepWorkdir: boolean;
+  /** each token runs in its own scratch directory */
+  isolate: boolean;
+  /** keep the tokens' scratch directories (--keep-token-dirs, or its old name --keep-workdir) */
+  keepTokenDirs: boolean;
   window: number;
   pollInterval: number;
   /** 'all' or a positive number of replicas */
@@ -81,7 +87,9 @@ export function resolveWorkerOptions(layers: SettingLayers): { options?: WorkerO
   const prefetch = parsePrefetch(v.prefetch);
   if (prefetch === undefined) errors.push(`--prefetch (from ${r.sources.prefetch}): '${String(v.prefetch)}' must be "auto" or a whole number of at least 1`);
   if (errors.length) return { errors };
-  return { options: { ...(v as unknown as WorkerOptions), claimQuorum, prefetch: prefetch! }, errors };
+  const { keepWorkdir, ...values } = v;
+  const keepTokenDirs = v.keepTokenDirs === true || keepWorkdir === true;
+  return { options: { ...(values as unknown as WorkerOptions), keepTokenDirs, claimQuorum, prefetch: prefetch! }, errors };
 }
 
 /**
@@ -97,3 +105,4 @@ export function workerEnv(values: Partial<Record<keyof WorkerOptions, string | n
   }
   return env;
 }
+

@@ -9,7 +9,7 @@
  * background passes, run the loop, drain, and sum up.
  */
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { claimIdentity, FailureStreak, pilotIdentity, sleep, UnreachableError, type Couch, type Logger } from '@picas/core';
 import { Claimer } from '@picas/core/ops/claim';
 import { CompletionBatcher } from '@picas/core/ops/complete-batch';
@@ -70,7 +70,7 @@ export class Worker {
 
   constructor(private readonly ctx: WorkerContext) {
     this.log = ctx.log;
-    this.runFiles = new RunFiles(join(ctx.options.workdir ?? tmpdir(), `picas-${safeFileName(ctx.workerId)}`));
+    this.runFiles = new RunFiles(join(tmpdir(), `picas-${safeFileName(ctx.workerId)}`));
     this.guard = new OrphanGuard(join(this.runFiles.root, 'running-groups'), ctx.options.killGrace);
   }
 
@@ -127,7 +127,7 @@ export class Worker {
     }
     await this.drain(parts);
     if (this.stopSwitch.request) stopReason = this.stopSwitch.request.reason;
-    if (!o.keepWorkdir) this.runFiles.removeAll();
+    if (!o.keepTokenDirs) this.runFiles.removeAll();
     const summary = this.summary(stopReason);
     await this.pilotRecord?.finish(pilotEndState(this.stopSwitch.request?.kind, fatal), summary);
     if (fatal) throw fatal;
@@ -162,7 +162,7 @@ export class Worker {
     const deps = new DependencyKeeper(http, { w, actor: workerId, log, intervalMs: o.repairInterval, env });
     const unconfirmed = new UnconfirmedClaims({ http, actor: workerId, log, ...quorum });
     const writer = new ResultWriter({ http, options: o, workerId, hostname, counts: this.counts, stop, capacity, completer });
-    const scheduler = new Scheduler({ http, options: o, log, env, counts: this.counts, capacity, claimer, writer, deps, unconfirmed, guard: this.guard, runFiles: this.runFiles, stop });
+    const scheduler = new Scheduler({ http, options: o, log, env, counts: this.counts, capacity, claimer, writer, deps, unconfirmed, guard: this.guard, runFiles: this.runFiles, workdir: resolve(o.workdir ?? process.cwd()), stop });
     const health = new ClusterHealth({ http, replicas: replicas.n, log, signal: stop.signal });
     const loop = new ClaimLoop({ http, options: o, log, counts: this.counts, claimer, capacity, scheduler, writer, unconfirmed, health, deps, repairer, stop, bulkAllowed });
     return { replicas, w, capacity, claimer, completer, unconfirmed, scheduler, loop, repairer, deps };
