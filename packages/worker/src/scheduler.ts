@@ -17,7 +17,7 @@ import type { ResultWriter } from './result-writer.js';
 import type { RunFiles } from './run-files.js';
 import type { StopRequest, StopSwitch } from './stop-switch.js';
 import type { TokenCounts } from './summary.js';
-import { commandFor, invocation, unrunnable } from './token-command.js';
+import { commandFor, invocation, whyNotRun } from './token-command.js';
 import { runCommand, type RunOutcome } from './token-runner.js';
 import type { UnconfirmedClaims } from './unconfirmed-claims.js';
 
@@ -178,11 +178,11 @@ export class Scheduler {
 
     const paths = runFiles.forRun(held.doc._id);
     const command = commandFor(held.doc, o.command);
-    const notRunnable = command === undefined ? 'the token input is not a shell command (a string) and no --command was given' : unrunnable(command);
+    const notRun = whyNotRun(held.doc, command);
     let outcome: RunOutcome;
-    if (command === undefined || notRunnable) {
+    if (command === undefined || notRun) {
       const now = Date.now() / 1000;
-      outcome = { exitCode: 127, started: now, finished: now, reason: notRunnable };
+      outcome = { exitCode: 127, started: now, finished: now, reason: notRun };
     } else {
       const cwd = o.isolate ? paths.dir : this.parts.workdir;
       log.debug({ cwd, token_dir: paths.dir }, 'running');

@@ -1,6 +1,6 @@
 /** What runs for a token, in which environment, and how its text reaches bash. */
 import { writeFileSync } from 'node:fs';
-import type { TokenDoc } from '@picas/core';
+import { leaseExpiries, MAX_LEASE_EXPIRIES, type TokenDoc } from '@picas/core';
 import type { RunPaths } from './run-files.js';
 
 /**
@@ -42,8 +42,13 @@ export interface Invocation {
   env: Record<string, string | undefined>;
 }
 
-/** Why a command cannot be run at all (its token ends in error with this reason), or undefined. */
-export function unrunnable(command: string): string | undefined {
+/** Why a token is not run (it ends in error with this reason), or undefined. */
+export function whyNotRun(doc: TokenDoc, command: string | undefined): string | undefined {
+  const expiries = leaseExpiries(doc);
+  if (expiries >= MAX_LEASE_EXPIRIES) {
+    return `not run again: its lease expired ${expiries} times without a result (its pilots died, or could not start or record it)`;
+  }
+  if (command === undefined) return 'the token input is not a shell command (a string) and no --command was given';
   if (command.includes('\0')) return 'the command contains a NUL byte, which no shell command can hold';
   return undefined;
 }

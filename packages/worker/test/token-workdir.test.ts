@@ -50,24 +50,3 @@ test('--workdir is where tokens run; --isolate runs each in its scratch director
   assert.equal(bad.exitCode, 1);
   assert.match(bad.stderr, /--workdir: '.*missing' is not a directory/);
 });
-
-test('an input of 300 KiB runs (not spawn E2BIG), as a script file; its text is in PICAS_TOKEN_INPUT_FILE', async () => {
-  const filler = 'x'.repeat(300 * 1024);
-  const input = `: '${filler}'\necho "big ran"; test -z "\${PICAS_TOKEN_INPUT+set}" && wc -c < "$PICAS_TOKEN_INPUT_FILE"`;
-  await pushTokens(couch, [['big_1', input]]);
-  const r = await worker(db, []);
-  assert.equal(r.exitCode, 0, r.stderr);
-  const tok = await getToken(couch, 'big_1', { attachments: true });
-  assert.equal(tok.exit_code, 0, outOf(tok, 'err'));
-  assert.equal(outOf(tok), `big ran\n${Buffer.byteLength(input)}\n`);
-});
-
-test('a token with a NUL byte in its input (pushed straight to CouchDB) ends in error with the reason', async () => {
-  await pushTokens(couch, [['nul_1', 'echo before\u0000after']]);
-  const r = await worker(db, []);
-  assert.equal(r.exitCode, 0, r.stderr);
-  const tok = await getToken(couch, 'nul_1');
-  assert.equal(tok.lock > 0 && tok.done > 0, true, 'not left locked');
-  assert.equal(tok.exit_code, 127);
-  assert.match(tok.error!.at(-1)!.message!, /NUL byte/);
-});
