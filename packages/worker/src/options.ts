@@ -32,11 +32,14 @@ export const workerSettings: readonly SettingSpec[] = [
   { key: 'prefetch', flag: '--prefetch', env: ['PICAS_PREFETCH'], type: 'string', default: 'auto', description: 'tokens claimed per request: "auto" (adapts: many per request for tokens much shorter than a second, one otherwise) or a number; above 1, one _bulk_docs claims them and the results of a batch share one _bulk_docs write (sent when the pilot claims again, or within 2 s). Only on a single node or with a lowered --claim-quorum (a bulk answer cannot prove a win on every replica); 1 is the strict one-token-at-a-time mode' },
   { key: 'repairInterval', flag: '--repair-interval', env: ['PICAS_REPAIR_INTERVAL'], type: 'duration', default: '10m', description: 'how often (jittered) the pilot repairs tokens left with conflicting revisions; 0 turns it off' },
   { key: 'command', flag: '--command', env: ['PICAS_COMMAND'], type: 'string', description: 'shell command run for every token instead of its input (the input is in PICAS_TOKEN_INPUT, the id in PICAS_TOKEN_ID)' },
-  { key: 'retryFor', flag: '--retry-for', env: ['PICAS_RETRY_FOR'], type: 'duration', default: '5m', description: 'keep retrying an unreachable CouchDB (network errors, 5xx) this long before giving up with exit code 2' },
+  { key: 'retryFor', flag: '--retry-for', env: ['PICAS_RETRY_FOR'], type: 'duration', default: '5m', description: 'keep retrying an unreachable CouchDB (network errors, 5xx) this long before giving up with exit code 2; a pilot that never reached it gives up after 30s unless this is set' },
   { key: 'pilotRecord', flag: '--pilot-record', env: ['PICAS_PILOT_RECORD'], type: 'boolean', default: true, description: 'keep a record of this pilot in the database (pilot:<worker id>: host, job ids, heartbeat, counts, state), for `picas pilots` and `picas dashboard`; --no-pilot-record turns it off' },
   { key: 'workerId', flag: '--worker-id', env: ['PICAS_WORKER_ID'], type: 'string', description: 'id recorded on claimed tokens (default: host-pid-random)' },
   { key: 'logLevel', flag: '--log-level', env: ['PICAS_LOG_LEVEL'], type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'log level' },
 ];
+
+/** How long a pilot that has never reached CouchDB retries, unless --retry-for is set. */
+export const FIRST_CONNECT_MS = 30_000;
 
 export const allWorkerSettings: readonly SettingSpec[] = [...connectionSettings, ...workerSettings];
 
@@ -69,6 +72,8 @@ export interface WorkerOptions {
   repairInterval: number;
   command?: string;
   retryFor: number;
+  /** how long a pilot that has never reached CouchDB retries: --retry-for when set, else a short 30 s */
+  connectFor: number;
   pilotRecord: boolean;
   workerId?: string;
   logLevel: string;
@@ -89,7 +94,10 @@ export function resolveWorkerOptions(layers: SettingLayers): { options?: WorkerO
   if (errors.length) return { errors };
   const { keepWorkdir, ...values } = v;
   const keepTokenDirs = v.keepTokenDirs === true || keepWorkdir === true;
-  return { options: { ...(values as unknown as WorkerOptions), keepTokenDirs, claimQuorum, prefetch: prefetch! }, errors };
+  // a misconfigured pilot (wrong URL, no configuration) must not look hung for the whole --retry-for
+  const retryFor = v.retryFor as number;
+  const connectFor = r.sources.retryFor === 'default' ? Math.min(FIRST_CONNECT_MS, retryFor) : retryFor;
+  return { options: { ...(values as unknown as WorkerOptions), keepTokenDirs, connectFor, claimQuorum, prefetch: prefetch! }, errors };
 }
 
 /**

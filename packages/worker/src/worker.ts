@@ -10,7 +10,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { claimIdentity, FailureStreak, pilotIdentity, sleep, UnreachableError, type Couch, type Logger } from '@picas/core';
+import { claimIdentity, describeConnection, FailureStreak, pilotIdentity, sleep, UnreachableError, type Couch, type Logger } from '@picas/core';
 import { Claimer } from '@picas/core/ops/claim';
 import { CompletionBatcher } from '@picas/core/ops/complete-batch';
 import { claimQuorumIsUnsafe, claimWriteQuorum, readReplicas, type Replicas } from '@picas/core/ops/replicas';
@@ -192,16 +192,24 @@ export class Worker {
     });
   }
 
-  /** GET /db with retries (a pilot may start while CouchDB restarts); auth errors are fatal at once. */
+  /**
+   * GET /db with retries (a pilot may start while CouchDB restarts); auth errors are fatal at once. A pilot
+   * that has never reached CouchDB retries for `connectFor` (short, unless --retry-for is set), and says at
+   * each retry where it tries and how long is left.
+   */
   private async connect(): Promise<Replicas> {
-    const outage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs: this.ctx.options.retryFor, startedAt: Date.now() });
+    const limitMs = this.ctx.options.connectFor;
+    const outage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs, startedAt: Date.now() });
+    const where = describeConnection(this.ctx.couch.config);
     for (;;) {
       try {
         return await readReplicas(this.ctx.couch.http, { signal: this.stopSwitch.signal });
       } catch (err) {
         const f = outage.fail();
-        if (!(err instanceof UnreachableError) || f.expired || this.stopping) throw err;
-        this.log.warn({ err, attempt: f.failures, delay_ms: f.delayMs }, 'CouchDB unavailable, retrying');
+        if (!(err instanceof UnreachableError) || this.stopping) throw err;
+        if (f.expired) throw new UnreachableError(`${err.message}; gave up after ${Math.round(f.failingMs / 1000)}s (never connected; --retry-for sets how long to try)`, { cause: err });
+        const left = Math.max(0, Math.round((limitMs - f.failingMs) / 1000));
+        this.log.warn({ err, couchdb: where, attempt: f.failures, delay_ms: f.delayMs, left_s: left }, `CouchDB at ${where} unavailable; retrying in ${Math.round(f.delayMs / 100) / 10}s (giving up in ${left}s)`);
         await sleep(f.delayMs, this.stopSwitch.signal);
       }
     }
