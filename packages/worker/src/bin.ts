@@ -25,6 +25,7 @@ import { resolveWorkerOptions, workerSettings } from './options.js';
 import { summaryLine } from './summary.js';
 import { Worker } from './worker.js';
 import { newWorkerId, shortHostname } from './worker-id.js';
+import { workerVersion } from './worker-version.js';
 
 // keep flags (a password) out of `ps`
 process.title = 'picas-worker';
@@ -73,7 +74,7 @@ async function parseFlags(args: string[]): Promise<{ argv?: Record<string, unkno
   let usageError: string | undefined;
   const argv = await yargs(args)
     .scriptName('picas-worker')
-    .usage('$0 [options]\n\nClaims tokens from a picas/PiCaS CouchDB database and runs each one\'s input as `bash -c "$input"`.\nWith no options it drains the pool once and exits 0.')
+    .usage('$0 [options]\n\nClaims tokens from a picas/PiCaS CouchDB database and runs each one\'s input as `bash -c "$input"`.\nWith no options it drains the pool once and exits 0. --version (-V) shows the version.')
     .options(optionTable())
     .strict()
     .version(false)
@@ -101,7 +102,12 @@ function isDirectory(path: string): boolean {
 }
 
 async function main(): Promise<number> {
-  const { argv, usageError } = await parseFlags(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  if (args.includes('--version') || args.includes('-V')) {
+    process.stdout.write(`picas-worker ${workerVersion()} (node ${process.versions.node})\n`);
+    return ExitCode.ok;
+  }
+  const { argv, usageError } = await parseFlags(args);
   if (usageError || !argv) {
     process.stderr.write(`picas-worker: ${usageError}\nRun picas-worker --help for the options.\n`);
     return ExitCode.usage;
@@ -125,7 +131,7 @@ async function main(): Promise<number> {
   }
   const options = worker.options;
   const workerId = newWorkerId(options.workerId);
-  const log = createLogger({ level: options.logLevel, secrets }).child({ worker: workerId });
+  const log = createLogger({ level: options.logLevel, format: options.logFormat, secrets }).child({ worker: workerId });
   for (const notice of connection.notices) log.info(notice);
   log.info({ couchdb: describeConnection(connection.config) }, 'connecting');
 

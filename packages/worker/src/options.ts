@@ -5,7 +5,7 @@
  * works everywhere.
  */
 import { parsePrefetch, type PrefetchSetting } from './prefetch.js';
-import { connectionSettings, resolveSettings, type SettingLayers, type SettingSpec, type SettingValue } from '@picas/core';
+import { connectionSettings, resolveSettings, type LogFormat, type SettingLayers, type SettingSpec, type SettingValue } from '@picas/core';
 
 export const workerSettings: readonly SettingSpec[] = [
   { key: 'lease', flag: '--lease', env: ['PICAS_LEASE'], type: 'duration', default: '5m', min: 1000, description: 'lease length; renewed every third of it while a token runs' },
@@ -35,6 +35,7 @@ export const workerSettings: readonly SettingSpec[] = [
   { key: 'retryFor', flag: '--retry-for', env: ['PICAS_RETRY_FOR'], type: 'duration', default: '5m', description: 'keep retrying an unreachable CouchDB (network errors, 5xx) this long before giving up with exit code 2; a pilot that never reached it gives up after 30s unless this is set' },
   { key: 'pilotRecord', flag: '--pilot-record', env: ['PICAS_PILOT_RECORD'], type: 'boolean', default: true, description: 'keep a record of this pilot in the database (pilot:<worker id>: host, job ids, heartbeat, counts, state), for `picas pilots` and `picas dashboard`; --no-pilot-record turns it off' },
   { key: 'workerId', flag: '--worker-id', env: ['PICAS_WORKER_ID'], type: 'string', description: 'id recorded on claimed tokens (default: host-pid-random)' },
+  { key: 'logFormat', flag: '--log-format', env: ['PICAS_LOG_FORMAT'], type: 'enum', choices: ['text', 'json'], description: 'log lines as text (one line per event: time, level, message, key=value pairs) or json (pino); default: text on a terminal, json when piped' },
   { key: 'logLevel', flag: '--log-level', env: ['PICAS_LOG_LEVEL'], type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'log level' },
 ];
 
@@ -76,6 +77,7 @@ export interface WorkerOptions {
   connectFor: number;
   pilotRecord: boolean;
   workerId?: string;
+  logFormat?: LogFormat;
   logLevel: string;
 }
 
