@@ -110,7 +110,7 @@ export class Worker {
     const o = this.ctx.options;
     this.log.info({ n: replicas.n, w: parts.w ?? null, slots: o.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(parts.capacity.remainingMs()) }, 'worker started');
     if (o.pilotRecord) {
-      this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: o.slots, leaseMs: o.lease, log: this.log, counts: () => this.counts });
+      this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: o.slots, leaseMs: o.lease, log: this.log, counts: () => this.counts, occupancy: () => this.occupancy() });
       this.pilotRecord.start();
     }
     const maxTime = o.maxTime;
@@ -132,6 +132,12 @@ export class Worker {
     await this.pilotRecord?.finish(pilotEndState(this.stopSwitch.request?.kind, fatal), summary);
     if (fatal) throw fatal;
     return summary;
+  }
+
+  /** Its tokens running now (started, not yet recorded) and claimed ahead (held, waiting for a slot). */
+  private occupancy(): { running: number; claimedAhead: number } {
+    const scheduler = this.parts?.scheduler;
+    return { running: scheduler?.runningCount ?? 0, claimedAhead: scheduler?.queued ?? 0 };
   }
 
   /** The pilot's parts, wired for this database: claims sized and fenced for its replicas. */
