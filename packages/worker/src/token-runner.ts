@@ -1,8 +1,7 @@
 /**
  * Runs one token's command: `bash -c "$command"` (or `bash FILE`, see token-command.ts) in its working
- * directory and its own process group
- * (detached), with stdout and stderr written straight to files (the worker never holds the output in
- * memory). Stopping (timeout, signal, lost lease) sends SIGTERM to the whole group, then SIGKILL after
+ * directory and its own process group (detached), with stdout and stderr written straight to files (the
+ * worker never holds the output in memory). Stopping (timeout, signal, lost lease) sends SIGTERM to the whole group, then SIGKILL after
  * the grace period. When the command exits, anything it left running in its group is stopped too, so a
  * token leaves no orphans behind.
  */

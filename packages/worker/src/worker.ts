@@ -215,7 +215,7 @@ export class Worker {
         if (!(err instanceof UnreachableError) || this.stopping) throw err;
         if (f.expired) throw new UnreachableError(`${err.message}; gave up after ${Math.round(f.failingMs / 1000)}s (never connected; --retry-for sets how long to try)`, { cause: err });
         const left = Math.max(0, Math.round((limitMs - f.failingMs) / 1000));
-        this.log.warn({ err, couchdb: where, attempt: f.failures, delay_ms: f.delayMs, left_s: left }, `CouchDB at ${where} unavailable; retrying in ${Math.round(f.delayMs / 100) / 10}s (giving up in ${left}s)`);
+        this.log.warn({ err, couchdb: where, attempt: f.failures, delay_ms: f.delayMs, left_s: left }, `CouchDB unavailable, retrying in ${Math.round(f.delayMs / 100) / 10}s (giving up in ${left}s): ${where}`);
         await sleep(f.delayMs, this.stopSwitch.signal);
       }
     }

@@ -22,7 +22,7 @@ test('a pilot that never reached CouchDB gives up after 30 s (not --retry-for\'s
   assert.equal(r.exitCode, 2, r.stderr);
   assert.ok(tookS < 35, `gave up after ${tookS}s`);
   assert.ok(tookS > 25, `retried for about 30s, not ${tookS}s`);
-  const retries = r.stderr.split('\n').filter((l) => l.includes(`CouchDB at http://127.0.0.1:${port}`) && l.includes('giving up in'));
+  const retries = r.stderr.split('\n').filter((l) => l.includes(`CouchDB unavailable, retrying`) && l.includes('giving up in') && l.includes(`http://127.0.0.1:${port}`));
   assert.ok(retries.length >= 3, `each retry names the URL and the time left:\n${r.stderr.slice(-2000)}`);
   assert.match(r.stderr, new RegExp(`picas-worker: cannot reach CouchDB at http://127\\.0\\.0\\.1:${port}.*gave up after 3\\ds \\(never connected`));
 });
