@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .description('start N picas-worker processes on this machine, stream their output and wait for them')
     .option('-n, --count <n>', 'number of workers', '1')
     .option('--worker-command <cmd>', 'how to start a worker (env PICAS_WORKER_CMD; default: this installation\'s picas-worker, else picas-worker from PATH)')
-    .option('--log-format <json|text>', 'the workers\' log lines: as JSON, or short text lines (default: text on a terminal, else json)')
+    .option('--log-format <json|text>', 'the workers\' log lines: as JSON, or short text lines (env PICAS_LOG_FORMAT; default: text on a terminal, else json)')
     .option('--stop-grace <duration>', 'after Ctrl-C or SIGTERM: how long the workers get to put their tokens back before SIGKILL', '60s');
   // every picas-worker option, from the worker's own table
   addWorkerOptionFlags(local);
