@@ -10,7 +10,7 @@
 #   -d OUTDIR   where the images go (default ./output); must be reachable from the pilots
 #   -b FRACTALS the fractals program (default ./fractals next to this script)
 #
-# Paths are written as absolute paths: tokens run in their own working directories, on any node.
+# Paths are written as absolute paths: a token then runs the same wherever its pilot was started, on any node.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -33,6 +33,8 @@ fi
 
 # one token per CPU of this task, unless PICAS_SLOTS is set
 export PICAS_SLOTS="${PICAS_SLOTS:-${SLURM_CPUS_PER_TASK:-1}}"
+# the pilot's log (--output) as one readable line per event, unless PICAS_LOG_FORMAT=json is set
+export PICAS_LOG_FORMAT="${PICAS_LOG_FORMAT:-text}"
 
 echo "picas pilot: job ${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-none}} task ${SLURM_ARRAY_TASK_ID:-none} on $(hostname) at $(date -Is)" >&2
 

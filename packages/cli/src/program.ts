@@ -2,13 +2,21 @@
  * The `picas` command line (commander). Each command lives in its own module under `commands/` and
  * registers itself; the one top-level catch maps errors to exit codes (see @picas/core errors).
  */
+import { readFileSync } from 'node:fs';
 import { CommanderError, type Command } from 'commander';
 import { describeForUser, ExitCode, redactText } from '@picas/core';
 import { helpLayout, PicasCommand } from './picas-command.js';
 
 type Register = (program: Command) => void;
 
-const PICAS_VERSION = '0.1.0';
+/** The cli package's version (dist/src/program.js → package.json). */
+function picasVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 // each module exports `register(program)`; heavy work is imported lazily inside the actions
 const COMMAND_MODULES = [
@@ -37,12 +45,13 @@ const COMMAND_MODULES = [
 export async function buildProgram(): Promise<Command> {
   const program = new PicasCommand('picas')
     .description('picas: a pilot-job token pool on CouchDB, compatible with Python PiCaS')
-    .version(PICAS_VERSION, '-V, --version')
+    .version(picasVersion(), '-V, --version')
     .option('--url <url>', 'CouchDB URL (env PICAS_URL or PICAS_HOST_URL; default: the embedded server)')
     .option('--db <name>', 'database (env PICAS_DB or PICAS_DATABASE; default: picas)')
     .option('--username <name>', 'CouchDB user (env PICAS_USERNAME)')
     .option('--password <password>', 'CouchDB password (prefer env PICAS_PASSWORD or .env)')
     .option('--config <file>', 'YAML config file (env PICAS_CONFIG; default: ~/.config/picas/conf.yml if present)')
+    .option('--log-format <text|json>', 'log lines (picas dashboard, picas launch local): text, one line per event, or json (env PICAS_LOG_FORMAT; default: text on a terminal, json when piped)')
     // every subcommand's help lists these connection options too (commander copies the setting to each)
     .configureHelp(helpLayout)
     // a typo gets the error and commander's one "(Did you mean ...?)" line, not the whole help

@@ -29,7 +29,7 @@ test('picas status reads a database made by Python PiCaS', async () => {
   assert.match(r.stdout, /^\s+total\s+7$/m);
   assert.match(r.stdout, /^\s+conflicts\s+\? \(run picas init to count them\)$/m);
   const json = await runCli(['status', '--json'], { env: picasDb.env });
-  assert.deepEqual(JSON.parse(json.stdout), { database: picasDb.config.db, todo: 3, locked: 1, done: 2, error: 1, waiting: 0, blocked: 0, total: 7, conflicts: null });
+  assert.deepEqual(JSON.parse(json.stdout), { database: picasDb.config.db, todo: 3, locked: 1, done: 2, error: 1, waiting: 0, blocked: 0, total: 7, conflicts: null, running: null, claimed_ahead: null });
 });
 
 test('status counts tokens written by picas, with conflicts, as a table and as JSON', async () => {
@@ -62,7 +62,7 @@ test('status counts tokens written by picas, with conflicts, as a table and as J
   assert.match(r.stdout, /^\s+total\s+5$/m);
   assert.match(r.stdout, /^\s+conflicts\s+1$/m);
   const json = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
-  assert.deepEqual(json, { database: db.config.db, todo: 2, locked: 1, done: 1, error: 1, waiting: 0, blocked: 0, total: 5, conflicts: 1 });
+  assert.deepEqual(json, { database: db.config.db, todo: 2, locked: 1, done: 1, error: 1, waiting: 0, blocked: 0, total: 5, conflicts: 1, running: null, claimed_ahead: null });
 });
 
 test('status --watch redraws until nothing is todo or locked', async () => {
@@ -146,12 +146,12 @@ test('status counts from picas/state_counts (a built-in _count), and from Monito
   const monitor = await getDoc(db.couch, '_design/Monitor');
   await db.couch.http.expectOk({ method: 'DELETE', path: db.couch.http.docPath('_design/Monitor'), query: { rev: monitor._rev } });
   const ours = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
-  assert.deepEqual(ours, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, waiting: 0, blocked: 0, total: 2, conflicts: 0 });
+  assert.deepEqual(ours, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, waiting: 0, blocked: 0, total: 2, conflicts: 0, running: null, claimed_ahead: null });
   // an older _design/picas (no state_counts) and the Monitor views: counted from Monitor/overview_total
   const { _id: _monitorId, _rev: _monitorRev, ...monitorBody } = monitor;
   await putDocs(db.couch, [{ ...monitorBody, _id: '_design/Monitor' }]);
   const { state_counts: _dropped, ...olderViews } = picas.views;
   await putDocs(db.couch, [{ ...picas, views: olderViews }]);
   const older = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
-  assert.deepEqual(older, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, waiting: 0, blocked: 0, total: 2, conflicts: 0 });
+  assert.deepEqual(older, { database: db.config.db, todo: 1, locked: 1, done: 0, error: 0, waiting: 0, blocked: 0, total: 2, conflicts: 0, running: null, claimed_ahead: null });
 });

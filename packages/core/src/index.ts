@@ -9,6 +9,7 @@ export * from './design-doc.js';
 export * from './pilot-identity.js';
 export * from './design-docs.js';
 export * from './logger.js';
+export * from './log-line-text.js';
 export * from './couch/errors.js';
 export * from './couch/retry.js';
 export * from './couch/http.js';

@@ -1,11 +1,9 @@
 /**
  * Modules only some runs need, loaded on first use: a pilot starts once per Slurm task, so what it does not
- * use (YAML for config and token files, pretty printing for a terminal) should not cost it start-up time.
+ * use (YAML for config and token files) should not cost it start-up time.
  */
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
 export const yamlModule = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
-
-export const prettyModule = (): typeof import('pino-pretty') => require('pino-pretty') as typeof import('pino-pretty');

@@ -1,9 +1,10 @@
 /**
- * pino loggers: JSON lines when piped, pretty on a TTY. Child loggers carry `worker` and `token`.
- * Passwords, authorization headers and credentials in URLs are redacted.
+ * pino loggers: one text line per event on a terminal (log-line-text.ts), JSON lines when piped, or as
+ * `--log-format` says. Child loggers carry `worker` and `token`. Passwords, authorization headers and
+ * credentials in URLs are redacted.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { prettyModule } from './lazy-modules.js';
+import { logLineText, type LogFormat } from './log-line-text.js';
 import { redactText } from './redact.js';
 
 export type { Logger };
@@ -12,8 +13,8 @@ export interface LoggerOptions {
   level?: string;
   /** default: stderr */
   destination?: DestinationStream | NodeJS.WritableStream;
-  /** force pretty (true) or JSON (false); default: pretty when the destination is a TTY */
-  pretty?: boolean;
+  /** `text` (one line per event) or `json`; default: text when the destination is a terminal */
+  format?: LogFormat;
   /** secret strings to scrub from every message, e.g. the password */
   secrets?: readonly string[];
   base?: Record<string, unknown>;
@@ -21,8 +22,7 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? process.stderr;
-  const isTty = (destination as { isTTY?: boolean }).isTTY === true;
-  const pretty = options.pretty ?? (isTty && !process.env.CI);
+  const format = options.format ?? defaultLogFormat(destination);
   const secrets = (options.secrets ?? []).filter((s) => s && s.length >= 3);
   const opts = {
     level: options.level ?? process.env.PICAS_LOG_LEVEL ?? 'info',
@@ -47,16 +47,24 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       },
     },
   };
-  if (pretty) {
-    // pino-pretty as a synchronous stream (no worker thread), so nothing outlives the process
-    return pino(opts, prettyStream(destination));
-  }
+  if (format === 'text') return pino(opts, textStream(destination));
   return pino(opts, destination as DestinationStream);
 }
 
-function prettyStream(destination: DestinationStream | NodeJS.WritableStream): DestinationStream {
-  // pino-pretty exports a factory returning a transform stream
-  const pretty = prettyModule();
-  const prettyFactory = (pretty as unknown as { default?: typeof pretty }).default ?? pretty;
-  return prettyFactory({ colorize: true, destination, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' });
+/** Text on a terminal, JSON when piped (a file, a launcher, a log collector). */
+export function defaultLogFormat(destination: DestinationStream | NodeJS.WritableStream = process.stderr): LogFormat {
+  return (destination as { isTTY?: boolean }).isTTY === true ? 'text' : 'json';
+}
+
+/** Writes each JSON line pino produces as one text line, synchronously (nothing outlives the process). */
+function textStream(destination: DestinationStream | NodeJS.WritableStream): DestinationStream {
+  return {
+    write(chunk: string) {
+      for (const line of chunk.split('\n')) {
+        if (line === '') continue;
+        const text = logLineText(line);
+        if (text !== undefined) destination.write(text + '\n');
+      }
+    },
+  };
 }

@@ -49,6 +49,10 @@ export interface PilotDoc {
   lease_until: number;
   state: PilotWrittenState;
   counts: PilotCounts;
+  /** its tokens whose commands run now (as of the last renewal); absent in records of older pilots */
+  running?: number;
+  /** tokens it has claimed and not started yet (prefetched, waiting for a slot), as of the last renewal */
+  claimed_ahead?: number;
   /** epoch seconds, at exit */
   ended?: number;
   stop_reason?: string;

@@ -127,6 +127,17 @@ export function unrunnableInput(input: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A token reclaimed this many times after its lease expired (its pilots died, or could not record it) is
+ * not run again: the pilot that reclaims it next ends it in error, so a poison token never stays locked.
+ */
+export const MAX_LEASE_EXPIRIES = 3;
+
+/** How many times the token was reclaimed after an expired lease (its `lease_expired` events). */
+export function leaseExpiries(doc: Pick<TokenDoc, 'events'>): number {
+  return Array.isArray(doc.events) ? doc.events.filter((e) => e?.event === 'lease_expired').length : 0;
+}
+
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** `parseInt` as the view functions use it, so the CLI classifies exactly like CouchDB does. */

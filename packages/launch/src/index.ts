@@ -14,6 +14,5 @@ export * from './squeue.js';
 export * from './scancel.js';
 export * from './slurm-backend.js';
 export * from './firecrest-backend.js';
-export * from './worker-log-format.js';
 export * from './worker-bundle.js';
 export * from './pilot-credentials-check.js';

@@ -10,9 +10,9 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
+import { logLineText } from '@picas/core/log-line-text';
 import type { PilotEnvironment } from './pilot-env.js';
 import type { WorkerCommand } from './worker-command.js';
-import { formatWorkerLogLine } from './worker-log-format.js';
 
 export interface LocalLaunchOptions {
   count: number;
@@ -81,7 +81,8 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
     const child = execa(options.worker.file, [...options.worker.args, ...(options.args ?? [])], {
       env,
       extendEnv: false,
-      cwd: options.cwd,
+      // tokens run where the pilot starts: where the user launched it, unless told otherwise
+      cwd: options.cwd ?? process.cwd(),
       stdin: 'ignore',
       stdout: 'pipe',
       stderr: 'pipe',
@@ -94,7 +95,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
     children.push(child);
     if (child.pid !== undefined) alive.add(i);
     const prefix = `[w${i}]`;
-    const render = options.logFormat === 'text' ? formatWorkerLogLine : (line: string) => line;
+    const render = options.logFormat === 'text' ? logLineText : (line: string) => line;
     streamsClosed.push(
       pipeLines(child.stdout, (line) => out(`${prefix} ${line}`)),
       pipeLines(child.stderr, (line) => {

@@ -45,9 +45,10 @@ test('bad options are all reported at once, each naming its flag, and nothing ca
 
 test('the script holds no settings at all: every value comes from the environment', () => {
   const script = renderPilotScript(EXAMPLE_PILOT_SCRIPT_OPTIONS);
-  // no assignment of a PICAS_* variable except the slots default derived from Slurm's own variable
+  // no assignment of a PICAS_* variable except the slots default derived from Slurm's own variable, and the
+  // log format's default (text: the .out file is read by people)
   const assignments = script.split('\n').filter((l) => /PICAS_[A-Z_]+=/.test(l) && !l.trim().startsWith('#'));
-  assert.deepEqual(assignments, ['export PICAS_SLOTS="${PICAS_SLOTS:-${SLURM_CPUS_PER_TASK:-1}}"']);
+  assert.deepEqual(assignments, ['export PICAS_SLOTS="${PICAS_SLOTS:-${SLURM_CPUS_PER_TASK:-1}}"', 'export PICAS_LOG_FORMAT="${PICAS_LOG_FORMAT:-text}"']);
   assert.doesNotMatch(script, /https?:\/\//);
 });
 
@@ -88,6 +89,7 @@ test('run by bash, the script sources PICAS_ENV_FILE, sets slots from the CPUs a
   const plainRun = execa('bash', [scriptPath], { env: base, extendEnv: false });
   const plain = await plainRun;
   assert.match(plain.stdout, /^PICAS_SLOTS=1$/m);
+  assert.match(plain.stdout, /^PICAS_LOG_FORMAT=text$/m, 'the pilot log is text unless PICAS_LOG_FORMAT says otherwise');
   // exec: the worker replaces the batch shell (same pid), so Slurm's SIGTERM reaches it directly
   assert.equal(Number(/^pid:(\d+)$/m.exec(plain.stdout)?.[1]), plainRun.pid);
 

@@ -110,13 +110,17 @@ export function runCli(args: readonly string[], options: RunOptions = {}) {
   } as ExecaOptions) as unknown as ResultPromise<{ reject: false }>;
 }
 
-/** Runs the real `picas-worker`. Never rejects: inspect exitCode, stdout, stderr. */
+/**
+ * Runs the real `picas-worker`. Never rejects: inspect exitCode, stdout, stderr. Tokens run in the pilot's
+ * working directory: a scratch directory of its own unless `cwd` is given.
+ */
 export function runWorker(args: readonly string[], options: RunOptions = {}) {
   return execa(process.execPath, [workerBin, ...args], {
     reject: false,
     timeout: 300_000,
     stdin: 'ignore',
     ...options,
+    cwd: options.cwd ?? scratchDir('picas-pilot-cwd-'),
     env: cleanEnv(options.env),
     extendEnv: false,
   } as ExecaOptions) as unknown as ResultPromise<{ reject: false }>;

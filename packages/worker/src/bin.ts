@@ -18,12 +18,14 @@ import {
   resolveConnection,
   type SettingSpec,
 } from '@picas/core';
+import { statSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { WORKER_NODE_FLAGS } from './node-flags.js';
 import { resolveWorkerOptions, workerSettings } from './options.js';
 import { summaryLine } from './summary.js';
 import { Worker } from './worker.js';
 import { newWorkerId, shortHostname } from './worker-id.js';
+import { workerVersion } from './worker-version.js';
 
 // keep flags (a password) out of `ps`
 process.title = 'picas-worker';
@@ -72,7 +74,7 @@ async function parseFlags(args: string[]): Promise<{ argv?: Record<string, unkno
   let usageError: string | undefined;
   const argv = await yargs(args)
     .scriptName('picas-worker')
-    .usage('$0 [options]\n\nClaims tokens from a picas/PiCaS CouchDB database and runs each one\'s input as `bash -c "$input"`.\nWith no options it drains the pool once and exits 0.')
+    .usage('$0 [options]\n\nClaims tokens from a picas/PiCaS CouchDB database and runs each one\'s input as `bash -c "$input"`.\nWith no options it drains the pool once and exits 0. --version (-V) shows the version.')
     .options(optionTable())
     .strict()
     .version(false)
@@ -91,8 +93,21 @@ async function parseFlags(args: string[]): Promise<{ argv?: Record<string, unkno
   return usageError ? { usageError } : { argv };
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<number> {
-  const { argv, usageError } = await parseFlags(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  if (args.includes('--version') || args.includes('-V')) {
+    process.stdout.write(`picas-worker ${workerVersion()} (node ${process.versions.node})\n`);
+    return ExitCode.ok;
+  }
+  const { argv, usageError } = await parseFlags(args);
   if (usageError || !argv) {
     process.stderr.write(`picas-worker: ${usageError}\nRun picas-worker --help for the options.\n`);
     return ExitCode.usage;
@@ -106,6 +121,8 @@ async function main(): Promise<number> {
   const connection = resolveConnection({ flags, env: process.env }, layers);
   const worker = resolveWorkerOptions(workerLayers);
   const problems = [...new Set([...connection.errors, ...worker.errors])];
+  const workdir = worker.options?.workdir;
+  if (workdir !== undefined && !isDirectory(workdir)) problems.push(`--workdir: '${workdir}' is not a directory (it is where tokens run)`);
   const secrets = [connection.config?.password, process.env.PICAS_PASSWORD, flags.password as string | undefined].filter((s): s is string => !!s);
   if (problems.length > 0 || !connection.config || !worker.options) {
     const text = problems.length === 1 ? problems[0]! : `invalid configuration (${problems.length} problems)\n${problems.map((p) => `  - ${p}`).join('\n')}`;
@@ -114,7 +131,7 @@ async function main(): Promise<number> {
   }
   const options = worker.options;
   const workerId = newWorkerId(options.workerId);
-  const log = createLogger({ level: options.logLevel, secrets }).child({ worker: workerId });
+  const log = createLogger({ level: options.logLevel, format: options.logFormat, secrets }).child({ worker: workerId });
   for (const notice of connection.notices) log.info(notice);
   log.info({ couchdb: describeConnection(connection.config) }, 'connecting');
 

@@ -7,11 +7,7 @@
  * imported, so the check runs before any dependency's code.
  */
 import { MIN_NODE_VERSION, nodeVersionProblem } from './node-version.js';
-
-/** Set by the bundler (`define`); undefined when this file runs unbundled. */
-declare const __PICAS_WORKER_VERSION__: string | undefined;
-
-const version = typeof __PICAS_WORKER_VERSION__ === 'string' ? __PICAS_WORKER_VERSION__ : 'unbundled';
+import { workerVersion } from './worker-version.js';
 
 const problem = nodeVersionProblem(process.versions.node, MIN_NODE_VERSION);
 if (problem) {
@@ -21,7 +17,7 @@ if (problem) {
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-  process.stdout.write(`picas-worker ${version} (self-contained bundle; node ${process.versions.node})\n`);
+  process.stdout.write(`picas-worker ${workerVersion()} (self-contained bundle; node ${process.versions.node})\n`);
 } else {
   await import('./bin.js');
 }

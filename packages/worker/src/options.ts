@@ -5,7 +5,7 @@
  * works everywhere.
  */
 import { parsePrefetch, type PrefetchSetting } from './prefetch.js';
-import { connectionSettings, resolveSettings, type SettingLayers, type SettingSpec, type SettingValue } from '@picas/core';
+import { connectionSettings, resolveSettings, type LogFormat, type SettingLayers, type SettingSpec, type SettingValue } from '@picas/core';
 
 export const workerSettings: readonly SettingSpec[] = [
   { key: 'lease', flag: '--lease', env: ['PICAS_LEASE'], type: 'duration', default: '5m', min: 1000, description: 'lease length; renewed every third of it while a token runs' },
@@ -22,19 +22,25 @@ export const workerSettings: readonly SettingSpec[] = [
   { key: 'onSignal', flag: '--on-signal', env: ['PICAS_ON_SIGNAL'], type: 'enum', choices: ['requeue', 'fail'], default: 'requeue', description: 'on SIGTERM/SIGINT: put running tokens back to todo, or mark them error' },
   { key: 'reclaimExpired', flag: '--reclaim-expired', env: ['PICAS_RECLAIM_EXPIRED'], type: 'boolean', default: true, description: 'also claim locked tokens whose lease expired (their pilot died)' },
   { key: 'maxLogBytes', flag: '--max-log-bytes', env: ['PICAS_MAX_LOG_BYTES'], type: 'int', default: 1_048_576, min: 1024, description: 'per stream; longer logs keep head and tail with a marker in between' },
-  { key: 'workdir', flag: '--workdir', env: ['PICAS_WORKDIR'], type: 'string', description: 'parent of the per-token working directories (default: a temp dir)' },
-  { key: 'keepWorkdir', flag: '--keep-workdir', env: ['PICAS_KEEP_WORKDIR'], type: 'boolean', default: false, description: 'keep each token\'s working directory after it finishes' },
+  { key: 'workdir', flag: '--workdir', env: ['PICAS_WORKDIR'], type: 'string', description: 'where tokens run (their working directory, so that relative paths work as in PiCaS; default: the directory picas-worker was started in). Each token also gets a scratch directory of its own in PICAS_TOKEN_DIR' },
+  { key: 'isolate', flag: '--isolate', env: ['PICAS_ISOLATE'], type: 'boolean', default: false, description: 'run each token in its own scratch directory (PICAS_TOKEN_DIR) instead of --workdir' },
+  { key: 'keepTokenDirs', flag: '--keep-token-dirs', env: ['PICAS_KEEP_TOKEN_DIRS'], type: 'boolean', default: false, description: 'keep each token\'s scratch directory and log files after it finishes' },
+  { key: 'keepWorkdir', flag: '--keep-workdir', env: ['PICAS_KEEP_WORKDIR'], type: 'boolean', default: false, description: 'the old name of --keep-token-dirs' },
   { key: 'window', flag: '--window', env: ['PICAS_WINDOW'], type: 'int', default: 32, min: 1, description: 'todo candidates read per view query; one is picked at random to spread contention' },
   { key: 'pollInterval', flag: '--poll-interval', env: ['PICAS_POLL_INTERVAL'], type: 'duration', default: '5s', description: 'with --endless: how often to look for tokens when the _changes feed is unavailable' },
   { key: 'claimQuorum', flag: '--claim-quorum', env: ['PICAS_CLAIM_QUORUM'], type: 'string', default: 'all', description: 'replicas that must take a claim: "all" (safe: only a 201 from every replica wins) or a number below n (UNSAFE on a cluster: two pilots may run the same token; trades safety for availability when a node is down)' },
   { key: 'prefetch', flag: '--prefetch', env: ['PICAS_PREFETCH'], type: 'string', default: 'auto', description: 'tokens claimed per request: "auto" (adapts: many per request for tokens much shorter than a second, one otherwise) or a number; above 1, one _bulk_docs claims them and the results of a batch share one _bulk_docs write (sent when the pilot claims again, or within 2 s). Only on a single node or with a lowered --claim-quorum (a bulk answer cannot prove a win on every replica); 1 is the strict one-token-at-a-time mode' },
   { key: 'repairInterval', flag: '--repair-interval', env: ['PICAS_REPAIR_INTERVAL'], type: 'duration', default: '10m', description: 'how often (jittered) the pilot repairs tokens left with conflicting revisions; 0 turns it off' },
   { key: 'command', flag: '--command', env: ['PICAS_COMMAND'], type: 'string', description: 'shell command run for every token instead of its input (the input is in PICAS_TOKEN_INPUT, the id in PICAS_TOKEN_ID)' },
-  { key: 'retryFor', flag: '--retry-for', env: ['PICAS_RETRY_FOR'], type: 'duration', default: '5m', description: 'keep retrying an unreachable CouchDB (network errors, 5xx) this long before giving up with exit code 2' },
+  { key: 'retryFor', flag: '--retry-for', env: ['PICAS_RETRY_FOR'], type: 'duration', default: '5m', description: 'keep retrying an unreachable CouchDB (network errors, 5xx) this long before giving up with exit code 2; a pilot that never reached it gives up after 30s unless this is set' },
   { key: 'pilotRecord', flag: '--pilot-record', env: ['PICAS_PILOT_RECORD'], type: 'boolean', default: true, description: 'keep a record of this pilot in the database (pilot:<worker id>: host, job ids, heartbeat, counts, state), for `picas pilots` and `picas dashboard`; --no-pilot-record turns it off' },
   { key: 'workerId', flag: '--worker-id', env: ['PICAS_WORKER_ID'], type: 'string', description: 'id recorded on claimed tokens (default: host-pid-random)' },
+  { key: 'logFormat', flag: '--log-format', env: ['PICAS_LOG_FORMAT'], type: 'enum', choices: ['text', 'json'], description: 'log lines as text (one line per event: time, level, message, key=value pairs) or json (pino); default: text on a terminal, json when piped' },
   { key: 'logLevel', flag: '--log-level', env: ['PICAS_LOG_LEVEL'], type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'log level' },
 ];
+
+/** How long a pilot that has never reached CouchDB retries, unless --retry-for is set. */
+export const FIRST_CONNECT_MS = 30_000;
 
 export const allWorkerSettings: readonly SettingSpec[] = [...connectionSettings, ...workerSettings];
 
@@ -53,8 +59,12 @@ export interface WorkerOptions {
   onSignal: 'requeue' | 'fail';
   reclaimExpired: boolean;
   maxLogBytes: number;
+  /** where tokens run (default: the pilot's working directory) */
   workdir?: string;
-  keepWorkdir: boolean;
+  /** each token runs in its own scratch directory */
+  isolate: boolean;
+  /** keep the tokens' scratch directories (--keep-token-dirs, or its old name --keep-workdir) */
+  keepTokenDirs: boolean;
   window: number;
   pollInterval: number;
   /** 'all' or a positive number of replicas */
@@ -63,8 +73,11 @@ export interface WorkerOptions {
   repairInterval: number;
   command?: string;
   retryFor: number;
+  /** how long a pilot that has never reached CouchDB retries: --retry-for when set, else a short 30 s */
+  connectFor: number;
   pilotRecord: boolean;
   workerId?: string;
+  logFormat?: LogFormat;
   logLevel: string;
 }
 
@@ -81,7 +94,12 @@ export function resolveWorkerOptions(layers: SettingLayers): { options?: WorkerO
   const prefetch = parsePrefetch(v.prefetch);
   if (prefetch === undefined) errors.push(`--prefetch (from ${r.sources.prefetch}): '${String(v.prefetch)}' must be "auto" or a whole number of at least 1`);
   if (errors.length) return { errors };
-  return { options: { ...(v as unknown as WorkerOptions), claimQuorum, prefetch: prefetch! }, errors };
+  const { keepWorkdir, ...values } = v;
+  const keepTokenDirs = v.keepTokenDirs === true || keepWorkdir === true;
+  // a misconfigured pilot (wrong URL, no configuration) must not look hung for the whole --retry-for
+  const retryFor = v.retryFor as number;
+  const connectFor = r.sources.retryFor === 'default' ? Math.min(FIRST_CONNECT_MS, retryFor) : retryFor;
+  return { options: { ...(values as unknown as WorkerOptions), keepTokenDirs, connectFor, claimQuorum, prefetch: prefetch! }, errors };
 }
 
 /**
@@ -97,3 +115,4 @@ export function workerEnv(values: Partial<Record<keyof WorkerOptions, string | n
   }
   return env;
 }
+

@@ -1,9 +1,12 @@
 /**
  * Stops the pilot's running commands if the pilot itself dies without cleaning up (kill -9, the OOM
  * killer). Otherwise a command would go on running, orphaned, while its token's lease expires and
- * another pilot runs the same token. A small detached shell watches the pilot's pid once a second; when
- * the pilot is gone it sends SIGTERM, then SIGKILL after the grace period, to every process group still
- * running by the pilot's journal. On a normal exit the pilot stops the guard.
+ * another pilot runs the same token. A small detached shell (its own session: a signal to the pilot's
+ * process group or terminal does not reach it) reads a pipe whose only writer is the pilot: the kernel
+ * closes it the moment the pilot dies, however it dies, so the guard sees end-of-file at once. (Watching
+ * the pid with `kill -0` missed a pilot whose parent does not reap it: a zombie answers `kill -0`.) It then
+ * sends SIGTERM, then SIGKILL after the grace period, to every process group still running by the pilot's
+ * journal. On a normal exit the pilot stops the guard first.
  *
  * The journal is append-only (`+pgid` when a command starts, `-pgid` when it ends) on a descriptor kept
  * open: one small write per event, where rewriting a whole list file per event cost more than the rest of
@@ -13,8 +16,9 @@ import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:
 import { execa } from 'execa';
 
 const GUARD_SCRIPT = `
-pilot=$1; list=$2; grace=$3
-while kill -0 "$pilot" 2>/dev/null; do sleep 1; done
+list=$1; grace=$2
+# stdin is the pipe from the pilot: end-of-file when it is gone
+while read -r _; do :; done
 declare -A live
 while read -r entry; do
   case $entry in
@@ -53,13 +57,17 @@ export class OrphanGuard {
   start(): void {
     this.fd = openSync(this.listPath, 'w');
     const grace = Math.max(1, Math.ceil(this.killGraceMs / 1000));
-    this.guard = execa('bash', ['-c', GUARD_SCRIPT, 'picas-orphan-guard', String(process.pid), this.listPath, String(grace)], {
+    this.guard = execa('bash', ['-c', GUARD_SCRIPT, 'picas-orphan-guard', this.listPath, String(grace)], {
       detached: true,
-      stdio: 'ignore',
+      stdin: 'pipe',
+      stdout: 'ignore',
+      stderr: 'ignore',
       reject: false,
       cleanup: false,
     });
     this.guard.unref();
+    // the pipe only has to exist: it must not keep the pilot's event loop alive
+    (this.guard.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   }
 
   add(pgid: number): void {

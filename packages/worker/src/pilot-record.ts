@@ -1,6 +1,7 @@
 /**
  * The pilot's own record (`pilot:<worker id>`, see @picas/core pilot.ts): written at start, renewed on its
- * own timer every third of the lease (never per token, so the claim path pays nothing), and written at exit
+ * own timer every third of the lease (never per token, so the claim path pays nothing), with its counts and
+ * how many of its tokens run now and how many it claimed ahead (for `picas status`), and written at exit
  * with the state, the stop reason and the summary.
  *
  * A record write never stops token work: it runs beside the pilot loop, a failure is logged (once, then at
@@ -20,6 +21,8 @@ export interface PilotRecordOptions {
   log: Logger;
   /** the pilot's live counts, read at each renewal */
   counts: () => PilotCounts;
+  /** its tokens running now and claimed ahead (held, not started), read at each renewal */
+  occupancy: () => { running: number; claimedAhead: number };
   /** renewal interval (default: a third of the lease) */
   intervalMs?: number;
 }
@@ -57,6 +60,8 @@ export class PilotRecord {
       lease_until: now + Math.ceil(options.leaseMs / 1000),
       state: 'running',
       counts: { ...options.counts() },
+      running: 0,
+      claimed_ahead: 0,
     };
   }
 
@@ -106,6 +111,9 @@ export class PilotRecord {
     this.doc.heartbeat = now;
     this.doc.lease_until = now + Math.ceil(leaseMs / 1000);
     this.doc.counts = { ...this.options.counts() };
+    const { running, claimedAhead } = state === 'running' ? this.options.occupancy() : { running: 0, claimedAhead: 0 };
+    this.doc.running = running;
+    this.doc.claimed_ahead = claimedAhead;
     const signal = state === 'running' ? this.cancel.signal : undefined;
     try {
       for (let attempt = 0; attempt < 2; attempt++) {

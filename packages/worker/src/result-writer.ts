@@ -86,10 +86,19 @@ export class ResultWriter {
     try {
       written = await complete();
     } catch (err) {
-      if (httpStatusOf(err) !== 413) throw err;
-      // the server refused a document this large: keep the result with smaller logs
-      log.warn({ max_log_bytes: FALLBACK_LOG_BYTES }, `CouchDB refused the logs as too large (413): storing them capped to ${FALLBACK_LOG_BYTES} bytes per stream`);
-      result = resultOf(outcome, this.logs(held.doc._id, paths, FALLBACK_LOG_BYTES), hostname);
+      const status = httpStatusOf(err);
+      if (status === 413) {
+        // the server refused a document this large: keep the result with smaller logs
+        log.warn({ max_log_bytes: FALLBACK_LOG_BYTES }, `CouchDB refused the logs as too large (413): storing them capped to ${FALLBACK_LOG_BYTES} bytes per stream`);
+        result = resultOf(outcome, this.logs(held.doc._id, paths, FALLBACK_LOG_BYTES), hostname);
+      } else if (status === 400) {
+        // the server refused the result itself: record the refusal instead (no logs), so the token never stays locked
+        const refusal = `could not record the result (exit code ${outcome.exitCode}): ${(err as Error).message}`;
+        log.warn({ err }, refusal);
+        result = { ...resultOf(outcome, undefined, hostname), exitCode: outcome.exitCode === 0 ? 1 : outcome.exitCode, reason: refusal };
+      } else {
+        throw err;
+      }
       written = await complete();
     }
     if (!written.written) {

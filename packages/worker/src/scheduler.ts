@@ -17,7 +17,7 @@ import type { ResultWriter } from './result-writer.js';
 import type { RunFiles } from './run-files.js';
 import type { StopRequest, StopSwitch } from './stop-switch.js';
 import type { TokenCounts } from './summary.js';
-import { commandFor, tokenEnv } from './token-command.js';
+import { commandFor, invocation, whyNotRun } from './token-command.js';
 import { runCommand, type RunOutcome } from './token-runner.js';
 import type { UnconfirmedClaims } from './unconfirmed-claims.js';
 
@@ -51,6 +51,8 @@ export class Scheduler {
       unconfirmed: UnconfirmedClaims;
       guard: OrphanGuard;
       runFiles: RunFiles;
+      /** where tokens run (unless --isolate): --workdir, or the pilot's working directory */
+      workdir: string;
       stop: StopSwitch;
     },
   ) {
@@ -176,16 +178,19 @@ export class Scheduler {
 
     const paths = runFiles.forRun(held.doc._id);
     const command = commandFor(held.doc, o.command);
+    const notRun = whyNotRun(held.doc, command);
     let outcome: RunOutcome;
-    if (command === undefined) {
+    if (command === undefined || notRun) {
       const now = Date.now() / 1000;
-      outcome = { exitCode: 127, started: now, finished: now, reason: 'the token input is not a shell command (a string) and no --command was given' };
+      outcome = { exitCode: 127, started: now, finished: now, reason: notRun };
     } else {
-      log.debug({ cwd: paths.cwd }, 'running');
+      const cwd = o.isolate ? paths.dir : this.parts.workdir;
+      log.debug({ cwd, token_dir: paths.dir }, 'running');
       outcome = await runCommand({
-        command,
-        ...paths,
-        env: tokenEnv(this.parts.env, held.doc),
+        ...invocation(command, held.doc, this.parts.env, paths),
+        cwd,
+        stdoutPath: paths.stdoutPath,
+        stderrPath: paths.stderrPath,
         timeoutMs: o.tokenTimeout,
         killGraceMs: o.killGrace,
         signal: controller.signal,
@@ -214,7 +219,7 @@ export class Scheduler {
         if (settled) this.adoptTaken(settled, entry);
       }
     } finally {
-      if (!o.keepWorkdir) runFiles.removeRun(paths);
+      if (!o.keepTokenDirs) runFiles.removeRun(paths);
     }
   }
 

@@ -1,10 +1,24 @@
-/** What runs for a token, and in which environment. */
-import type { TokenDoc } from '@picas/core';
+/** What runs for a token, in which environment, and how its text reaches bash. */
+import { writeFileSync } from 'node:fs';
+import { leaseExpiries, MAX_LEASE_EXPIRIES, type TokenDoc } from '@picas/core';
+import type { RunPaths } from './run-files.js';
+
+/**
+ * Longest text (bytes) passed inline, as `bash -c` argument or as PICAS_TOKEN_INPUT: Linux refuses one
+ * argument or environment string over 128 KiB (MAX_ARG_STRLEN) with E2BIG. A longer command is written to
+ * the run's text file and run as `bash FILE`; a longer input goes to PICAS_TOKEN_INPUT_FILE instead.
+ */
+export const MAX_INLINE_BYTES = 96 * 1024;
 
 /** `--command` if given (the input goes in PICAS_TOKEN_INPUT), else the input when it is a string. */
 export function commandFor(doc: TokenDoc, command?: string): string | undefined {
   if (command) return command;
   return typeof doc.input === 'string' ? doc.input : undefined;
+}
+
+/** The input as the command sees it: the string itself, or JSON. */
+function inputText(doc: TokenDoc): string {
+  return typeof doc.input === 'string' ? doc.input : JSON.stringify(doc.input ?? null);
 }
 
 /**
@@ -17,7 +31,53 @@ export function tokenEnv(base: Record<string, string | undefined>, doc: TokenDoc
   return {
     ...rest,
     PICAS_TOKEN_ID: doc._id,
-    PICAS_TOKEN_INPUT: typeof doc.input === 'string' ? doc.input : JSON.stringify(doc.input ?? null),
+    PICAS_TOKEN_INPUT: inputText(doc),
     ...(Array.isArray(doc.depends_on) && doc.depends_on.length > 0 ? { PICAS_DEPENDS_ON: doc.depends_on.join(',') } : {}),
   };
+}
+
+/** How bash is started for one run: its arguments and environment. */
+export interface Invocation {
+  bashArgs: string[];
+  env: Record<string, string | undefined>;
+}
+
+/** Why a token is not run (it ends in error with this reason), or undefined. */
+export function whyNotRun(doc: TokenDoc, command: string | undefined): string | undefined {
+  const expiries = leaseExpiries(doc);
+  if (expiries >= MAX_LEASE_EXPIRIES) {
+    return `not run again: its lease expired ${expiries} times without a result (its pilots died, or could not start or record it)`;
+  }
+  if (command === undefined) return 'the token input is not a shell command (a string) and no --command was given';
+  if (command.includes('\0')) return 'the command contains a NUL byte, which no shell command can hold';
+  return undefined;
+}
+
+function fitsInline(text: string): boolean {
+  return text.length <= MAX_INLINE_BYTES / 4 || Buffer.byteLength(text) <= MAX_INLINE_BYTES;
+}
+
+/**
+ * The bash arguments and environment of one run. A command that does not fit inline is written to the run's
+ * text file and run as `bash FILE` (stdin stays as it is); an input that does not fit (with --command) is
+ * written there instead and named by PICAS_TOKEN_INPUT_FILE. PICAS_TOKEN_DIR is the run's scratch directory.
+ */
+export function invocation(command: string, doc: TokenDoc, base: Record<string, string | undefined>, paths: RunPaths): Invocation {
+  const env = tokenEnv(base, doc);
+  env.PICAS_TOKEN_DIR = paths.dir;
+  const input = env.PICAS_TOKEN_INPUT!;
+  if (!fitsInline(command)) {
+    writeFileSync(paths.scriptPath, command);
+    if (input === command) {
+      delete env.PICAS_TOKEN_INPUT;
+      env.PICAS_TOKEN_INPUT_FILE = paths.scriptPath;
+    }
+    return { bashArgs: [paths.scriptPath], env };
+  }
+  if (!fitsInline(input) || input.includes('\0')) {
+    writeFileSync(paths.scriptPath, input);
+    delete env.PICAS_TOKEN_INPUT;
+    env.PICAS_TOKEN_INPUT_FILE = paths.scriptPath;
+  }
+  return { bashArgs: ['-c', command], env };
 }

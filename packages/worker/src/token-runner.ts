@@ -1,7 +1,7 @@
 /**
- * Runs one token's command: `bash -c "$command"` in its own working directory and its own process group
- * (detached), with stdout and stderr written straight to files (the worker never holds the output in
- * memory). Stopping (timeout, signal, lost lease) sends SIGTERM to the whole group, then SIGKILL after
+ * Runs one token's command: `bash -c "$command"` (or `bash FILE`, see token-command.ts) in its working
+ * directory and its own process group (detached), with stdout and stderr written straight to files (the
+ * worker never holds the output in memory). Stopping (timeout, signal, lost lease) sends SIGTERM to the whole group, then SIGKILL after
  * the grace period. When the command exits, anything it left running in its group is stopped too, so a
  * token leaves no orphans behind.
  */
@@ -11,7 +11,8 @@ import { execa } from 'execa';
 import { procEnded, procStat, sleep } from '@picas/core';
 
 export interface RunSpec {
-  command: string;
+  /** bash's arguments: `-c COMMAND`, or a script file */
+  bashArgs: readonly string[];
   cwd: string;
   stdoutPath: string;
   stderrPath: string;
@@ -106,7 +107,7 @@ export async function runCommand(spec: RunSpec): Promise<RunOutcome> {
   const out = openSync(spec.stdoutPath, 'w');
   const err = openSync(spec.stderrPath, 'w');
   const spawn = () =>
-    execa('bash', ['-c', spec.command], {
+    execa('bash', [...spec.bashArgs], {
       cwd: spec.cwd,
       env: spec.env,
       extendEnv: false,

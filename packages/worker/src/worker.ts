@@ -9,8 +9,8 @@
  * background passes, run the loop, drain, and sum up.
  */
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { claimIdentity, FailureStreak, pilotIdentity, sleep, UnreachableError, type Couch, type Logger } from '@picas/core';
+import { join, resolve } from 'node:path';
+import { claimIdentity, describeConnection, FailureStreak, pilotIdentity, sleep, UnreachableError, type Couch, type Logger } from '@picas/core';
 import { Claimer } from '@picas/core/ops/claim';
 import { CompletionBatcher } from '@picas/core/ops/complete-batch';
 import { claimQuorumIsUnsafe, claimWriteQuorum, readReplicas, type Replicas } from '@picas/core/ops/replicas';
@@ -70,7 +70,7 @@ export class Worker {
 
   constructor(private readonly ctx: WorkerContext) {
     this.log = ctx.log;
-    this.runFiles = new RunFiles(join(ctx.options.workdir ?? tmpdir(), `picas-${safeFileName(ctx.workerId)}`));
+    this.runFiles = new RunFiles(join(tmpdir(), `picas-${safeFileName(ctx.workerId)}`));
     this.guard = new OrphanGuard(join(this.runFiles.root, 'running-groups'), ctx.options.killGrace);
   }
 
@@ -110,7 +110,7 @@ export class Worker {
     const o = this.ctx.options;
     this.log.info({ n: replicas.n, w: parts.w ?? null, slots: o.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(parts.capacity.remainingMs()) }, 'worker started');
     if (o.pilotRecord) {
-      this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: o.slots, leaseMs: o.lease, log: this.log, counts: () => this.counts });
+      this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: o.slots, leaseMs: o.lease, log: this.log, counts: () => this.counts, occupancy: () => this.occupancy() });
       this.pilotRecord.start();
     }
     const maxTime = o.maxTime;
@@ -127,11 +127,17 @@ export class Worker {
     }
     await this.drain(parts);
     if (this.stopSwitch.request) stopReason = this.stopSwitch.request.reason;
-    if (!o.keepWorkdir) this.runFiles.removeAll();
+    if (!o.keepTokenDirs) this.runFiles.removeAll();
     const summary = this.summary(stopReason);
     await this.pilotRecord?.finish(pilotEndState(this.stopSwitch.request?.kind, fatal), summary);
     if (fatal) throw fatal;
     return summary;
+  }
+
+  /** Its tokens running now (started, not yet recorded) and claimed ahead (held, waiting for a slot). */
+  private occupancy(): { running: number; claimedAhead: number } {
+    const scheduler = this.parts?.scheduler;
+    return { running: scheduler?.runningCount ?? 0, claimedAhead: scheduler?.queued ?? 0 };
   }
 
   /** The pilot's parts, wired for this database: claims sized and fenced for its replicas. */
@@ -162,7 +168,7 @@ export class Worker {
     const deps = new DependencyKeeper(http, { w, actor: workerId, log, intervalMs: o.repairInterval, env });
     const unconfirmed = new UnconfirmedClaims({ http, actor: workerId, log, ...quorum });
     const writer = new ResultWriter({ http, options: o, workerId, hostname, counts: this.counts, stop, capacity, completer });
-    const scheduler = new Scheduler({ http, options: o, log, env, counts: this.counts, capacity, claimer, writer, deps, unconfirmed, guard: this.guard, runFiles: this.runFiles, stop });
+    const scheduler = new Scheduler({ http, options: o, log, env, counts: this.counts, capacity, claimer, writer, deps, unconfirmed, guard: this.guard, runFiles: this.runFiles, workdir: resolve(o.workdir ?? process.cwd()), stop });
     const health = new ClusterHealth({ http, replicas: replicas.n, log, signal: stop.signal });
     const loop = new ClaimLoop({ http, options: o, log, counts: this.counts, claimer, capacity, scheduler, writer, unconfirmed, health, deps, repairer, stop, bulkAllowed });
     return { replicas, w, capacity, claimer, completer, unconfirmed, scheduler, loop, repairer, deps };
@@ -192,16 +198,24 @@ export class Worker {
     });
   }
 
-  /** GET /db with retries (a pilot may start while CouchDB restarts); auth errors are fatal at once. */
+  /**
+   * GET /db with retries (a pilot may start while CouchDB restarts); auth errors are fatal at once. A pilot
+   * that has never reached CouchDB retries for `connectFor` (short, unless --retry-for is set), and says at
+   * each retry where it tries and how long is left.
+   */
   private async connect(): Promise<Replicas> {
-    const outage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs: this.ctx.options.retryFor, startedAt: Date.now() });
+    const limitMs = this.ctx.options.connectFor;
+    const outage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs, startedAt: Date.now() });
+    const where = describeConnection(this.ctx.couch.config);
     for (;;) {
       try {
         return await readReplicas(this.ctx.couch.http, { signal: this.stopSwitch.signal });
       } catch (err) {
         const f = outage.fail();
-        if (!(err instanceof UnreachableError) || f.expired || this.stopping) throw err;
-        this.log.warn({ err, attempt: f.failures, delay_ms: f.delayMs }, 'CouchDB unavailable, retrying');
+        if (!(err instanceof UnreachableError) || this.stopping) throw err;
+        if (f.expired) throw new UnreachableError(`${err.message}; gave up after ${Math.round(f.failingMs / 1000)}s (never connected; --retry-for sets how long to try)`, { cause: err });
+        const left = Math.max(0, Math.round((limitMs - f.failingMs) / 1000));
+        this.log.warn({ err, couchdb: where, attempt: f.failures, delay_ms: f.delayMs, left_s: left }, `CouchDB unavailable, retrying in ${Math.round(f.delayMs / 100) / 10}s (giving up in ${left}s): ${where}`);
         await sleep(f.delayMs, this.stopSwitch.signal);
       }
     }

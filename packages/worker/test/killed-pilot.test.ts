@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileLabel, waitFor } from '@picas/testkit';
+import { execa } from 'execa';
+import { cleanEnv, fileLabel, waitFor, workerBin } from '@picas/testkit';
 import { alive, getToken, killGroup, poolDatabase, pushTokens, readPid, tempDir, worker } from './helpers.js';
 
 test('a pilot killed with -9 mid-token: its command is stopped, and a second pilot finishes the token once', async (t) => {
@@ -77,4 +78,31 @@ test('a pilot killed with -9 while holding prefetched tokens: their leases expir
   }
   const lines = readFileSync(runs, 'utf8').trim().split('\n');
   assert.equal(lines.length, 5, 'the started token ran twice (the dead pilot never finished it), the queued ones once');
+});
+
+test('kill -9 of a pilot whose parent does not reap it (a zombie): its command (exec sleep 300) is gone within a few seconds', async (t) => {
+  const db = await poolDatabase(`${fileLabel(import.meta.url)}-orphan`);
+  const dir = tempDir();
+  await pushTokens(db.couch, [['sleeper_1', `echo $$ > '${dir}/cmd.pid'; exec sleep 300`]]);
+  // the pilot's parent starts it, then turns into a `sleep` that never waits for it: killed, the pilot stays a zombie
+  const parent = execa('bash', ['-c', `"$@" & echo $! > '${dir}/pilot.pid'; exec sleep 300`, 'parent', process.execPath, workerBin, '--lease', '30s'], {
+    env: cleanEnv(db.env),
+    extendEnv: false,
+    cwd: dir,
+    stdio: 'ignore',
+    detached: true,
+    reject: false,
+  });
+  t.after(() => killGroup(parent.pid));
+  const cmd = await waitFor(() => readPid(join(dir, 'cmd.pid')), { what: 'the command to start', timeoutMs: 30_000 });
+  t.after(() => killGroup(cmd));
+  await waitFor(() => readFileSync(`/proc/${cmd}/cmdline`, 'utf8').startsWith('sleep'), { what: 'the exec of sleep' });
+  const pilotPid = readPid(join(dir, 'pilot.pid'))!;
+  const killedAt = Date.now();
+  process.kill(pilotPid, 'SIGKILL');
+  await waitFor(() => !alive(cmd), { what: 'the dead pilot\'s command to be stopped', timeoutMs: 8_000, intervalMs: 50 });
+  const tookMs = Date.now() - killedAt;
+  assert.ok(tookMs < 5_000, `gone ${tookMs} ms after the kill`);
+  killGroup(parent.pid);
+  await parent;
 });

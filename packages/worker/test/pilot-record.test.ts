@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pilotDocId, type PilotDoc } from '@picas/core';
 import { fileLabel, logLines, runCli, waitFor } from '@picas/testkit';
@@ -105,4 +106,33 @@ test('a failing pilot-record write never stops token work; --no-pilot-record wri
   assert.equal(off.exitCode, 0, off.stderr);
   assert.match(off.stdout, /done 1/);
   assert.equal(await pilotDoc(db, 'pr-pilot-4'), undefined);
+});
+
+test('the record carries the tokens running now and claimed ahead; picas status splits locked with them', async (t) => {
+  const db = await poolDatabase(`${label}-split`);
+  const dir = tempDir();
+  const gate = join(dir, 'go');
+  const ids = ['split_1', 'split_2', 'split_3', 'split_4', 'split_5', 'split_6'];
+  await pushTokens(db.couch, ids.map((id): [string, string] => [id, `while [ ! -e '${gate}' ]; do sleep 0.1; done`]));
+  const w = worker(db, ['--worker-id', 'split-pilot', '--slots', '2', '--prefetch', '6', '--lease', '3s']);
+  t.after(() => w.kill('SIGKILL'));
+  const doc = await waitFor(async () => {
+    const d = await pilotDoc(db, 'split-pilot');
+    return d?.running === 2 && d.claimed_ahead === 4 ? d : undefined;
+  }, { what: 'the record to show 2 running and 4 claimed ahead', timeoutMs: 20_000 });
+  assert.equal(doc.state, 'running');
+  const status = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
+  assert.equal(status.locked, 6, 'the existing keys stay');
+  assert.equal(status.running, 2);
+  assert.equal(status.claimed_ahead, 4);
+  const table = (await runCli(['status'], { env: db.env })).stdout;
+  assert.match(table, /^\s+locked\s+6$/m);
+  assert.match(table, /^\s+running\s+2$/m);
+  assert.match(table, /^\s+claimed ahead\s+4$/m);
+
+  writeFileSync(gate, '');
+  const r = await w;
+  assert.equal(r.exitCode, 0, r.stderr);
+  const end = await pilotDoc(db, 'split-pilot');
+  assert.deepEqual([end?.state, end?.running, end?.claimed_ahead], ['finished', 0, 0]);
 });

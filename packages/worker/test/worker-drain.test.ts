@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileLabel, logLines, runWorker, testServer } from '@picas/testkit';
 import { getToken, monitorCounts, poolDatabase, pushTokens, summaryOf, tempDir, worker } from './helpers.js';
@@ -11,7 +11,7 @@ const { couch } = db;
 test('with no options the worker drains the pool once: results, logs, views, summary', async () => {
   await pushTokens(couch, [
     ['ok_1', 'echo "hello $PICAS_TOKEN_ID"; echo "to stderr" >&2'],
-    ['ok_2', 'pwd; test -w .; env | grep -c "^PICAS_PASSWORD=" >&2; true'],
+    ['ok_2', 'pwd; echo "$PICAS_TOKEN_DIR"; test -w "$PICAS_TOKEN_DIR"; env | grep -c "^PICAS_PASSWORD=" >&2; true'],
     ['bad_1', 'echo failing; exit 3'],
   ]);
   const workdir = tempDir();
@@ -28,9 +28,10 @@ test('with no options the worker drains the pool once: results, logs, views, sum
   assert.equal(Buffer.from(ok._attachments!['logs_ok_1.err']!.data!, 'base64').toString(), 'to stderr\n');
   assert.equal(ok._attachments!['logs_ok_1.out']!.content_type, 'text/plain');
   const ok2 = await getToken(couch, 'ok_2', { attachments: true });
-  const cwd = Buffer.from(ok2._attachments!['logs_ok_2.out']!.data!, 'base64').toString().trim();
-  assert.ok(cwd.startsWith(workdir), `token ran in its own directory under --workdir: ${cwd}`);
-  assert.ok(!existsSync(cwd), 'the per-token working directory is cleaned');
+  const [cwd, tokenDir] = Buffer.from(ok2._attachments!['logs_ok_2.out']!.data!, 'base64').toString().trim().split('\n');
+  assert.equal(cwd, realpathSync(workdir), 'the token ran in --workdir');
+  assert.ok(tokenDir && tokenDir !== cwd, `a scratch directory of its own: ${tokenDir}`);
+  assert.ok(!existsSync(tokenDir), 'the token\'s scratch directory is cleaned');
   assert.deepEqual(readdirSync(workdir), [], 'nothing left under --workdir');
   assert.equal(Buffer.from(ok2._attachments!['logs_ok_2.err']!.data!, 'base64').toString(), '0\n', 'the command does not get the password');
   const bad = await getToken(couch, 'bad_1');
@@ -47,14 +48,15 @@ test('with no options the worker drains the pool once: results, logs, views, sum
   if (server.password) assert.ok(!r.stderr.includes(server.password) && !r.stdout.includes(server.password), 'the password is never logged');
 });
 
-test('an empty pool exits 0 at once; --keep-workdir keeps the directory; --command gets the input as JSON', async () => {
+test('an empty pool exits 0 at once; --isolate with --keep-workdir keeps the directory; --command gets the input as JSON', async () => {
   const empty = await worker(db, []);
   assert.equal(empty.exitCode, 0, empty.stderr);
   assert.match(empty.stdout, /done 0, failed 0, requeued 0, lost 0/);
 
   await pushTokens(couch, [['json_1', { x: 1, name: 'a b' }]]);
   const workdir = tempDir();
-  const r = await worker(db, ['--workdir', workdir, '--keep-workdir', '--command', 'echo "$PICAS_TOKEN_ID:$PICAS_TOKEN_INPUT" > seen.txt']);
+  // the scratch root is under $TMPDIR; --keep-workdir is the old name of --keep-token-dirs
+  const r = await worker(db, ['--isolate', '--keep-workdir', '--command', 'echo "$PICAS_TOKEN_ID:$PICAS_TOKEN_INPUT" > seen.txt'], { env: { TMPDIR: workdir } });
   assert.equal(r.exitCode, 0, r.stderr);
   const dirs = readdirSync(join(workdir)).flatMap((d) => readdirSync(join(workdir, d)).map((e) => join(workdir, d, e)));
   const seen = dirs.find((d) => existsSync(join(d, 'seen.txt')));

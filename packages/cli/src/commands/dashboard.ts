@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { createLogger, describeConnection } from '@picas/core';
 import { connectionFor, note, say } from '../context.js';
+import { logFormatOf } from '../log-format-option.js';
 import { portOption } from '../option-parsers.js';
 
 interface DashboardFlags {
@@ -31,7 +32,7 @@ export function register(program: Command): void {
       const config = connectionFor(command);
       const { startDashboard } = await import('@picas/dashboard');
       const secrets = [config.password].filter((s): s is string => !!s);
-      const log = createLogger({ level: process.env.PICAS_LOG_LEVEL ?? 'warn', secrets });
+      const log = createLogger({ level: process.env.PICAS_LOG_LEVEL ?? 'warn', format: logFormatOf(command), secrets });
       const dashboard = await startDashboard({ config, host: flags.host, port: flags.port, log });
       say(`picas dashboard: ${dashboard.url}`);
       note(`picas dashboard: ${describeConnection(config)}; Ctrl-C to stop`);

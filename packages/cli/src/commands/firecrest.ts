@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .option('--partition <name>', 'Slurm partition')
     .option('--time <limit>', 'time limit per pilot, e.g. 01:00:00 (an #SBATCH line: FirecREST jobs have no time field)')
     .option('--workdir <dir>', 'the jobs\' working directory on the cluster, absolute; created if missing (env PICAS_FIRECREST_WORKDIR)')
-    .option('--token-workdir <dir>', 'worker: parent of the per-token working directories on the cluster (the worker\'s --workdir, env PICAS_WORKDIR)')
+    .option('--token-workdir <dir>', 'worker: where tokens run on the cluster (the worker\'s --workdir, env PICAS_WORKDIR; default: the job\'s working directory, --workdir)')
     .option('--job-name <name>', 'job name', 'picas-pilot')
     .option('--sbatch-option <option>', 'any other #SBATCH option, e.g. --sbatch-option=--qos=short (repeatable)', collect)
     .option('--worker-command <cmd>', 'how a pilot starts a picas-worker installed on the cluster (env PICAS_WORKER_CMD; default: upload the self-contained picas-worker to --workdir and run it with node)')

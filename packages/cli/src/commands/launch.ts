@@ -3,10 +3,11 @@
  * their output, wait for them. Ctrl-C (or SIGTERM) stops them cleanly: their running tokens go back to todo.
  */
 import type { Command } from 'commander';
-import { parseDuration } from '@picas/core';
+import { parseDuration, type LogFormat } from '@picas/core';
 // the option table is small and needed to register the flags; the launcher itself is imported by the action
 import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
 import { connectionFor, note } from '../context.js';
+import { logFormatOf } from '../log-format-option.js';
 import { throwIfProblems } from '../usage-problems.js';
 
 export function register(program: Command): void {
@@ -16,7 +17,7 @@ export function register(program: Command): void {
     .description('start N picas-worker processes on this machine, stream their output and wait for them')
     .option('-n, --count <n>', 'number of workers', '1')
     .option('--worker-command <cmd>', 'how to start a worker (env PICAS_WORKER_CMD; default: this installation\'s picas-worker, else picas-worker from PATH)')
-    .option('--log-format <json|text>', 'the workers\' log lines: as JSON, or short text lines (default: text on a terminal, else json)')
+    .option('--log-format <json|text>', 'the workers\' log lines: as JSON, or short text lines (env PICAS_LOG_FORMAT; default: text on a terminal, else json)')
     .option('--stop-grace <duration>', 'after Ctrl-C or SIGTERM: how long the workers get to put their tokens back before SIGKILL', '60s');
   // every picas-worker option, from the worker's own table
   addWorkerOptionFlags(local);
@@ -40,8 +41,12 @@ export function register(program: Command): void {
     } catch (err) {
       problems.push(`--stop-grace: ${(err as Error).message}`);
     }
-    const logFormat = ((opts.logFormat as string | undefined) ?? (process.stderr.isTTY ? 'text' : 'json')) as 'json' | 'text';
-    if (logFormat !== 'json' && logFormat !== 'text') problems.push(`--log-format: '${logFormat}' is not one of json, text`);
+    let logFormat: LogFormat = 'json';
+    try {
+      logFormat = logFormatOf(cmd);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
     throwIfProblems(problems);
     const workerValues = collectWorkerValues(opts);
     const worker = resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined });

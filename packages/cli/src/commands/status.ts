@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
-import { describeConnection, sleep, type ConnectionConfig } from '@picas/core';
+import { describeConnection, sleep, type Couch, type ConnectionConfig } from '@picas/core';
 import type { TokenCounts } from '@picas/core/ops/status';
 import { printJson, say, withCouch } from '../context.js';
 import { durationOption } from '../option-parsers.js';
 import { renderBar } from '../progress-bar.js';
 import { formatTable } from '../table.js';
+
+/** The counts, with locked split into running and claimed ahead by the live pilots' records (null: not reported). */
+type StatusCounts = TokenCounts & { running: number | null; claimed_ahead: number | null };
 
 interface StatusFlags {
   json?: boolean;
@@ -16,7 +19,7 @@ const DEFAULT_WATCH_MS = 5000;
 export function register(program: Command): void {
   program
     .command('status')
-    .description('token counts: todo, locked, done, error, total (from the picas/state_counts view), waiting and blocked (docs/dag.md), and conflicts')
+    .description('token counts: todo, locked (split into running and claimed ahead, from the live pilots\' records), done, error, total (from the picas/state_counts view), waiting and blocked (docs/dag.md), and conflicts')
     .option('--json', 'print the counts as JSON')
     .option('--watch [interval]', 'redraw every interval until nothing is todo or locked (default: 5s)', durationOption)
     .addHelpText('after', `\nExamples:\n  picas status\n  picas status --json\n  picas status --watch 2s`)
@@ -27,7 +30,7 @@ export function register(program: Command): void {
       const intervalMs = flags.watch === undefined ? undefined : flags.watch === true ? DEFAULT_WATCH_MS : Math.max(100, flags.watch);
       await withCouch(command, async (couch) => {
         if (intervalMs === undefined) {
-          const counts = await tokenStatus(couch, { onProgress });
+          const counts = await withLockedSplit(couch, await tokenStatus(couch, { onProgress }));
           if (flags.json) printJson({ database: couch.config.db, ...counts });
           else say(statusTable(counts, couch.config));
           return;
@@ -39,7 +42,7 @@ export function register(program: Command): void {
         const tty = process.stdout.isTTY === true && !flags.json;
         try {
           for (;;) {
-            const counts = await tokenStatus(couch, { signal: stop.signal, onProgress });
+            const counts = await withLockedSplit(couch, await tokenStatus(couch, { signal: stop.signal, onProgress }), stop.signal);
             const finished = counts.todo === 0 && counts.locked === 0 && counts.waiting === 0;
             if (flags.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), database: couch.config.db, ...counts }) + '\n');
             else if (tty) process.stdout.write(`\x1b[H\x1b[2J${statusTable(counts, couch.config)}\n${progressLine(counts)}\n${finished ? '' : `(every ${intervalMs / 1000}s; Ctrl-C to stop)\n`}`);
@@ -59,11 +62,28 @@ export function register(program: Command): void {
     });
 }
 
-export function statusTable(counts: TokenCounts, config: ConnectionConfig): string {
+async function withLockedSplit(couch: Couch, counts: TokenCounts, signal?: AbortSignal): Promise<StatusCounts> {
+  if (counts.locked === 0) return { ...counts, running: 0, claimed_ahead: 0 };
+  const { lockedSplit } = await import('@picas/core/ops/locked-split');
+  // the split is a detail: a database without pilot records, or one we may not read them from, shows locked only
+  const split = await lockedSplit(couch, counts.locked, { signal }).catch(() => undefined);
+  return { ...counts, running: split?.running ?? null, claimed_ahead: split?.claimedAhead ?? null };
+}
+
+function lockedRows(counts: StatusCounts): string[][] {
+  if (counts.running === null || counts.claimed_ahead === null || counts.locked === 0) return [];
+  return [
+    ['  running', String(counts.running)],
+    ['  claimed ahead', String(counts.claimed_ahead)],
+  ];
+}
+
+export function statusTable(counts: StatusCounts, config: ConnectionConfig): string {
   const conflicts = counts.conflicts === null ? '? (run picas init to count them)' : String(counts.conflicts);
   const rows: string[][] = [
     ['todo', String(counts.todo)],
     ['locked', String(counts.locked)],
+    ...lockedRows(counts),
     ['done', String(counts.done)],
     ['error', String(counts.error)],
     ...(counts.waiting + counts.blocked > 0 ? [['waiting', String(counts.waiting)], ['blocked', String(counts.blocked)]] : []),
@@ -77,9 +97,10 @@ export function statusTable(counts: TokenCounts, config: ConnectionConfig): stri
   return `${describeConnection(config)}\n${table}`;
 }
 
-function oneLine(counts: TokenCounts): string {
+function oneLine(counts: StatusCounts): string {
   const deps = counts.waiting + counts.blocked > 0 ? `  waiting ${counts.waiting}  blocked ${counts.blocked}` : '';
-  return `todo ${counts.todo}  locked ${counts.locked}  done ${counts.done}  error ${counts.error}${deps}  total ${counts.total}`;
+  const split = lockedRows(counts).length > 0 ? ` (running ${counts.running}, claimed ahead ${counts.claimed_ahead})` : '';
+  return `todo ${counts.todo}  locked ${counts.locked}${split}  done ${counts.done}  error ${counts.error}${deps}  total ${counts.total}`;
 }
 
 function progressLine(counts: TokenCounts): string {
