@@ -1,6 +1,6 @@
 /**
  * Submitting pilots as a Slurm array job: render the pilot script, write it to a file, and call
- * `sbatch --parsable --export=ALL,<names>` with the pilot's PICAS_* settings in sbatch's environment.
+ * `sbatch --parsable --export=ALL` with the pilot's PICAS_* settings in sbatch's environment.
  *
  * Secrets never reach the script or sbatch's command line: `--export` lists variable NAMES only (their
  * values come from sbatch's environment), or, with an env file, everything goes into a 0600 file and
@@ -51,7 +51,10 @@ export function planSlurmSubmission(sub: SlurmSubmission): SlurmPlan {
   const envFile = sub.envFile ? resolve(sub.envFile) : undefined;
   const exported: PilotEnvironment = envFile ? { env: { PICAS_ENV_FILE: envFile }, secretKeys: [] } : sub.pilot;
   const exportedNames = Object.keys(exported.env);
-  const sbatchArgs = ['--parsable', `--export=${['ALL', ...exportedNames].join(',')}`];
+  // plain ALL: the pilot's settings are in sbatch's environment already. Naming variables (`ALL,A,B`) makes
+  // Slurm load the user's login environment on the node first (as --get-user-env does: `su - user`), which
+  // runs the site's and the user's profile scripts before every pilot and hangs on a profile that waits
+  const sbatchArgs = ['--parsable', '--export=ALL'];
   if (sub.chdir) sbatchArgs.push(`--chdir=${resolve(sub.chdir)}`);
   return { scriptText, sbatchArgs, exportedNames, exportedDescription: describePilotEnvironment(exported), envFile };
 }

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileLabel, freshDatabase, repoRoot, runCli } from '@picas/testkit';
 import { monitorCounts, tempDir, worker } from './helpers.js';
@@ -43,5 +44,20 @@ test('examples/dag/workflow.yaml: split, steps and merge are all done (total 500
   const { db } = await drainExample(join(repoRoot, 'examples/dag'), 'workflow.yaml', { PICAS_DAG_DIR: shared });
   assert.deepEqual(await monitorCounts(db.couch), { todo: 0, locked: 0, done: 6, error: 0 });
   const merged = await runCli(['logs', 'dag_merge'], { env: db.env });
+  assert.match(merged.stdout, /total 500500/);
+});
+
+test("the README's workflow is examples/scripts/workflow.yaml, and its tokens call the scripts beside it (./split.sh): all done", async () => {
+  const example = join(repoRoot, 'examples/scripts');
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const block = /this is `examples\/scripts\/workflow\.yaml`[^]*?```yaml\n([^]*?)```/.exec(readme);
+  assert.ok(block, 'the README shows the workflow');
+  assert.equal(block[1], readFileSync(join(example, 'workflow.yaml'), 'utf8'), 'the README shows the file as it is');
+  // a copy, so that the scripts' work/ folder is not written into the repository
+  const dir = tempDir('picas-scripts-example-');
+  cpSync(example, dir, { recursive: true });
+  const { db } = await drainExample(dir, 'workflow.yaml');
+  assert.deepEqual(await monitorCounts(db.couch), { todo: 0, locked: 0, done: 4, error: 0 });
+  const merged = await runCli(['logs', 'merge'], { env: db.env });
   assert.match(merged.stdout, /total 500500/);
 });

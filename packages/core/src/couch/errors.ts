@@ -20,15 +20,15 @@ export interface ForeignAnswer {
   text: string;
 }
 
-/** Gateway answers (a proxy in front of a restarting CouchDB): transient, whatever their body. */
-const GATEWAY_STATUSES = new Set([502, 503, 504]);
-
 /**
  * Whether an answer cannot have come from CouchDB's API: its body is not JSON, or it is an error without
- * CouchDB's `{error, reason}`. Gateway errors (502-504) are left to the retry logic.
+ * CouchDB's `{error, reason}`. Server errors (5xx) are left to the retry logic whatever their body: a proxy
+ * or load balancer in front of a busy or restarting CouchDB answers them in its own words, and a pilot must
+ * wait those out, not stop. Except 501 (not implemented): a web server that has no such method, never a
+ * passing state (CouchDB's own 501s carry `{error, reason}`).
  */
 export function isForeignAnswer(status: number, text: string, parsed: unknown): boolean {
-  if (GATEWAY_STATUSES.has(status)) return false;
+  if (status >= 500 && status !== 501) return false;
   if (text === '') return status >= 400;
   if (parsed === undefined) return true;
   return status >= 400 && typeof (parsed as { error?: unknown } | null)?.error !== 'string';
