@@ -19,3 +19,4 @@ export * from './picas-config-file.js';
 export * from './pilot.js';
 export * from './loopback.js';
 export * from './dashboard-design.js';
+export * from './resources.js';
