@@ -7,6 +7,7 @@
  * shape first (design-docs.ts): the views decide the shape with SHAPE_JS, the pilot with `tokenNeeds`, and
  * a unit test checks they agree.
  */
+import type { TokenDoc } from './token.js';
 
 export interface Resources {
   cpus: number;
@@ -72,8 +73,8 @@ export function checkResources(value: unknown): { resources?: Resources; problem
 }
 
 /** What a token needs; a missing or malformed `resources` (a token pushed by other tools) counts as one core. */
-export function tokenNeeds(doc: { resources?: unknown }): Resources {
-  const r = doc.resources;
+export function tokenNeeds(doc: { resources?: unknown } | TokenDoc): Resources {
+  const r = (doc as { resources?: unknown }).resources;
   if (r === null || typeof r !== 'object') return DEFAULT_NEEDS;
   const { cpus, gpus, mem } = r as Record<string, unknown>;
   const count = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : fallback);

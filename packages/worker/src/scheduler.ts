@@ -18,6 +18,7 @@ import type { RunFiles } from './run-files.js';
 import type { StopRequest, StopSwitch } from './stop-switch.js';
 import type { TokenCounts } from './summary.js';
 import { commandFor, tokenEnv } from './token-command.js';
+import { placement } from './token-placement.js';
 import { runCommand, type RunOutcome } from './token-runner.js';
 import type { UnconfirmedClaims } from './unconfirmed-claims.js';
 
@@ -63,6 +64,11 @@ export class Scheduler {
   /** tokens held and waiting for a slot */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** the tokens held and waiting for a slot (what they need is not free yet) */
+  get queuedDocs(): TokenDoc[] {
+    return this.queue.map((held) => held.doc);
   }
 
   /** tokens started and not yet recorded */
@@ -182,10 +188,11 @@ export class Scheduler {
       outcome = { exitCode: 127, started: now, finished: now, reason: 'the token input is not a shell command (a string) and no --command was given' };
     } else {
       log.debug({ cwd: paths.cwd }, 'running');
+      const placed = placement(command, entry.reservation.grant, this.parts.capacity.pin);
       outcome = await runCommand({
-        command,
+        command: placed.command,
         ...paths,
-        env: tokenEnv(this.parts.env, held.doc),
+        env: { ...tokenEnv(this.parts.env, held.doc), ...placed.env },
         timeoutMs: o.tokenTimeout,
         killGraceMs: o.killGrace,
         signal: controller.signal,
@@ -243,7 +250,7 @@ export class Scheduler {
   private adoptTaken(settled: SettleReport, completed: Running): void {
     for (const doc of settled.taken) {
       this.parts.counts.taken++;
-      if (completed.reservation.state === 'held' && !this.parts.stop.stopping) {
+      if (this.parts.capacity.canHandOver(completed.reservation, doc) && !this.parts.stop.stopping) {
         this.parts.counts.claimed++;
         completed.pid = undefined;
         this.start(this.hold(doc, false), this.parts.capacity.handOver(completed.reservation, doc));
