@@ -54,6 +54,10 @@ export interface WorkerOptions {
   budgetMargin: number;
   runtimeFactor: number;
   slots: number;
+  /** --cpus, --gpus, --mem as typed (checked into `pilot`) */
+  cpus?: string;
+  gpus?: string;
+  mem?: string;
   /** --cpus, --gpus, --mem and --slots as given (pilot-resources.ts detects the rest) */
   pilot: PilotResourceFlags;
   pin: boolean;
