@@ -96,3 +96,18 @@ test('--slots N alone means N tokens of one core; a pilot with no options runs o
   assert.equal(runs.length, 4);
   for (const at of runs) assert.ok(runs.filter((x) => x.start <= at.start && x.end > at.start).length <= 2);
 });
+
+test('--pin binds each token to its own cores with taskset', async () => {
+  await pushTokens(couch, [
+    ['pin_one', 'taskset -pc $$ | sed "s/.*: //"; sleep 0.3'],
+    ['pin_two', 'taskset -pc $$ | sed "s/.*: //"', { resources: { cpus: 2, gpus: 0, mem: 0 } }],
+  ]);
+  const r = await worker(db, ['--cpus', '2', '--pin']);
+  assert.equal(r.exitCode, 0, r.stderr.slice(-3000));
+  const out = async (id: string) => {
+    const doc = await getToken(couch, id, { attachments: true });
+    return Buffer.from(doc._attachments![`logs_${id}.out`]!.data!, 'base64').toString().trim();
+  };
+  assert.match(await out('pin_one'), /^[01]$/, 'one core');
+  assert.match(await out('pin_two'), /^(0,1|0-1)$/, 'its two cores');
+});
