@@ -11,9 +11,9 @@
 # At the time limit or on scancel, Slurm sends SIGTERM: the worker puts its running tokens back to todo.
 #
 # The #SBATCH lines above: --job-name is what `picas slurm status` looks for; --array starts that many
-# pilots (one worker each); --time is each pilot's time limit; --cpus-per-task sets how many tokens a
-# pilot runs at once (unless PICAS_SLOTS says otherwise); --output is the pilot's log (%A array job id,
-# %a task id). Override any of them on the command line, e.g. `sbatch --array=1-20 pilot.sh`.
+# pilots (one worker each); --time is each pilot's time limit; --cpus-per-task, --gpus and --mem are
+# what each pilot packs tokens into (it finds them in SLURM_* by itself; docs/resources.md); --output
+# is the pilot's log (%A array job id, %a task id). Override any of them on the command line, e.g. `sbatch --array=1-20 pilot.sh`.
 #
 # Configuration comes only from PICAS_* environment variables (PICAS_URL, PICAS_DB, PICAS_USERNAME,
 # PICAS_PASSWORD, and worker options such as PICAS_LEASE; see `picas-worker --help`). Either export them
@@ -31,8 +31,7 @@ if [ -n "${PICAS_ENV_FILE:-}" ]; then
   set +a
 fi
 
-# one token per CPU of this task, unless PICAS_SLOTS is set
-export PICAS_SLOTS="${PICAS_SLOTS:-${SLURM_CPUS_PER_TASK:-1}}"
+# the worker finds this task's CPUs, memory and GPUs in SLURM_* by itself (docs/resources.md)
 # the pilot's log (--output) as one readable line per event, unless PICAS_LOG_FORMAT=json is set
 export PICAS_LOG_FORMAT="${PICAS_LOG_FORMAT:-text}"
 

@@ -22,6 +22,10 @@ const OTHER_PICAS_NAMES = [
   'PICAS_TOKEN_ID',
   'PICAS_TOKEN_INPUT',
   'PICAS_DEPENDS_ON',
+  'PICAS_CPUS',
+  'PICAS_GPUS',
+  'PICAS_MEM',
+  'PICAS_PINNED_COMMAND',
   // read by the example workflows' token commands (examples/dag)
   'PICAS_DAG_DIR',
   // picas passwd, the embedded server

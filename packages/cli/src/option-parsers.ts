@@ -1,6 +1,6 @@
 /** commander option parsers: each turns bad input into one clear usage error naming the flag's value. */
 import { InvalidArgumentError } from 'commander';
-import { ALL_TOKEN_STATES, parseDuration, type AnyTokenState } from '@picas/core';
+import { ALL_TOKEN_STATES, parseDuration, parseSize, type AnyTokenState } from '@picas/core';
 
 export function durationOption(value: string): number {
   try {
@@ -20,6 +20,13 @@ export function positiveCountOption(value: string): number {
   const n = countOption(value);
   if (n < 1) throw new InvalidArgumentError(`must be at least 1`);
   return n;
+}
+
+/** A size in bytes: bytes, or K/M/G/T (binary) like 512M, 16G. */
+export function sizeOption(value: string): number {
+  const bytes = parseSize(value);
+  if (bytes === undefined) throw new InvalidArgumentError(`'${value}' is not a size (bytes, or a number with K, M, G or T, like 16G)`);
+  return bytes;
 }
 
 export function portOption(value: string): number {

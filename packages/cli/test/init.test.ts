@@ -9,7 +9,7 @@ test('init creates the database and the views; a second run changes nothing and 
   assert.equal(first.exitCode, 0, first.stderr);
   assert.match(first.stdout, new RegExp(`^created database '${db.config.db}'`, 'm'));
   assert.match(first.stdout, /^created _design\/Monitor \(views: todo, locked, done, error, overview_total\)$/m);
-  assert.match(first.stdout, /^created _design\/picas_claim \(views: todo_by_priority\)$/m);
+  assert.match(first.stdout, /^created _design\/picas_claim \(views: todo_by_priority, todo_by_shape\)$/m);
   assert.match(first.stdout, /^created _design\/picas \(views: locked_by_lease, conflicts, state_counts\)$/m);
 
   const monitor = await getDoc(db.couch, '_design/Monitor');
@@ -18,7 +18,7 @@ test('init creates the database and the views; a second run changes nothing and 
   assert.deepEqual(monitor.views, PYTHON_PICAS_VIEWS);
   const picas = await getDoc(db.couch, '_design/picas');
   assert.deepEqual(Object.keys(picas.views).sort(), ['conflicts', 'locked_by_lease', 'state_counts']);
-  assert.deepEqual(Object.keys((await getDoc(db.couch, '_design/picas_claim')).views), ['todo_by_priority'], 'the claim view, alone in its design doc');
+  assert.deepEqual(Object.keys((await getDoc(db.couch, '_design/picas_claim')).views), ['todo_by_priority', 'todo_by_shape'], 'the claim views, alone in their design doc');
   assert.equal(picas.views.conflicts.reduce, '_count');
 
   const second = await runCli(['init'], { env: db.env });

@@ -5,6 +5,7 @@
 import type { DesignDoc } from './design-doc.js';
 import { DEPS_DESIGN } from './design-docs-deps.js';
 import { DASHBOARD_DESIGN } from './dashboard-design.js';
+import { SHAPE_JS } from './resources.js';
 
 /**
  * PiCaS' view code template (picasclient examples/create_views.py), as CouchDB stores it: couchdb-python's
@@ -82,10 +83,15 @@ export const TOKEN_STATE_JS = `function tokenState(doc) {
  * couchjs and feeds every changed token through all of them. With only this view there, a pilot's reads
  * index one small function; the other views catch up in larger, cheaper runs when they are read (leases,
  * status, repair). Measured on CouchDB 3.5 (bench, docs/performance.md): about 1 ms of server CPU per token revision less.
- * - todo_by_priority: claimable tokens, key [-priority, created] so the highest priority, then the oldest,
- *   come first. Tokens carrying conflicts are left out: they are not claimable until repaired. The value is
- *   the token itself, so a claim reads its candidates without `include_docs` (on CouchDB, `include_docs`
- *   costs about a millisecond of server CPU per row, and its rows skipped by `skip` are fetched too).
+ * - todo_by_priority: claimable tokens of the default shape (one core: no `resources`, resources.ts), key
+ *   [-priority, created] so the highest priority, then the oldest, come first. Tokens carrying conflicts
+ *   are left out: they are not claimable until repaired. The value is the token itself, so a claim reads
+ *   its candidates without `include_docs` (on CouchDB, `include_docs` costs about a millisecond of server
+ *   CPU per row, and its rows skipped by `skip` are fetched too).
+ * - todo_by_shape: the other claimable tokens (those that need more than one core, a GPU, or memory), key
+ *   [cpus, gpus, mem, -priority, created], value the token, reduce `_count`: `group_level=3` lists the
+ *   shapes waiting and how many of each, and a pilot reads only the shapes that fit what it has free. A
+ *   pool of one-core tokens emits nothing here: its index stays empty (docs/resources.md).
  */
 export const CLAIM_DESIGN: DesignDoc = {
   _id: '_design/picas_claim',
@@ -93,10 +99,21 @@ export const CLAIM_DESIGN: DesignDoc = {
   views: {
     todo_by_priority: {
       map: `function (doc) {
-  if (doc.type == "token" && doc.lock == 0 && doc.done == 0 && !doc._conflicts) {
+  if (doc.type == "token" && doc.lock == 0 && doc.done == 0 && !doc._conflicts && !tokenShape(doc)) {
     emit([-(Number(doc.priority) || 0), Number(doc.created) || 0], doc);
   }
+  ${SHAPE_JS}
 }`,
+    },
+    todo_by_shape: {
+      map: `function (doc) {
+  if (doc.type == "token" && doc.lock == 0 && doc.done == 0 && !doc._conflicts) {
+    var shape = tokenShape(doc);
+    if (shape) emit(shape.concat([-(Number(doc.priority) || 0), Number(doc.created) || 0]), doc);
+  }
+  ${SHAPE_JS}
+}`,
+      reduce: '_count',
     },
   },
 };

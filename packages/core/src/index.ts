@@ -20,3 +20,4 @@ export * from './picas-config-file.js';
 export * from './pilot.js';
 export * from './loopback.js';
 export * from './dashboard-design.js';
+export * from './resources.js';

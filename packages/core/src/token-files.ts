@@ -19,6 +19,7 @@ import { extname, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 import { yamlModule } from './lazy-modules.js';
 import { arrayElementOffsets, findJsonSyntaxError, positionAt } from './json-syntax.js';
+import { checkResources, type Resources } from './resources.js';
 import { newToken, nowSeconds, unrunnableInput, type TokenDoc } from './token.js';
 
 export const TOKEN_FILE_EXTENSIONS = ['.txt', '.json', '.jsonl', '.yaml', '.yml'] as const;
@@ -236,6 +237,12 @@ function fromObjects(name: string, items: Array<{ value: unknown; line: number }
         problems.push(`${where}: field 'expected_seconds' must be a positive number of seconds`);
         continue;
       }
+      if (key === 'resources') {
+        const checked = checkResources(field);
+        for (const problem of checked.problems) problems.push(`${where}: field ${problem}`);
+        if (checked.resources) fields[key] = checked.resources;
+        continue;
+      }
       fields[key] = field;
     }
     if (problems.length === before) tokens.push({ input: record.input, id, fields, file: name, line });
@@ -275,6 +282,8 @@ export interface TokenDocOptions {
   now?: number;
   /** `picas push --after`: every token also depends on these ids */
   after?: readonly string[];
+  /** `picas push --cpus/--gpus/--mem` (checked): what every token without `resources` of its own needs */
+  resources?: Resources;
 }
 
 /**
@@ -295,6 +304,7 @@ export function tokenDocs(specs: readonly TokenSpec[], options: TokenDocOptions 
       const own = Array.isArray(given.fields.depends_on) ? (given.fields.depends_on as string[]) : [];
       spec = { ...given, fields: { ...given.fields, depends_on: [...new Set([...own, ...after])] } };
     }
+    if (options.resources && spec.fields.resources === undefined) spec = { ...spec, fields: { ...spec.fields, resources: options.resources } };
     const id = tokenId(spec, prefix, options.forceNew, (key) => {
       const n = (occurrences.get(key) ?? 0) + 1;
       occurrences.set(key, n);

@@ -14,6 +14,7 @@
  */
 import { backoffDelay, DASHBOARD_DESIGN, pilotJobIds, pilotLostAt, redactText, sameViews, type Couch, type Logger } from '@picas/core';
 import { stateCounts, tokenStatus } from '@picas/core/ops/status';
+import type { ShapeTally } from '@picas/core/ops/todo-shapes';
 import { listPilots } from '@picas/core/ops/list-pilots';
 import { CouchReach } from './couch-reach.js';
 import { ReadGate } from './read-gate.js';
@@ -69,7 +70,7 @@ export class Board {
   private lastPicked?: Part;
   private samples: Array<{ t: number; finished: number }> = [];
   private states?: Record<string, number>;
-  private extras: { states: Record<string, number>; conflicts: number | null } = { states: {}, conflicts: null };
+  private extras: { states: Record<string, number>; conflicts: number | null; todoByShape?: ShapeTally[] } = { states: {}, conflicts: null };
   private chartRate?: number;
   /** when the first running pilot would turn lost (pilotLostAt): read the records again then (renewed, or lost) */
   private pilotsRecheckAt = Infinity;
@@ -269,13 +270,14 @@ export class Board {
 
   /** The full `picas status` read: conflicts, and any states beyond PiCaS' four (waiting, blocked, ...). */
   private async refreshExtras(signal: AbortSignal): Promise<void> {
-    const status = (await tokenStatus(this.couch, { signal })) as unknown as Record<string, number | null>;
+    const full = await tokenStatus(this.couch, { signal });
+    const status = full as unknown as Record<string, number | null>;
     const extra: Record<string, number> = {};
     for (const [k, v] of Object.entries(status)) {
       if (k === 'total' || k === 'conflicts' || (MONITOR_STATES as readonly string[]).includes(k) || typeof v !== 'number') continue;
       extra[k] = v;
     }
-    this.extras = { states: extra, conflicts: status.conflicts ?? null };
+    this.extras = { states: extra, conflicts: status.conflicts ?? null, todoByShape: full.todo_by_shape };
     this.publishCounts();
   }
 
@@ -296,7 +298,7 @@ export class Board {
     if (perMinute !== null && perMinute < 0) perMinute = 0;
     const remaining = Math.max(0, total - finished);
     const etaSeconds = remaining === 0 ? 0 : perMinute ? Math.round((remaining / perMinute) * 60) : null;
-    this.publish('counts', { time: now, states, total, finished, conflicts: this.extras.conflicts, ratePerMinute: perMinute === null ? null : Math.round(perMinute * 10) / 10, etaSeconds });
+    this.publish('counts', { time: now, states, total, finished, conflicts: this.extras.conflicts, todoByShape: this.extras.todoByShape ?? null, ratePerMinute: perMinute === null ? null : Math.round(perMinute * 10) / 10, etaSeconds });
   }
 
   private async refreshPilots(signal: AbortSignal): Promise<void> {

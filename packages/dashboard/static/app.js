@@ -70,6 +70,10 @@
     else if (c.etaSeconds != null) eta = `ETA ${duration(c.etaSeconds)} (about ${new Date(serverNow() + c.etaSeconds * 1000).toLocaleTimeString()})`;
     else if (c.total > 0) eta = 'ETA: when tokens finish';
     $('#progress-text').textContent = `${nf.format(c.finished)} of ${nf.format(c.total)} finished (${pct(c.finished).toFixed(1)}%) · ${rate}${eta ? ' · ' + eta : ''}`;
+    // todo tokens per shape, when some need more than one core (docs/resources.md)
+    const shapes = c.todoByShape ? c.todoByShape.map((s) => `${s.shape}: ${nf.format(s.todo)}`).join(' · ') : '';
+    $('#progress-text').title = shapes ? `todo by shape: ${shapes}` : '';
+    if (shapes) $('#progress-text').textContent += ` · todo by shape: ${shapes}`;
   }
 
   function renderChart(data) {

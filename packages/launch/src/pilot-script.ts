@@ -17,6 +17,10 @@ export interface PilotScriptOptions {
   partition?: string;
   account?: string;
   cpusPerTask?: number;
+  /** `#SBATCH --gpus=`: a count, or type:count (e.g. `a100:2`) */
+  gpus?: string;
+  /** `#SBATCH --mem=`: a size as Slurm reads it (e.g. `16G`, `4000M`; a plain number is MB) */
+  mem?: string;
   /** stdout path; Slurm patterns allowed (%A array job id, %a task id, %j job id) */
   output?: string;
   error?: string;
@@ -58,6 +62,8 @@ export function pilotScriptProblems(opts: PilotScriptOptions): string[] {
   if (opts.cpusPerTask !== undefined && (!Number.isInteger(opts.cpusPerTask) || opts.cpusPerTask < 1)) {
     problems.push(`--cpus-per-task: '${opts.cpusPerTask}' must be a whole number of at least 1`);
   }
+  if (opts.gpus !== undefined && !/^(?:[A-Za-z0-9_-]+:)?\d+$/.test(opts.gpus)) problems.push(`--gpus: '${opts.gpus}' must be a number of GPUs per pilot, or type:number (e.g. 2, a100:1)`);
+  if (opts.mem !== undefined && !/^\d+[KMGT]?$/i.test(opts.mem)) problems.push(`--mem: '${opts.mem}' must be a size as Slurm reads it (e.g. 16G, 4000M; a plain number is MB)`);
   plain('--output', opts.output);
   plain('--error', opts.error);
   for (const d of opts.extraDirectives ?? []) {
@@ -82,6 +88,8 @@ export function renderPilotScript(opts: PilotScriptOptions = {}): string {
   if (opts.array) directives.push(`#SBATCH --array=${opts.array}`);
   if (opts.time) directives.push(`#SBATCH --time=${opts.time}`);
   if (opts.cpusPerTask) directives.push(`#SBATCH --cpus-per-task=${opts.cpusPerTask}`);
+  if (opts.gpus) directives.push(`#SBATCH --gpus=${opts.gpus}`);
+  if (opts.mem) directives.push(`#SBATCH --mem=${opts.mem}`);
   if (opts.partition) directives.push(`#SBATCH --partition=${opts.partition}`);
   if (opts.account) directives.push(`#SBATCH --account=${opts.account}`);
   directives.push(`#SBATCH --output=${opts.output ?? (opts.array ? 'picas-pilot-%A_%a.out' : 'picas-pilot-%j.out')}`);
@@ -105,9 +113,9 @@ ${directives.join('\n')}
 # At the time limit or on scancel, Slurm sends SIGTERM: the worker puts its running tokens back to todo.
 #
 # The #SBATCH lines above: --job-name is what \`picas slurm status\` looks for; --array starts that many
-# pilots (one worker each); --time is each pilot's time limit; --cpus-per-task sets how many tokens a
-# pilot runs at once (unless PICAS_SLOTS says otherwise); --output is the pilot's log (%A array job id,
-# %a task id). Override any of them on the command line, e.g. \`sbatch --array=1-20 pilot.sh\`.
+# pilots (one worker each); --time is each pilot's time limit; --cpus-per-task, --gpus and --mem are
+# what each pilot packs tokens into (it finds them in SLURM_* by itself; docs/resources.md); --output
+# is the pilot's log (%A array job id, %a task id). Override any of them on the command line, e.g. \`sbatch --array=1-20 pilot.sh\`.
 #
 # Configuration comes only from PICAS_* environment variables (PICAS_URL, PICAS_DB, PICAS_USERNAME,
 # PICAS_PASSWORD, and worker options such as PICAS_LEASE; see \`picas-worker --help\`). Either export them
@@ -125,8 +133,7 @@ if [ -n "\${PICAS_ENV_FILE:-}" ]; then
   set +a
 fi
 
-# one token per CPU of this task, unless PICAS_SLOTS is set
-export PICAS_SLOTS="\${PICAS_SLOTS:-\${SLURM_CPUS_PER_TASK:-1}}"
+# the worker finds this task's CPUs, memory and GPUs in SLURM_* by itself (docs/resources.md)
 # the pilot's log (--output) as one readable line per event, unless PICAS_LOG_FORMAT=json is set
 export PICAS_LOG_FORMAT="\${PICAS_LOG_FORMAT:-text}"
 

@@ -45,10 +45,10 @@ test('bad options are all reported at once, each naming its flag, and nothing ca
 
 test('the script holds no settings at all: every value comes from the environment', () => {
   const script = renderPilotScript(EXAMPLE_PILOT_SCRIPT_OPTIONS);
-  // no assignment of a PICAS_* variable except the slots default derived from Slurm's own variable, and the
-  // log format's default (text: the .out file is read by people)
+  // no assignment of a PICAS_* variable except the log format's default (text: the .out file is read by
+  // people); the worker reads the task's CPUs from Slurm itself (docs/resources.md)
   const assignments = script.split('\n').filter((l) => /PICAS_[A-Z_]+=/.test(l) && !l.trim().startsWith('#'));
-  assert.deepEqual(assignments, ['export PICAS_SLOTS="${PICAS_SLOTS:-${SLURM_CPUS_PER_TASK:-1}}"', 'export PICAS_LOG_FORMAT="${PICAS_LOG_FORMAT:-text}"']);
+  assert.deepEqual(assignments, ['export PICAS_LOG_FORMAT="${PICAS_LOG_FORMAT:-text}"']);
   assert.doesNotMatch(script, /https?:\/\//);
 });
 
@@ -63,7 +63,7 @@ test('examples/slurm/pilot.sh is exactly the template rendered with its document
   assert.ok((statSync(path).mode & 0o111) !== 0, 'pilot.sh is executable');
 });
 
-test('run by bash, the script sources PICAS_ENV_FILE, sets slots from the CPUs and execs the worker with its arguments', async () => {
+test('run by bash, the script sources PICAS_ENV_FILE, leaves the CPUs to the worker and execs it with its arguments', async () => {
   const dir = scratchDir('picas-pilot-script-');
   const scriptPath = join(dir, 'pilot.sh');
   writeFileSync(scriptPath, renderPilotScript(EXAMPLE_PILOT_SCRIPT_OPTIONS));
@@ -79,16 +79,15 @@ test('run by bash, the script sources PICAS_ENV_FILE, sets slots from the CPUs a
   const withFile = await execa('bash', [scriptPath, '--max-tokens', '3'], { env: { ...base, PICAS_ENV_FILE: envFile, SLURM_CPUS_PER_TASK: '4' }, extendEnv: false, cwd: dir });
   assert.match(withFile.stdout, /^args:--max-tokens 3$/m);
   assert.match(withFile.stdout, /^PICAS_LEASE=2m$/m);
-  assert.match(withFile.stdout, /^PICAS_SLOTS=4$/m);
+  assert.doesNotMatch(withFile.stdout, /^PICAS_SLOTS=/m, 'the worker finds SLURM_CPUS_PER_TASK by itself');
   assert.ok(withFile.stdout.includes(`PICAS_PASSWORD=${tricky}\n`), 'the password survives quoting exactly');
   assert.doesNotMatch(withFile.stderr, /warning/);
 
-  // an explicit PICAS_SLOTS wins over the CPU count; without Slurm the default is 1
+  // an explicit PICAS_SLOTS is passed on as it is
   const explicit = await execa('bash', [scriptPath], { env: { ...base, PICAS_SLOTS: '2', SLURM_CPUS_PER_TASK: '8' }, extendEnv: false });
   assert.match(explicit.stdout, /^PICAS_SLOTS=2$/m);
   const plainRun = execa('bash', [scriptPath], { env: base, extendEnv: false });
   const plain = await plainRun;
-  assert.match(plain.stdout, /^PICAS_SLOTS=1$/m);
   assert.match(plain.stdout, /^PICAS_LOG_FORMAT=text$/m, 'the pilot log is text unless PICAS_LOG_FORMAT says otherwise');
   // exec: the worker replaces the batch shell (same pid), so Slurm's SIGTERM reaches it directly
   assert.equal(Number(/^pid:(\d+)$/m.exec(plain.stdout)?.[1]), plainRun.pid);
@@ -98,4 +97,13 @@ test('run by bash, the script sources PICAS_ENV_FILE, sets slots from the CPUs a
   const open = await execa('bash', [scriptPath], { env: { ...base, PICAS_ENV_FILE: join(dir, 'open.env') }, extendEnv: false });
   assert.match(open.stderr, /readable by others; chmod 600/);
   assert.match(open.stdout, /^PICAS_DB=x$/m);
+});
+
+test('--gpus and --mem become #SBATCH lines; bad values are named', () => {
+  const script = renderPilotScript({ cpusPerTask: 8, gpus: 'a100:2', mem: '64G' });
+  assert.match(script, /^#SBATCH --cpus-per-task=8\n#SBATCH --gpus=a100:2\n#SBATCH --mem=64G$/m);
+  assert.deepEqual(pilotScriptProblems({ gpus: 'two', mem: '12Q' }), [
+    "--gpus: 'two' must be a number of GPUs per pilot, or type:number (e.g. 2, a100:1)",
+    "--mem: '12Q' must be a size as Slurm reads it (e.g. 16G, 4000M; a plain number is MB)",
+  ]);
 });

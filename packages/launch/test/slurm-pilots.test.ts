@@ -113,6 +113,20 @@ describe('pilots on a real Slurm', { skip }, () => {
     assert.match(status.stdout, new RegExp(`^\\s+${jobId}_1\\s+picas-pilot\\s+COMPLETED`, 'm'));
   });
 
+  test('a pilot submitted with --cpus-per-task 2 finds 2 cpus by itself and runs a 2-cpu token', async () => {
+    const dir = scratchDir('picas-slurm-cpus-');
+    const tokens = [{ id: 'two_cpus', input: 'echo "$PICAS_CPUS $OMP_NUM_THREADS"', fields: { resources: { cpus: 2, gpus: 0, mem: 0 } } }];
+    const db = await tokenPool(import.meta.url, tokens);
+    const jobId = await submit(['--time', '5:00', '--cpus-per-task', '2', '--chdir', dir], db.env);
+    const states = await waitForJobEnd(jobId, 1);
+    assert.deepEqual(Object.values(states), ['COMPLETED'], JSON.stringify(states));
+    const script = await execa('scontrol', ['write', 'batch_script', jobId, '-']);
+    assert.match(script.stdout, /^#SBATCH --cpus-per-task=2$/m);
+    const log = readFileSync(join(dir, `picas-pilot-${jobId}.out`), 'utf8');
+    assert.match(log, /resources: 2 cpus \(SLURM_CPUS_PER_TASK\)/, log.slice(0, 3000));
+    assert.deepEqual((await tokensByState(db.couch)).done, ['two_cpus']);
+  });
+
   test('an sbatch error becomes exit 6 with sbatch\'s own message', async () => {
     const db = await tokenPool(import.meta.url, [{ id: 'a', input: 'true' }]);
     const run = await runCli(['slurm', 'submit', '--array', '1-2', '--partition', 'no-such-partition'], { env: db.env });

@@ -19,6 +19,7 @@ import type { Capacity, Unfit } from './capacity.js';
 import type { ClusterHealth } from './cluster-health.js';
 import type { ConflictRepairer } from './conflict-repairer.js';
 import type { DependencyKeeper } from './dependency-keeper.js';
+import { OversizedTokens } from './oversized-tokens.js';
 import type { WorkerOptions } from './options.js';
 import type { ResultWriter } from './result-writer.js';
 import type { Scheduler } from './scheduler.js';
@@ -40,6 +41,8 @@ export class ClaimLoop {
   private readonly sweepOutage: FailureStreak;
   private repairedBeforeExit = false;
   private unfitLogged = false;
+  /** says once which shapes waiting in the pool exceed this pilot */
+  private readonly oversized: OversizedTokens;
   private waitLogged = false;
 
   constructor(
@@ -64,6 +67,7 @@ export class ClaimLoop {
     const { retryFor } = parts.options;
     this.claimOutage = new FailureStreak({ baseMs: 500, maxMs: 15_000, limitMs: retryFor });
     this.sweepOutage = new FailureStreak({ baseMs: 1000, maxMs: 15_000, limitMs: retryFor });
+    this.oversized = new OversizedTokens(parts.log);
   }
 
   /** Runs until the pilot stops; why it stops. */
@@ -95,7 +99,8 @@ export class ClaimLoop {
   private async step(): Promise<Step> {
     const { options: o, scheduler, capacity, counts, stop, claimer, unconfirmed, health } = this.parts;
     if (scheduler.startReady()) return undefined;
-    if (capacity.free() === 0) return this.waitForOurTokens();
+    const filter = capacity.claimFilter(scheduler.queuedDocs);
+    if (capacity.free() === 0 || filter.room.now.cpus === 0) return this.waitForOurTokens();
     if (o.maxTokens !== undefined && counts.claimed >= o.maxTokens) {
       if (!scheduler.busy) return `--max-tokens ${o.maxTokens} reached`;
       return this.waitForOurTokens();
@@ -107,14 +112,15 @@ export class ClaimLoop {
     const want = Math.min(capacity.claimDepth(o.prefetch, this.parts.bulkAllowed), (o.maxTokens ?? Infinity) - counts.claimed);
     let unfit: Unfit | undefined;
     const accept = (doc: TokenDoc) => {
-      const fit = capacity.fits(doc);
-      if (!fit.fits) unfit ??= fit;
+      const fit = filter.accept(doc);
+      // a token too long for the time left is what ends the pilot: that reason wins
+      if (!fit.fits && unfit?.reason !== 'time-budget') unfit = fit;
       return fit.fits;
     };
     const recorded = scheduler.recorded;
     let round: ClaimRound;
     try {
-      round = await claimer.claim({ max: Math.max(1, want), accept, signal: stop.signal });
+      round = await claimer.claim({ max: Math.max(1, want), accept, signal: stop.signal, room: filter.room });
     } catch (err) {
       if (stop.stopping) return undefined; // the stop cut a view read short: nothing was claimed
       throw err;
@@ -127,6 +133,7 @@ export class ClaimLoop {
     // won just as the stop came: never started, put back by releaseQueued()
     for (const won of round.won) scheduler.adopt(won.doc, won.reclaimed);
     if (stop.stopping) return undefined;
+    this.oversized.note(claimer.shapes, capacity.total);
     if (round.outcome !== 'unavailable') this.claimOutage.succeed();
     health.note(round.outcome);
     switch (round.outcome) {

@@ -4,6 +4,7 @@
  * FirecREST) turn a set of values back into `PICAS_*` env vars with `workerEnv`, so an option added here
  * works everywhere.
  */
+import { parsePilotResourceFlags, type PilotResourceFlags } from './pilot-resources.js';
 import { parsePrefetch, type PrefetchSetting } from './prefetch.js';
 import { connectionSettings, resolveSettings, type LogFormat, type SettingLayers, type SettingSpec, type SettingValue } from '@picas/core';
 
@@ -16,7 +17,12 @@ export const workerSettings: readonly SettingSpec[] = [
   { key: 'timeBudget', flag: '--time-budget', env: ['PICAS_TIME_BUDGET'], type: 'duration', description: 'time this pilot has (inside Slurm: read from the job end time); a token is claimed only if its expected runtime fits' },
   { key: 'budgetMargin', flag: '--budget-margin', env: ['PICAS_BUDGET_MARGIN'], type: 'duration', default: '30s', description: 'safety margin kept free at the end of the time budget' },
   { key: 'runtimeFactor', flag: '--runtime-factor', env: ['PICAS_RUNTIME_FACTOR'], type: 'number', default: 1.5, min: 0, description: 'expected runtime = token expected_seconds, else this factor x the mean runtime of this pilot\'s finished tokens' },
-  { key: 'slots', flag: '--slots', env: ['PICAS_SLOTS'], type: 'int', default: 1, min: 1, description: 'tokens run at once by this pilot' },
+  { key: 'slots', flag: '--slots', env: ['PICAS_SLOTS'], type: 'int', default: 1, min: 1, description: 'tokens of one core run at once by this pilot (without --cpus: the pilot has this many cores)' },
+  { key: 'cpus', flag: '--cpus', env: ['PICAS_PILOT_CPUS'], type: 'string', description: 'cores this pilot packs tokens into: a number, or auto (this machine\'s); default: inside Slurm the allocation\'s, else 1 (or --slots) (docs/resources.md)' },
+  { key: 'gpus', flag: '--gpus', env: ['PICAS_PILOT_GPUS'], type: 'string', description: 'GPUs this pilot hands out to tokens: a count (2: GPUs 0,1) or a list of indices (0,1 or 3,); default: CUDA_VISIBLE_DEVICES, inside Slurm SLURM_JOB_GPUS' },
+  { key: 'mem', flag: '--mem', env: ['PICAS_PILOT_MEM'], type: 'string', description: 'memory this pilot hands out to tokens (accounted, not enforced): bytes or K/M/G/T like 64G; default: inside Slurm the allocation\'s, else the cgroup limit or the machine\'s' },
+  { key: 'pin', flag: '--pin', env: ['PICAS_PIN'], type: 'boolean', default: false, description: 'bind each token to its own cores with taskset -c (needs taskset)' },
+  { key: 'reserveAfter', flag: '--reserve-after', env: ['PICAS_RESERVE_AFTER'], type: 'duration', default: '5m', description: 'when a token larger than what is free has waited this long, stop starting smaller tokens until it fits' },
   { key: 'endless', flag: '--endless', env: ['PICAS_ENDLESS'], type: 'boolean', default: false, description: 'keep waiting for new tokens (on _changes, with a polling fallback) instead of stopping when the pool is empty' },
   { key: 'maxScrub', flag: '--max-scrub', env: ['PICAS_MAX_SCRUB'], type: 'int', default: 0, min: 0, description: 'a failed token whose scrub_count is below this goes back to todo' },
   { key: 'onSignal', flag: '--on-signal', env: ['PICAS_ON_SIGNAL'], type: 'enum', choices: ['requeue', 'fail'], default: 'requeue', description: 'on SIGTERM/SIGINT: put running tokens back to todo, or mark them error' },
@@ -54,6 +60,14 @@ export interface WorkerOptions {
   budgetMargin: number;
   runtimeFactor: number;
   slots: number;
+  /** --cpus, --gpus, --mem as typed (checked into `pilot`) */
+  cpus?: string;
+  gpus?: string;
+  mem?: string;
+  /** --cpus, --gpus, --mem and --slots as given (pilot-resources.ts detects the rest) */
+  pilot: PilotResourceFlags;
+  pin: boolean;
+  reserveAfter: number;
   endless: boolean;
   maxScrub: number;
   onSignal: 'requeue' | 'fail';
@@ -93,13 +107,15 @@ export function resolveWorkerOptions(layers: SettingLayers): { options?: WorkerO
   }
   const prefetch = parsePrefetch(v.prefetch);
   if (prefetch === undefined) errors.push(`--prefetch (from ${r.sources.prefetch}): '${String(v.prefetch)}' must be "auto" or a whole number of at least 1`);
+  const pilot = parsePilotResourceFlags(v, r.sources);
+  errors.push(...pilot.problems);
   if (errors.length) return { errors };
   const { keepWorkdir, ...values } = v;
   const keepTokenDirs = v.keepTokenDirs === true || keepWorkdir === true;
   // a misconfigured pilot (wrong URL, no configuration) must not look hung for the whole --retry-for
   const retryFor = v.retryFor as number;
   const connectFor = r.sources.retryFor === 'default' ? Math.min(FIRST_CONNECT_MS, retryFor) : retryFor;
-  return { options: { ...(values as unknown as WorkerOptions), keepTokenDirs, connectFor, claimQuorum, prefetch: prefetch! }, errors };
+  return { options: { ...(values as unknown as WorkerOptions), keepTokenDirs, connectFor, claimQuorum, prefetch: prefetch!, pilot: pilot.flags }, errors };
 }
 
 /**

@@ -18,6 +18,7 @@ import type { RunFiles } from './run-files.js';
 import type { StopRequest, StopSwitch } from './stop-switch.js';
 import type { TokenCounts } from './summary.js';
 import { commandFor, invocation, whyNotRun } from './token-command.js';
+import { placement } from './token-placement.js';
 import { runCommand, type RunOutcome } from './token-runner.js';
 import type { UnconfirmedClaims } from './unconfirmed-claims.js';
 
@@ -65,6 +66,11 @@ export class Scheduler {
   /** tokens held and waiting for a slot */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** the tokens held and waiting for a slot (what they need is not free yet) */
+  get queuedDocs(): TokenDoc[] {
+    return this.queue.map((held) => held.doc);
   }
 
   /** tokens started and not yet recorded */
@@ -186,8 +192,12 @@ export class Scheduler {
     } else {
       const cwd = o.isolate ? paths.dir : this.parts.workdir;
       log.debug({ cwd, token_dir: paths.dir }, 'running');
+      // its share of the pilot (cores, GPUs, memory) in its env, and with --pin its cores (token-placement.ts)
+      const placed = placement(command, entry.reservation.grant, this.parts.capacity.pin);
+      const run = invocation(placed.command, held.doc, this.parts.env, paths);
       outcome = await runCommand({
-        ...invocation(command, held.doc, this.parts.env, paths),
+        ...run,
+        env: { ...run.env, ...placed.env },
         cwd,
         stdoutPath: paths.stdoutPath,
         stderrPath: paths.stderrPath,
@@ -248,7 +258,7 @@ export class Scheduler {
   private adoptTaken(settled: SettleReport, completed: Running): void {
     for (const doc of settled.taken) {
       this.parts.counts.taken++;
-      if (completed.reservation.state === 'held' && !this.parts.stop.stopping) {
+      if (this.parts.capacity.canHandOver(completed.reservation, doc) && !this.parts.stop.stopping) {
         this.parts.counts.claimed++;
         completed.pid = undefined;
         this.start(this.hold(doc, false), this.parts.capacity.handOver(completed.reservation, doc));

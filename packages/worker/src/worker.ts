@@ -14,13 +14,14 @@ import { claimIdentity, describeConnection, FailureStreak, pilotIdentity, sleep,
 import { Claimer } from '@picas/core/ops/claim';
 import { CompletionBatcher } from '@picas/core/ops/complete-batch';
 import { claimQuorumIsUnsafe, claimWriteQuorum, readReplicas, type Replicas } from '@picas/core/ops/replicas';
-import { Capacity } from './capacity.js';
+import type { Capacity } from './capacity.js';
 import { ClaimLoop } from './claim-loop.js';
 import { ClusterHealth } from './cluster-health.js';
 import { ConflictRepairer } from './conflict-repairer.js';
 import { DependencyKeeper } from './dependency-keeper.js';
 import type { WorkerOptions } from './options.js';
 import { OrphanGuard } from './orphan-guard.js';
+import { pilotCapacity } from './pilot-capacity.js';
 import { PilotRecord, pilotEndState } from './pilot-record.js';
 import { AUTO_PREFETCH_AHEAD_MS, prefetchCap } from './prefetch.js';
 import { ResultWriter } from './result-writer.js';
@@ -108,9 +109,9 @@ export class Worker {
     parts.repairer.start();
     parts.deps.start();
     const o = this.ctx.options;
-    this.log.info({ n: replicas.n, w: parts.w ?? null, slots: o.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(parts.capacity.remainingMs()) }, 'worker started');
+    this.log.info({ n: replicas.n, w: parts.w ?? null, slots: parts.capacity.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(parts.capacity.remainingMs()) }, 'worker started');
     if (o.pilotRecord) {
-      this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: o.slots, leaseMs: o.lease, log: this.log, counts: () => this.counts, occupancy: () => this.occupancy() });
+      this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: parts.capacity.slots, leaseMs: o.lease, log: this.log, counts: () => this.counts, occupancy: () => this.occupancy() });
       this.pilotRecord.start();
     }
     const maxTime = o.maxTime;
@@ -156,13 +157,13 @@ export class Worker {
       log.warn({ n: replicas.n }, `--prefetch ${o.prefetch} ignored: on a cluster a _bulk_docs answer cannot show that every replica took a claim`);
     }
     const budget = await TimeBudget.detect({ timeBudgetMs: o.timeBudget, marginMs: o.budgetMargin, runtimeFactor: o.runtimeFactor, startedMs: this.started }, env, log);
-    const capacity = new Capacity({ slots: o.slots, budget });
+    const capacity = pilotCapacity(o, env, budget, log);
     const claimer = new Claimer({ http, workerId, hostname, leaseMs: o.lease, window: o.window, reclaimExpired: o.reclaimExpired, w, bulkAllowed, ...claimIdentity(pilotIdentity(env)) });
-    const cap = prefetchCap(o.prefetch, o.slots, bulkAllowed);
+    const cap = prefetchCap(o.prefetch, capacity.slots, bulkAllowed);
     // Results of prefetched tokens wait for company: they go out when the pilot turns to claim more (or has
     // nothing left to run), when a claim's worth has gathered, or after the prefetch horizon at the latest.
     // So a claim of N short tokens costs about one completion write, not one per 200 ms.
-    const completer = cap > 1 ? new CompletionBatcher(http, { maxBatch: Math.max(cap, o.slots), windowMs: AUTO_PREFETCH_AHEAD_MS }) : undefined;
+    const completer = cap > 1 ? new CompletionBatcher(http, { maxBatch: Math.max(cap, capacity.slots), windowMs: AUTO_PREFETCH_AHEAD_MS }) : undefined;
     const repairer = new ConflictRepairer(http, { intervalMs: o.repairInterval, actor: workerId, log, ...quorum });
     /** releases and blocks the dependents of completed tokens, and sweeps waiting tokens (docs/dag.md) */
     const deps = new DependencyKeeper(http, { w, actor: workerId, log, intervalMs: o.repairInterval, env });

@@ -80,3 +80,57 @@ test('claim depth: the prefetch setting, from the runtimes seen so far', () => {
   assert.equal(capacity.claimDepth('auto', false), 1, 'on a cluster one at a time');
   assert.equal(capacity.claimDepth(5, true), 5);
 });
+
+test('packing: a reservation takes cores, GPUs and memory; GPUs are never shared; memory is counted', () => {
+  const capacity = new Capacity({ slots: 4, budget: noBudget(), pool: { cpus: 4, gpus: ['0', '1'], mem: 8 * 1024 }, reserveAfterMs: 60_000 });
+  const two = capacity.tryReserve({ _id: 'two', resources: { cpus: 2, gpus: 1, mem: 1024 } });
+  assert.ok(!isUnfit(two));
+  assert.deepEqual([two.grant.cores, two.grant.gpus], [[0, 1], ['0']]);
+  const gpu = capacity.tryReserve({ _id: 'gpu', resources: { cpus: 1, gpus: 1, mem: 0 } });
+  assert.ok(!isUnfit(gpu));
+  assert.deepEqual([gpu.grant.cores, gpu.grant.gpus], [[2], ['1']]);
+  assert.deepEqual(capacity.tryReserve({ _id: 'gpu2', resources: { cpus: 1, gpus: 1, mem: 0 } }), { fits: false, reason: 'no-room', needs: { cpus: 1, gpus: 1, mem: 0 }, free: { cpus: 1, gpus: 0, mem: 7 * 1024 } });
+  assert.equal(isUnfit(capacity.tryReserve({ _id: 'mem', resources: { cpus: 1, gpus: 0, mem: 8 * 1024 } })), true, 'memory is counted');
+  assert.equal(capacity.free(), 1, 'one one-core token can still start');
+  capacity.release(two, 'finished');
+  const four = capacity.tryReserve({ _id: 'four', resources: { cpus: 3, gpus: 1, mem: 0 } });
+  assert.ok(!isUnfit(four));
+  assert.deepEqual(four.grant.gpus, ['0'], 'the freed GPU is handed out again');
+});
+
+test('fits: a token larger than the whole pilot is too large, not a reason to leave', () => {
+  const capacity = new Capacity({ slots: 4, budget: noBudget(), pool: { cpus: 4, gpus: [], mem: 1024 } });
+  assert.deepEqual(capacity.fits({ resources: { cpus: 8 } }), { fits: false, reason: 'too-large', needs: { cpus: 8, gpus: 0, mem: 0 }, total: { cpus: 4, gpus: 0, mem: 1024 } });
+  assert.deepEqual(capacity.fits({ resources: { cpus: 4, mem: 1024 } }), { fits: true });
+  assert.equal(capacity.fits({ resources: { cpus: 1, gpus: 1 } }).fits, false);
+});
+
+test('claimFilter: what fits the room less the queued tokens; one-core tokens while a core is free; a starved large token reserves the room', () => {
+  const nowMs = 1_000_000_000;
+  const capacity = new Capacity({ slots: 4, budget: noBudget(), pool: { cpus: 4, gpus: [], mem: 1024 }, reserveAfterMs: 300_000 });
+  reserve(capacity, 'running'); // one core busy
+  const filter = capacity.claimFilter([{ _id: 'queued', resources: { cpus: 2 } }], nowMs);
+  assert.deepEqual(filter.room.now, { cpus: 1, gpus: 0, mem: 1024 });
+  assert.deepEqual(filter.room.empty, { cpus: 4, gpus: 0, mem: 1024 });
+  assert.equal(filter.accept({ _id: 'big', resources: { cpus: 2 }, created: nowMs / 1000 } as never).fits, false, 'a fresh 2-cpu token waits for room');
+  assert.equal(filter.accept({ _id: 'small' } as never).fits, true);
+  const starved = capacity.claimFilter([], nowMs);
+  assert.equal(starved.accept({ _id: 'old', resources: { cpus: 4 }, created: nowMs / 1000 - 301 } as never).fits, true, 'waited longer than --reserve-after: reserved');
+  assert.equal(starved.accept({ _id: 'small' } as never).fits, false, 'then no small token is taken');
+  const behind = capacity.claimFilter([{ _id: 'old', resources: { cpus: 4 } }], nowMs);
+  assert.equal(behind.room.now.cpus, 0, 'while the reserved token waits, the room is its');
+  assert.equal(behind.room.reserveAfterMs, undefined, 'one reservation at a time');
+});
+
+test('canHandOver: a dependent takes over when what its parent holds plus what is free covers it', () => {
+  const capacity = new Capacity({ slots: 4, budget: noBudget(), pool: { cpus: 4, gpus: [], mem: 0 } });
+  const parent = reserve(capacity, 'parent');
+  reserve(capacity, 'a');
+  reserve(capacity, 'b');
+  assert.equal(capacity.canHandOver(parent, { _id: 'dep', resources: { cpus: 2 } }), true);
+  assert.equal(capacity.canHandOver(parent, { _id: 'dep', resources: { cpus: 3 } }), false);
+  assert.equal(capacity.free(), 1, 'asking changed nothing');
+  const dep = capacity.handOver(parent, { _id: 'dep', resources: { cpus: 2 } });
+  assert.equal(dep.grant.cores.length, 2);
+  assert.equal(capacity.free(), 0);
+});

@@ -148,6 +148,31 @@ test(`real cluster: ${ROUNDS} rounds of ${PILOTS} pilots (two per node) over ${T
   t.diagnostic(`${ROUNDS} rounds: ${accepted} claims answered 202 (contention), ${settled} settled by their pilots (withdrawn or repaired at once); 0 doubles, 0 stranded`);
 });
 
+test('real cluster: mixed shapes (1-cpu and 2-cpu tokens) on packing pilots of 2 cpus: every token exactly once, nothing stranded', { skip, timeout: 900_000 }, async () => {
+  const db = await freshClusterDb('shapes');
+  try {
+    const dir = scratchDir('picas-cluster-shapes-');
+    const ledger = join(dir, 'ran.txt');
+    const small = 240;
+    const large = 60;
+    const line = (i: number) => `echo t${i} >> '${ledger}'`;
+    writeFileSync(join(dir, 'small.txt'), Array.from({ length: small }, (_, i) => line(i)).join('\n') + '\n');
+    writeFileSync(join(dir, 'large.txt'), Array.from({ length: large }, (_, i) => line(small + i)).join('\n') + '\n');
+    for (const args of [['small.txt'], ['--cpus', '2', 'large.txt']]) {
+      const push = await runCli(['push', ...args.slice(0, -1), join(dir, args.at(-1)!)], { env: envFor(nodes()[0]!, db.name) });
+      assert.equal(push.exitCode, 0, push.stderr);
+    }
+    const runs = await Promise.all(pilots(db.name, ['--cpus', '2']));
+    for (const r of runs) {
+      assert.equal(r.exitCode, 0, r.stderr.slice(-2000));
+      assert.match(r.stdout, /lost 0,/);
+    }
+    await assertDrained(db.couch, ledger, small + large, 'mixed shapes');
+  } finally {
+    await dropDb(db);
+  }
+});
+
 test('real cluster: six claims of one revision raced through the three nodes: at most one 201; when all got 202 their claimers settle the split at once and the token is todo again', { skip, timeout: 600_000 }, async (t) => {
   const db = await freshClusterDb('race');
   const all = nodes();

@@ -49,6 +49,9 @@ export function register(program: Command): void {
     .option('--account <name>', 'project to charge (env FIRECREST_ACCOUNT)')
     .option('--partition <name>', 'Slurm partition')
     .option('--time <limit>', 'time limit per pilot, e.g. 01:00:00 (an #SBATCH line: FirecREST jobs have no time field)')
+    .option('--cpus-per-task <n>', 'CPUs per pilot (#SBATCH --cpus-per-task): the cores it packs tokens into (docs/resources.md)')
+    .option('--gpus <n>', 'GPUs per pilot (#SBATCH --gpus), e.g. 2 or a100:1; the pilot finds them by itself (env PICAS_PILOT_GPUS overrides what it finds)')
+    .option('--mem <size>', 'memory per pilot (#SBATCH --mem), e.g. 16G; the pilot finds it by itself (env PICAS_PILOT_MEM overrides what it finds)')
     .option('--workdir <dir>', 'the jobs\' working directory on the cluster, absolute; created if missing (env PICAS_FIRECREST_WORKDIR)')
     .option('--token-workdir <dir>', 'worker: where tokens run on the cluster (the worker\'s --workdir, env PICAS_WORKDIR; default: the job\'s working directory, --workdir)')
     .option('--job-name <name>', 'job name', 'picas-pilot')
@@ -63,6 +66,8 @@ export function register(program: Command): void {
   // the worker's --workdir is offered as --token-workdir: here --workdir is the job's working directory
   const workerOptionTarget: OptionTarget = {
     option: (flags: string, description?: string) => (flags.startsWith('--workdir ') ? submit : submit.option(flags, description)),
+    // the launcher's own flags (--gpus, --mem: #SBATCH lines) win over the worker's
+    options: submit.options,
   };
   addWorkerOptionFlags(workerOptionTarget);
   submit.addHelpText(
@@ -158,6 +163,9 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
     jobName: opts.jobName as string,
     time: opts.time as string | undefined,
     partition: opts.partition as string | undefined,
+    cpusPerTask: opts.cpusPerTask === undefined ? undefined : Number(opts.cpusPerTask),
+    gpus: opts.gpus as string | undefined,
+    mem: opts.mem as string | undefined,
     account: config?.account,
     extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],
     prelude: opts.prelude as string | undefined,

@@ -27,6 +27,7 @@ export function register(program: Command): void {
   );
   local.action(async (opts: Record<string, unknown>, cmd: Command) => {
     const { collectWorkerValues } = await import('@picas/launch/worker-option-flags');
+    const { withMachineShare } = await import('@picas/launch/machine-share');
     const { resolveWorkerCommand } = await import('@picas/launch/worker-command');
     const { pilotEnvironment } = await import('@picas/launch/pilot-env');
     const { checkDatabaseOpens, warnAboutPilotConnection } = await import('@picas/launch/pre-submit-checks');
@@ -48,7 +49,7 @@ export function register(program: Command): void {
       problems.push((err as Error).message);
     }
     throwIfProblems(problems);
-    const workerValues = collectWorkerValues(opts);
+    const workerValues = withMachineShare(collectWorkerValues(opts), count);
     const worker = resolveWorkerCommand({ explicit: opts.workerCommand as string | undefined });
     const connection = connectionFor(cmd);
     // fail once, clearly, instead of N times: the database must exist and accept our login

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, isTransient, PicasError } from '@picas/core';
 import { note, say, withCouch } from '../context.js';
-import { idListOption, positiveCountOption } from '../option-parsers.js';
+import { countOption, idListOption, positiveCountOption, sizeOption } from '../option-parsers.js';
 import { ProgressLine } from '../progress-bar.js';
 
 interface PushFlags {
@@ -9,6 +9,9 @@ interface PushFlags {
   forceNew?: boolean;
   batchSize: number;
   after?: string[];
+  cpus?: number;
+  gpus?: number;
+  mem?: number;
 }
 
 export function register(program: Command): void {
@@ -20,19 +23,23 @@ export function register(program: Command): void {
     .option('--force-new', 'give every token a new random id, even if the same token was pushed before')
     .option('--batch-size <n>', 'tokens per _bulk_docs request', positiveCountOption, 2000)
     .option('--after <ids>', 'every token pushed waits for these tokens (comma-separated ids; docs/dag.md)', idListOption)
+    .option('--cpus <n>', 'cores every token without its own "resources" needs (docs/resources.md)', positiveCountOption)
+    .option('--gpus <n>', 'GPUs every token without its own "resources" needs', countOption)
+    .option('--mem <size>', 'memory every token without its own "resources" needs: bytes, or K/M/G/T like 16G', sizeOption)
     .addHelpText(
       'after',
-      `\nExamples:\n  picas push examples/quick/tokens.txt\n  picas push tokens.yaml --prefix run2\n  picas push merge.txt --after step_1,step_2\n\nEvery file is checked before anything is written; problems name the file and line.`,
+      `\nExamples:\n  picas push examples/quick/tokens.txt\n  picas push --cpus 8 --gpus 1 --mem 32G big.txt\n  picas push tokens.yaml --prefix run2\n  picas push merge.txt --after step_1,step_2\n\nEvery file is checked before anything is written; problems name the file and line.`,
     )
     .action(async (files: string[], flags: PushFlags, command: Command) => {
       const { readTokenFiles } = await import('@picas/core/token-files');
       const { openTextTokenFiles, streamableTokenFiles } = await import('@picas/core/token-text-stream');
       const { pushTokenBatches, pushTokens } = await import('@picas/core/ops/push-tokens');
-      // .txt files without --after are streamed (checked in a first pass, written in a second): memory stays flat
-      // in their size; plain lines have no dependencies to check
-      const streamed = streamableTokenFiles(files) && !(flags.after?.length);
+      const needs = flags.cpus === undefined && flags.gpus === undefined && flags.mem === undefined ? undefined : { cpus: flags.cpus ?? 1, gpus: flags.gpus ?? 0, mem: flags.mem ?? 0 };
+      // .txt files without --after or resources are streamed (checked in a first pass, written in a second):
+      // memory stays flat in their size; plain lines have no dependencies to check
+      const streamed = streamableTokenFiles(files) && !(flags.after?.length) && !needs;
       const text = streamed ? await openTextTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew }) : undefined;
-      const read = text ? [] : readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew, after: flags.after }).docs;
+      const read = text ? [] : readTokenFiles(files, { prefix: flags.prefix, forceNew: flags.forceNew, after: flags.after, resources: needs }).docs;
       await withCouch(command, async (couch) => {
         const { prepareDependencies, finishDependencies } = await import('@picas/core/ops/push-dependencies');
         const plan = await prepareDependencies(couch, read);

@@ -21,7 +21,9 @@ export function register(program: Command): void {
     .option('--time <limit>', 'time limit per pilot, e.g. 01:00:00 (the worker claims only tokens that fit in the time left)')
     .option('--partition <name>', 'Slurm partition')
     .option('--account <name>', 'Slurm account to charge')
-    .option('--cpus-per-task <n>', 'CPUs per pilot; a pilot runs this many tokens at once unless --slots says otherwise')
+    .option('--cpus-per-task <n>', 'CPUs per pilot: the cores it packs tokens into (it finds them by itself; docs/resources.md)')
+    .option('--gpus <n>', 'GPUs per pilot (#SBATCH --gpus), e.g. 2 or a100:1; the pilot finds them by itself and hands them out to tokens that ask for GPUs (env PICAS_PILOT_GPUS overrides what it finds)')
+    .option('--mem <size>', 'memory per pilot (#SBATCH --mem), e.g. 16G; the pilot finds it by itself and counts it out to tokens that ask for memory (env PICAS_PILOT_MEM overrides what it finds)')
     .option('--job-name <name>', 'job name (picas slurm status looks for it)', 'picas-pilot')
     .option('--output <pattern>', 'pilot log file (%A array job id, %a task id, %j job id)')
     .option('--error <pattern>', 'pilot stderr file (default: with --output)')
@@ -71,6 +73,8 @@ or through --pilot-env-file. The script itself never contains them.`,
         partition: opts.partition as string | undefined,
         account: opts.account as string | undefined,
         cpusPerTask,
+        gpus: opts.gpus as string | undefined,
+        mem: opts.mem as string | undefined,
         output: opts.output as string | undefined,
         error: opts.error as string | undefined,
         extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],

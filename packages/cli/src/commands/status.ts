@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeConnection, sleep, type Couch, type ConnectionConfig } from '@picas/core';
 import type { TokenCounts } from '@picas/core/ops/status';
+import type { ShapeTally } from '@picas/core/ops/todo-shapes';
 import { printJson, say, withCouch } from '../context.js';
 import { durationOption } from '../option-parsers.js';
 import { renderBar } from '../progress-bar.js';
@@ -94,13 +95,20 @@ export function statusTable(counts: StatusCounts, config: ConnectionConfig): str
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n');
-  return `${describeConnection(config)}\n${table}`;
+  const shapes = counts.todo_by_shape ? `\n  todo by shape: ${shapesLine(counts.todo_by_shape)}` : '';
+  return `${describeConnection(config)}\n${table}${shapes}`;
+}
+
+/** `1 cpu: 4,000 · 8 cpu + 1 gpu: 12` */
+export function shapesLine(shapes: readonly ShapeTally[]): string {
+  return shapes.map((s) => `${s.shape}: ${s.todo.toLocaleString('en-US')}`).join(' · ');
 }
 
 function oneLine(counts: StatusCounts): string {
   const deps = counts.waiting + counts.blocked > 0 ? `  waiting ${counts.waiting}  blocked ${counts.blocked}` : '';
   const split = lockedRows(counts).length > 0 ? ` (running ${counts.running}, claimed ahead ${counts.claimed_ahead})` : '';
-  return `todo ${counts.todo}  locked ${counts.locked}${split}  done ${counts.done}  error ${counts.error}${deps}  total ${counts.total}`;
+  const shapes = counts.todo_by_shape ? ` (${shapesLine(counts.todo_by_shape)})` : '';
+  return `todo ${counts.todo}${shapes}  locked ${counts.locked}${split}  done ${counts.done}  error ${counts.error}${deps}  total ${counts.total}`;
 }
 
 function progressLine(counts: TokenCounts): string {

@@ -7,7 +7,8 @@
 import type { CouchHttp } from '../couch/http.js';
 import { NotFoundError } from '../errors.js';
 import type { TokenDoc } from '../token.js';
-import type { ClaimSpread, WindowPlan } from './claim-spread.js';
+import { priorityOf, type ClaimSpread, type WindowPlan } from './claim-spread.js';
+import { ShapeReader, type ClaimRoom } from './claim-shapes.js';
 import type { ClaimStats } from './claim-stats.js';
 
 export const TODO_VIEW = '_design/picas_claim/_view/todo_by_priority';
@@ -37,8 +38,12 @@ export class CandidateReader {
   private nextExpiredCheck = 0;
   /** false once the todo view turned out to be the older one, whose rows carry no token */
   private todoDocsInView = true;
+  /** tokens beyond one core (claim-shapes.ts) */
+  readonly shapes: ShapeReader;
 
-  constructor(private readonly options: CandidateReaderOptions) {}
+  constructor(private readonly options: CandidateReaderOptions) {
+    this.shapes = new ShapeReader({ http: options.http, stats: options.stats, now: options.now });
+  }
 
   /** When the last window was read. */
   get readAt(): number {
@@ -50,11 +55,17 @@ export class CandidateReader {
     return this.lastTodoRows;
   }
 
-  /** Reads candidates: expired leases (when due) and the todo window, shuffled within each priority. */
-  async read(limit: number, signal?: AbortSignal): Promise<Candidate[]> {
+  /**
+   * Reads candidates: expired leases (when due), the one-core todo window, and, given the pilot's `room`,
+   * the windows of the larger shapes that fit it (claim-shapes.ts). Within each priority the larger shapes
+   * come first (so they get the room when there is some), then the one-core tokens, shuffled.
+   */
+  async read(limit: number, signal?: AbortSignal, room?: ClaimRoom): Promise<Candidate[]> {
     const nowMs = this.options.now();
     this.lastReadAt = nowMs;
-    const todo = await this.readTodo(limit, signal);
+    const oneCore = await this.readTodo(limit, signal);
+    const shaped = room ? await this.shapes.read(room, limit, oneCore.length === 0, signal) : [];
+    const todo = shaped.length === 0 ? oneCore : mergeByPriority(shaped, oneCore, this.options.random);
     let expired: Array<{ key: unknown; doc?: TokenDoc }> = [];
     if (this.options.reclaimExpired && (todo.length === 0 || nowMs >= this.nextExpiredCheck)) {
       this.nextExpiredCheck = nowMs + (this.options.expiredCheckMs ?? 30_000);
@@ -62,7 +73,7 @@ export class CandidateReader {
     }
     const out: Candidate[] = [];
     for (const row of shuffle(expired, this.options.random)) if (row.doc) out.push({ doc: row.doc, expired: true });
-    for (const group of groupByPriority(todo)) for (const row of shuffle(group, this.options.random)) if (row.doc) out.push({ doc: row.doc, expired: false });
+    for (const group of groupByPriority(todo)) for (const row of shaped.length ? group : shuffle(group, this.options.random)) if (row.doc) out.push({ doc: row.doc, expired: false });
     return out;
   }
 
@@ -125,11 +136,23 @@ function planQuery(plan: WindowPlan): Record<string, unknown> {
   return { limit: plan.limit, startkey: plan.startkey, startkey_docid: plan.startkeyDocId, endkey: [plan.top, {}] };
 }
 
+/**
+ * Shape rows (key [cpus, gpus, mem, -priority, created]) and one-core rows (key [-priority, created]) in one
+ * list, by priority: within each, the shapes first (largest first, as read), then the one-core rows, shuffled.
+ */
+function mergeByPriority(shaped: Array<{ key: unknown; id: string; doc: TokenDoc }>, oneCore: Array<{ key: unknown; id: string; doc?: TokenDoc }>, random: () => number) {
+  const rows = [...shaped.map((r) => ({ key: (r.key as unknown[]).slice(3), id: r.id, doc: r.doc, shaped: true })), ...oneCore.map((r) => ({ ...r, shaped: false }))];
+  const priority = (key: unknown) => Number(priorityOf(key)) || 0;
+  // a stable sort: each view's own order stays within a priority
+  rows.sort((a, b) => priority(a.key) - priority(b.key) || Number(b.shaped) - Number(a.shaped));
+  return groupByPriority(rows).flatMap((group) => [...group.filter((r) => r.shaped), ...shuffle(group.filter((r) => !r.shaped), random)]);
+}
+
 function groupByPriority<T extends { key: unknown }>(rows: T[]): T[][] {
   const groups: T[][] = [];
   let last: unknown = Symbol('none');
   for (const row of rows) {
-    const p = Array.isArray(row.key) ? row.key[0] : row.key;
+    const p = priorityOf(row.key);
     if (p !== last || groups.length === 0) {
       groups.push([]);
       last = p;

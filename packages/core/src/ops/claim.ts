@@ -25,9 +25,12 @@ import { leaseExpired, lockedBy, scrubbed, type ClaimInfo, type TokenDoc } from 
 import { hasConflicts, writable } from './read-token.js';
 import { ClaimSpread } from './claim-spread.js';
 import { CandidateReader, type Candidate } from './claim-candidates.js';
+import type { ClaimRoom, ShapeCount } from './claim-shapes.js';
 import { ClaimLatency, emptyClaimStats, type ClaimStats } from './claim-stats.js';
 import type { UnconfirmedClaim } from './settle-claim.js';
 
+/** what a claim is told about the pilot's room, and the shapes it reports */
+export type { ClaimRoom, ShapeCount } from './claim-shapes.js';
 /** the claimer's counters, where the pilot imports them with the Claimer */
 export { emptyClaimStats, type ClaimStats } from './claim-stats.js';
 
@@ -180,16 +183,22 @@ export class Claimer {
     return this.unconfirmed.splice(0);
   }
 
-  /** Forget cached candidates (e.g. after waiting for new tokens). */
+  /** Forget cached candidates and the shapes seen (e.g. after waiting for new tokens). */
   forget(): void {
     this.cached = [];
+    this.candidates.shapes.forget();
+  }
+
+  /** The shapes beyond one core waiting in the pool at the last look (claim-shapes.ts). */
+  get shapes(): readonly ShapeCount[] {
+    return this.candidates.shapes.shapes;
   }
 
   /**
    * Tries to win up to `max` tokens (more than one only with `bulkAllowed`). `accept` filters candidates
    * (the time budget); a rejected candidate is not claimed.
    */
-  async claim(options: { max?: number; accept?: (doc: TokenDoc) => boolean; signal?: AbortSignal } = {}): Promise<ClaimRound> {
+  async claim(options: { max?: number; accept?: (doc: TokenDoc) => boolean; signal?: AbortSignal; room?: ClaimRoom } = {}): Promise<ClaimRound> {
     // among competing pilots, a bulk claim takes a fair share of what is left
     const share = this.spread.crowded ? fairShare(this.candidates.todoRows) : Infinity;
     const max = this.options.bulkAllowed ? Math.max(1, Math.min(options.max ?? 1, share)) : 1;
@@ -206,7 +215,7 @@ export class Claimer {
         if (reads >= (crowded ? 2 : 5)) return { outcome: 'contended', won: [], retryAfterMs: contendedBackoffMs(++this.contendedInARow, this.random) };
         reads++;
         try {
-          candidates = await this.candidates.read(limit, options.signal);
+          candidates = await this.candidates.read(limit, options.signal, options.room);
         } catch (err) {
           if (err instanceof UnreachableError) return { outcome: 'unavailable', won: [], error: err };
           throw err;
@@ -242,6 +251,8 @@ export class Claimer {
         ready.push({ doc: c.doc, expired: state === 'expired' });
       }
       if (ready.length === 0) {
+        // a cached window is from before the pilot's room changed: what fits now is read afresh
+        if (unfitExample && reads === 0) continue;
         if (unfitExample) return { outcome: 'unfit', won: [], unfitExample };
         // stale rows: read a fresh window; only conflicted tokens: nothing to claim until they are repaired
         if (stale > 0) {

@@ -9,6 +9,7 @@ import type { Couch } from '../couch/connection.js';
 import { TOKEN_STATES, type TokenState } from '../token.js';
 import { missingView } from './list-tokens.js';
 import { dependencyCounts } from './dependencies.js';
+import { todoShapes, type ShapeTally } from './todo-shapes.js';
 import { readViewWhileBuilding, type IndexBuild } from './view-progress.js';
 
 export interface CountOptions {
@@ -24,6 +25,8 @@ export interface TokenCounts extends Record<TokenState, number> {
   total: number;
   /** tokens with conflicting revisions; null when the database has no `_design/picas` (run picas init) */
   conflicts: number | null;
+  /** todo tokens per shape (todo-shapes.ts), only when some need more than one core */
+  todo_by_shape?: ShapeTally[];
 }
 
 /** Tokens in each of PiCaS' four states (the numbers Python PiCaS shows too). */
@@ -61,6 +64,8 @@ export async function tokenStatus(couch: Couch, options: CountOptions = {}): Pro
   const states = await stateCounts(couch, options);
   const deps = await depsRead;
   const counts: TokenCounts = { ...states, ...deps, total: TOKEN_STATES.reduce((a, state) => a + states[state], 0) + deps.waiting + deps.blocked, conflicts: null };
+  const shapes = states.todo > 0 ? await todoShapes(http, states.todo, options.signal) : [];
+  if (shapes.length > 0) counts.todo_by_shape = shapes;
 
   const conflicts = await readViewWhileBuilding<{ rows?: Array<{ value: unknown }> }>(http, http.dbPath('/_design/picas/_view/conflicts'), {}, options);
   if (conflicts.status === 404) {
