@@ -12,6 +12,7 @@
  * page within about two seconds however busy the pool is. Each refreshed part is pushed to the listeners
  * (the server-sent-event clients); a new client gets the cached parts at once, without any read.
  */
+import { FailureRows } from './failure-rows.js';
 import { backoffDelay, DASHBOARD_DESIGN, pilotJobIds, pilotLostAt, redactText, sameViews, type Couch, type Logger } from '@picas/core';
 import { stateCounts, tokenStatus } from '@picas/core/ops/status';
 import type { ShapeTally } from '@picas/core/ops/todo-shapes';
@@ -42,8 +43,6 @@ interface PartState {
 const MONITOR_STATES = ['todo', 'locked', 'done', 'error'] as const;
 /** the window of the recent rate (and so of the ETA) */
 const RATE_WINDOW_MS = 5 * 60_000;
-const FAILURE_ROWS = 20;
-const STDERR_TAIL_LINES = 5;
 
 export interface BoardOptions {
   /** the CouchDB base address without credentials, for links to Fauxton */
@@ -74,7 +73,7 @@ export class Board {
   private chartRate?: number;
   /** when the first running pilot would turn lost (pilotLostAt): read the records again then (renewed, or lost) */
   private pilotsRecheckAt = Infinity;
-  private readonly stderrCache = new Map<string, string>();
+  private readonly failures = new FailureRows();
 
   constructor(
     private readonly config: Couch['config'],
@@ -324,41 +323,7 @@ export class Board {
   }
 
   private async refreshFailures(signal: AbortSignal): Promise<void> {
-    const http = this.couch.http;
-    const res = await http.request<{ rows?: Array<{ id: string; key: number; value: Record<string, unknown> }> }>({
-      path: http.dbPath('/_design/picas_dashboard/_view/failures'),
-      query: { descending: true, limit: FAILURE_ROWS },
-      signal,
-      timeoutMs: 120_000,
-    });
-    if (res.status >= 300) throw http.errorFor(res, 'reading the picas_dashboard/failures view (run picas init)');
-    const rows = [];
-    for (const row of res.body?.rows ?? []) {
-      rows.push({ id: row.id, when: row.key, exitCode: row.value?.exit_code ?? null, host: row.value?.hostname ?? '', pilot: row.value?.worker_id ?? '', message: row.value?.message ?? '', stderr: await this.stderrTail(row.id, row.key, signal) });
-    }
-    this.publish('failures', { rows });
-  }
-
-  /** The last lines of a failed token's stderr, read once per failure (not a view read). */
-  private async stderrTail(id: string, when: number, signal: AbortSignal): Promise<string> {
-    const key = `${id}\0${when}`;
-    const cached = this.stderrCache.get(key);
-    if (cached !== undefined) return cached;
-    let tail = '';
-    try {
-      const http = this.couch.http;
-      const res = await http.request<Buffer>({ path: http.docPath(id, `logs_${id}.err`), raw: true, signal, timeoutMs: 15_000 });
-      if (res.status === 200) {
-        const lines = (res.body as Buffer).toString('utf8').replace(/\s+$/, '').split('\n');
-        tail = lines.slice(-STDERR_TAIL_LINES).join('\n').slice(-800);
-      }
-    } catch {
-      if (signal.aborted) return '';
-      return ''; // shown without; read again on the next refresh
-    }
-    if (this.stderrCache.size > 500) this.stderrCache.clear();
-    this.stderrCache.set(key, tail);
-    return tail;
+    this.publish('failures', { rows: await this.failures.read(this.couch.http, signal) });
   }
 
   private async refreshChart(signal: AbortSignal): Promise<void> {
