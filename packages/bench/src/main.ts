@@ -26,12 +26,14 @@ import { realCouchDB, startServer, type Server } from './bench-server.js';
 import { measure } from './measure.js';
 import { Http } from './bench-http.js';
 import { workerVs, workerVsMarkdown } from './worker-vs.js';
+import { mixedPool, mixedPoolTargets } from './mixed-pool.js';
 import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.scale) return scaleMain(args);
   if (args.vsWorker) return vsMain(args);
+  if (args.mixed) return mixedMain(args);
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const runs: any[] = [];
   try {
@@ -101,6 +103,26 @@ async function vsMain(args: Args) {
   process.stdout.write(md + '\n');
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'results-vs-worker.md'), md + '\n');
+}
+
+/** `--mixed` (mixed-pool.ts) alone, on each chosen server: its targets as a table. */
+async function mixedMain(args: Args) {
+  const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
+  const out: string[] = [];
+  try {
+    await eachServer(args, async (server) => {
+      const http = new Http(server.url, server.username, server.password);
+      try {
+        const r = await mixedPool(server, http, work, { tokens: args.vsTokens ?? (args.quick ? 100 : 1000), sleepS: 0.2 });
+        out.push(`## mixed shapes, ${server.label}`, '', '| target | value | met |', '|---|---|---|', ...mixedPoolTargets(r).map((t) => `| ${t.target} | ${t.value} | ${t.ok ? 'yes' : 'no'} |`), '');
+      } finally {
+        await http.agent.close();
+      }
+    });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  process.stdout.write(out.join('\n') + '\n');
 }
 
 main().catch((err) => {

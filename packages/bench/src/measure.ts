@@ -11,6 +11,7 @@ import { dashboardBench } from './dashboard-bench.js';
 import { endToEnd, picasBaseline, type E2EResult } from './end-to-end.js';
 import { idleWorkerRss } from './idle-worker.js';
 import { manyClaimers, manyClaimersTargets } from './many-claimers.js';
+import { mixedPool, mixedPoolTargets } from './mixed-pool.js';
 import { fmt } from './number-format.js';
 import { comparePilotRecords } from './pilot-records.js';
 import { pushRate } from './push-rate.js';
@@ -39,6 +40,7 @@ export async function measure(server: Server, args: Args, work: string) {
     dashboard: q ? 2000 : 100_000,
     dashboardLoadSeconds: q ? 6 : 20,
     pilotRecordRounds: q ? 1 : 2,
+    mixedPool: q ? 100 : 1000,
   };
   process.stderr.write(`bench${q ? ' (quick)' : ''} against ${server.label} at ${server.url}\n`);
   try {
@@ -77,6 +79,8 @@ export async function measure(server: Server, args: Args, work: string) {
       q ? { chains: 20, length: 5, pilots: 4 } : { chains: 200, length: 10, pilots: 16 },
     );
     process.stderr.write(`   DAG: chains ${fmt(dag.chained.tokensPerSec)} tokens/s vs independent ${fmt(dag.independent.tokensPerSec)} (${fmt(dag.ratio, 2)} x)\n`);
+    const mixed = await mixedPool(server, http, work, { tokens: sizes.mixedPool, sleepS: 0.2 });
+    process.stderr.write(`   mixed shapes on a 4-cpu pilot: cpus busy ${fmt(mixed.mixed.cpusBusy, 2)} (uniform ${fmt(mixed.uniform.cpusBusy, 2)}), server CPU ${fmt(mixed.mixed.serverCpuMsPerToken, 2)} vs ${fmt(mixed.uniform.serverCpuMsPerToken, 2)} ms/token\n`);
     const pilotRecords = await comparePilotRecords((name, wargs) => endToEnd(server, http, work, name, sizes.e2e, 16, wargs), sizes.pilotRecordRounds, (l) => process.stderr.write(l + '\n'));
     const baseline = await picasBaseline(server, http, sizes.e2e, 16);
     process.stderr.write(`   ${baseline.name}: ${fmt(baseline.tokensPerSec)} tokens/s, double ${baseline.doubleExecutions}\n`);
@@ -138,6 +142,7 @@ export async function measure(server: Server, args: Args, work: string) {
       { target: 'worker RSS with 16 slots <= 120 MB', value: `${fmt(slots16.peakRssMb)} MB`, ok: slots16.peakRssMb <= 120, hard: false },
       { target: 'bundled picas-worker starts faster than the multi-file one (empty pool, CPU)', value: `${fmt(workerStartup.cpuSpeedup ?? NaN, 2)} x`, ok: (workerStartup.cpuSpeedup ?? 0) > 1, hard: false },
       ...dagTargets(dag),
+      ...mixedPoolTargets(mixed),
       ...manyClaimersTargets(many),
       { target: '16 workers with pilot records >= 0.95 x with --no-pilot-record', value: `${fmt(pilotRecords.ratio, 3)} x (${fmt(pilotRecords.withRecords)} vs ${fmt(pilotRecords.withoutRecords)} tokens/s, ${pilotRecords.rounds} interleaved rounds)`, ok: pilotRecords.ratio >= 0.95, hard: false },
       { target: `dashboard first paint with ${sizes.dashboard} tokens <= 2 s`, value: `${fmt(dashboard.firstPaintMs / 1000, 2)} s (${dashboard.firstPaintHow})`, ok: dashboard.firstPaintMs <= 2000, hard: false },
@@ -157,6 +162,7 @@ export async function measure(server: Server, args: Args, work: string) {
       baseline,
       revisionFloor: floor,
       dag,
+      mixedPool: mixed,
       manyClaimers: many,
       cpuCeiling: {
         cores,
