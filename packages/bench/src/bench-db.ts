@@ -9,6 +9,13 @@ export async function createDb(http: Http, name: string, withViews: boolean) {
   if (withViews) for (const d of DESIGN_DOCS) await http.call('PUT', `/${name}/${d._id}`, d);
 }
 
+/** A fresh pool database with its views built, before any clock starts (as `picas init` leaves it). */
+export async function createPoolDb(http: Http, name: string) {
+  await createDb(http, name, true);
+  await http.call('GET', `/${name}/_design/picas_claim/_view/todo_by_priority?limit=1`);
+  await http.call('GET', `/${name}/_design/Monitor/_view/overview_total?group=true`);
+}
+
 /** Tokens per state, from PiCaS' overview_total view. */
 export async function stateCounts(http: Http, db: string): Promise<Record<string, number>> {
   const overview = await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);

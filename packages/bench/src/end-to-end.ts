@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { newToken } from '@picas/core';
 import { picasEnv, type Http } from './bench-http.js';
-import { createDb, stateCounts } from './bench-db.js';
+import { createDb, createPoolDb, stateCounts } from './bench-db.js';
 import { cliBin, workerCommand, workerStart } from './bench-paths.js';
 import type { Server } from './bench-server.js';
 import type { ServerCpu } from './couchdb-server.js';
@@ -79,10 +79,7 @@ const thisCheckout: PilotCommand = { file: workerCommand.file, args: workerStart
 
 export async function endToEnd(server: Server, http: Http, work: string, name: string, tokens: number, procs: number, workerArgs: string[], pilot: PilotCommand = thisCheckout): Promise<E2EResult> {
   const db = `bench_e2e_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
-  await createDb(http, db, true);
-  // build the views once, before the clock starts (as `picas init` does)
-  await http.call('GET', `/${db}/_design/picas_claim/_view/todo_by_priority?limit=1`);
-  await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
+  await createPoolDb(http, db);
   const execLog = join(work, `${db}.log`);
   writeFileSync(execLog, '');
   const file = join(work, `${db}.txt`);

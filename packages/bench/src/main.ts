@@ -81,17 +81,14 @@ async function scaleMain(args: Args) {
   writeFileSync(join(args.out, 'results-scale.md'), md + '\n');
 }
 
-/** `--vs-worker` (worker-vs.ts), on each chosen server, written to results-vs-worker.md. */
-async function vsMain(args: Args) {
-  const options = { other: args.vsWorker!, rounds: args.vsRounds, pilots: args.vsPilots, tokens: args.vsTokens ?? (args.quick ? 200 : 2000) };
+/** One step alone on each chosen server, with a client for it and a work folder removed afterwards. */
+async function eachServerAlone(args: Args, step: (server: Server, http: Http, work: string) => Promise<void>): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
-  const tables: string[] = [];
   try {
     await eachServer(args, async (server) => {
       const http = new Http(server.url, server.username, server.password);
       try {
-        process.stderr.write(`this picas-worker vs ${options.other} on ${server.label}\n`);
-        tables.push(workerVsMarkdown(await workerVs(server, http, work, options, (l) => process.stderr.write(l + '\n')), options, server.label));
+        await step(server, http, work);
       } finally {
         await http.agent.close();
       }
@@ -99,6 +96,16 @@ async function vsMain(args: Args) {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** `--vs-worker` (worker-vs.ts), on each chosen server, written to results-vs-worker.md. */
+async function vsMain(args: Args) {
+  const options = { other: args.vsWorker!, rounds: args.vsRounds, pilots: args.vsPilots, tokens: args.vsTokens ?? (args.quick ? 200 : 2000) };
+  const tables: string[] = [];
+  await eachServerAlone(args, async (server, http, work) => {
+    process.stderr.write(`this picas-worker vs ${options.other} on ${server.label}\n`);
+    tables.push(workerVsMarkdown(await workerVs(server, http, work, options, (l) => process.stderr.write(l + '\n')), options, server.label));
+  });
   const md = tables.join('\n\n');
   process.stdout.write(md + '\n');
   mkdirSync(args.out, { recursive: true });
@@ -107,21 +114,11 @@ async function vsMain(args: Args) {
 
 /** `--mixed` (mixed-pool.ts) alone, on each chosen server: its targets as a table. */
 async function mixedMain(args: Args) {
-  const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const out: string[] = [];
-  try {
-    await eachServer(args, async (server) => {
-      const http = new Http(server.url, server.username, server.password);
-      try {
-        const r = await mixedPool(server, http, work, { tokens: args.vsTokens ?? (args.quick ? 100 : 1000), sleepS: 0.2 });
-        out.push(`## mixed shapes, ${server.label}`, '', '| target | value | met |', '|---|---|---|', ...mixedPoolTargets(r).map((t) => `| ${t.target} | ${t.value} | ${t.ok ? 'yes' : 'no'} |`), '');
-      } finally {
-        await http.agent.close();
-      }
-    });
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  await eachServerAlone(args, async (server, http, work) => {
+    const r = await mixedPool(server, http, work, { tokens: args.vsTokens ?? (args.quick ? 100 : 1000), sleepS: 0.2 });
+    out.push(`## mixed shapes, ${server.label}`, '', '| target | value | met |', '|---|---|---|', ...mixedPoolTargets(r).map((t) => `| ${t.target} | ${t.value} | ${t.ok ? 'yes' : 'no'} |`), '');
+  });
   process.stdout.write(out.join('\n') + '\n');
 }
 

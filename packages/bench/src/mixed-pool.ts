@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { picasEnv, type Http } from './bench-http.js';
-import { createDb, stateCounts } from './bench-db.js';
+import { createPoolDb, stateCounts } from './bench-db.js';
 import { cliBin, workerCommand, workerStart } from './bench-paths.js';
 import type { Server } from './bench-server.js';
 
@@ -32,10 +32,7 @@ const PILOT_CPUS = 4;
 
 async function drain(server: Server, http: Http, work: string, name: string, shapes: number[], sleepS: number): Promise<MixedPoolRun> {
   const db = `bench_shapes_${name}`;
-  await createDb(http, db, true);
-  // build the views once, before the clock starts (as `picas init` does)
-  await http.call('GET', `/${db}/_design/picas_claim/_view/todo_by_priority?limit=1`);
-  await http.call('GET', `/${db}/_design/Monitor/_view/overview_total?group=true`);
+  await createPoolDb(http, db);
   const ledger = join(work, `${db}.ledger`);
   writeFileSync(ledger, '');
   const file = join(work, `${db}.jsonl`);
