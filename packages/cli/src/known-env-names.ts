@@ -21,11 +21,12 @@ const OTHER_PICAS_NAMES = [
   // what a pilot gives each token's command
   'PICAS_TOKEN_ID',
   'PICAS_TOKEN_INPUT',
+  'PICAS_TOKEN_INPUT_FILE',
+  'PICAS_TOKEN_DIR',
   'PICAS_DEPENDS_ON',
   'PICAS_CPUS',
   'PICAS_GPUS',
   'PICAS_MEM',
-  'PICAS_PINNED_COMMAND',
   // read by the example workflows' token commands (examples/dag)
   'PICAS_DAG_DIR',
   // picas passwd, the embedded server

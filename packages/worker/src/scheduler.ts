@@ -193,10 +193,11 @@ export class Scheduler {
       const cwd = o.isolate ? paths.dir : this.parts.workdir;
       log.debug({ cwd, token_dir: paths.dir }, 'running');
       // its share of the pilot (cores, GPUs, memory) in its env, and with --pin its cores (token-placement.ts)
-      const placed = placement(command, entry.reservation.grant, this.parts.capacity.pin);
-      const run = invocation(placed.command, held.doc, this.parts.env, paths);
+      const placed = placement(entry.reservation.grant, this.parts.capacity.pin);
+      const run = invocation(command, held.doc, this.parts.env, paths);
       outcome = await runCommand({
         ...run,
+        launcher: placed.launcher,
         env: { ...run.env, ...placed.env },
         cwd,
         stdoutPath: paths.stdoutPath,

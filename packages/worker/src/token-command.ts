@@ -1,6 +1,6 @@
 /** What runs for a token, in which environment, and how its text reaches bash. */
 import { writeFileSync } from 'node:fs';
-import { leaseExpiries, MAX_LEASE_EXPIRIES, type TokenDoc } from '@picas/core';
+import { inputText, leaseExpiries, MAX_LEASE_EXPIRIES, type TokenDoc } from '@picas/core';
 import type { RunPaths } from './run-files.js';
 
 /**
@@ -16,11 +16,6 @@ export function commandFor(doc: TokenDoc, command?: string): string | undefined 
   return typeof doc.input === 'string' ? doc.input : undefined;
 }
 
-/** The input as the command sees it: the string itself, or JSON. */
-function inputText(doc: TokenDoc): string {
-  return typeof doc.input === 'string' ? doc.input : JSON.stringify(doc.input ?? null);
-}
-
 /**
  * The command's environment: the pilot's, plus PICAS_TOKEN_ID and PICAS_TOKEN_INPUT, minus the CouchDB
  * password (a command that prints its environment would otherwise store it in the token's logs).
@@ -31,7 +26,7 @@ export function tokenEnv(base: Record<string, string | undefined>, doc: TokenDoc
   return {
     ...rest,
     PICAS_TOKEN_ID: doc._id,
-    PICAS_TOKEN_INPUT: inputText(doc),
+    PICAS_TOKEN_INPUT: inputText(doc.input),
     ...(Array.isArray(doc.depends_on) && doc.depends_on.length > 0 ? { PICAS_DEPENDS_ON: doc.depends_on.join(',') } : {}),
   };
 }

@@ -13,6 +13,8 @@ import { procEnded, procStat, sleep } from '@picas/core';
 export interface RunSpec {
   /** bash's arguments: `-c COMMAND`, or a script file */
   bashArgs: readonly string[];
+  /** a program bash runs under, which execs it (`taskset -c 0,1` for --pin); none by default */
+  launcher?: readonly string[];
   cwd: string;
   stdoutPath: string;
   stderrPath: string;
@@ -107,7 +109,7 @@ export async function runCommand(spec: RunSpec): Promise<RunOutcome> {
   const out = openSync(spec.stdoutPath, 'w');
   const err = openSync(spec.stderrPath, 'w');
   const spawn = () =>
-    execa('bash', [...spec.bashArgs], {
+    execa(spec.launcher?.[0] ?? 'bash', [...(spec.launcher ? [...spec.launcher.slice(1), 'bash'] : []), ...spec.bashArgs], {
       cwd: spec.cwd,
       env: spec.env,
       extendEnv: false,
