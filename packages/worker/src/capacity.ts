@@ -178,10 +178,9 @@ export class Capacity {
   /** Whether a held reservation can pass on to this dependent: what it holds plus what is free covers the dependent's needs. */
   canHandOver(reservation: Reservation, dependent: SizedToken): boolean {
     if (reservation.state !== 'held') return false;
-    this.pool.give(reservation.grant);
-    const fits = fitsInto(tokenNeeds(dependent), this.pool.free());
-    (reservation as Permit).grant = this.pool.tryTake(reservation.grant.needs)!;
-    return fits;
+    const free = this.pool.free();
+    const held = reservation.grant.needs;
+    return fitsInto(tokenNeeds(dependent), { cpus: free.cpus + held.cpus, gpus: free.gpus + held.gpus, mem: free.mem + held.mem });
   }
 
   /**
