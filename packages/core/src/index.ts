@@ -21,3 +21,4 @@ export * from './pilot.js';
 export * from './loopback.js';
 export * from './dashboard-design.js';
 export * from './resources.js';
+export * from './autoscaler-doc.js';
