@@ -273,6 +273,8 @@ export interface RunResult {
   /** attachments to store, already encoded */
   attachments?: Record<string, Attachment>;
   hostname?: string;
+  /** what the work returned (a function's result, JSON), stored as the token's `output`; undefined leaves it */
+  output?: unknown;
 }
 
 /** locked → done (exit 0) or error (anything else). */
@@ -289,6 +291,7 @@ export function finished(doc: TokenDoc, result: RunResult): TokenDoc {
   };
   if (next.lock <= 0) next.lock = Math.floor(result.started) || doneAt;
   if (result.attachments) next._attachments = { ...(doc._attachments ?? {}), ...result.attachments };
+  if (result.output !== undefined) next.output = result.output;
   if (result.exitCode !== 0) {
     const message = result.reason ?? `exit code ${result.exitCode}`;
     next.error = [...(Array.isArray(doc.error) ? doc.error : []), { time: doneAt, message }];

@@ -190,5 +190,5 @@ function httpStatusOf(err: unknown): number | undefined {
 }
 
 function resultOf(outcome: RunOutcome, attachments: RunResult['attachments'], hostname: string): RunResult {
-  return { exitCode: outcome.exitCode, started: outcome.started, finished: outcome.finished, reason: outcome.reason, attachments, hostname };
+  return { exitCode: outcome.exitCode, started: outcome.started, finished: outcome.finished, reason: outcome.reason, attachments, hostname, ...(outcome.output !== undefined ? { output: outcome.output } : {}) };
 }

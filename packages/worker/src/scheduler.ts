@@ -1,6 +1,6 @@
 /**
  * Runs the tokens this pilot holds: claimed tokens wait in a queue until the capacity gives them a slot;
- * each then runs its command (token-runner) while its lease is kept, and its result is written
+ * each then runs (token-work: its shell command, or a function) while its lease is kept, and its result is written
  * (result-writer). A completion that released dependents takes those the pilot has room for, and passes its
  * slot on to the first, so a chain goes on here (docs/dag.md). Tokens still queued when the pilot stops go
  * back to todo.
@@ -17,9 +17,7 @@ import type { ResultWriter } from './result-writer.js';
 import type { RunFiles } from './run-files.js';
 import type { StopRequest, StopSwitch } from './stop-switch.js';
 import type { TokenCounts } from './summary.js';
-import { commandFor, invocation, whyNotRun } from './token-command.js';
-import { placement } from './token-placement.js';
-import { runCommand, type RunOutcome } from './token-runner.js';
+import type { TokenWork } from './token-work.js';
 import type { UnconfirmedClaims } from './unconfirmed-claims.js';
 
 /** A token taken from the queue and not yet recorded: its command runs, or its result is being written. */
@@ -43,7 +41,6 @@ export class Scheduler {
       http: CouchHttp;
       options: WorkerOptions;
       log: Logger;
-      env: Record<string, string | undefined>;
       counts: TokenCounts;
       capacity: Capacity;
       claimer: Claimer;
@@ -52,8 +49,8 @@ export class Scheduler {
       unconfirmed: UnconfirmedClaims;
       guard: OrphanGuard;
       runFiles: RunFiles;
-      /** where tokens run (unless --isolate): --workdir, or the pilot's working directory */
-      workdir: string;
+      /** what running a token means: its shell command (shell-work.ts), or a function (function-work.ts) */
+      work: TokenWork;
       stop: StopSwitch;
     },
   ) {
@@ -183,35 +180,18 @@ export class Scheduler {
     if (stop.request) controller.abort(abortReason(stop.request));
 
     const paths = runFiles.forRun(held.doc._id);
-    const command = commandFor(held.doc, o.command);
-    const notRun = whyNotRun(held.doc, command);
-    let outcome: RunOutcome;
-    if (command === undefined || notRun) {
-      const now = Date.now() / 1000;
-      outcome = { exitCode: 127, started: now, finished: now, reason: notRun };
-    } else {
-      const cwd = o.isolate ? paths.dir : this.parts.workdir;
-      log.debug({ cwd, token_dir: paths.dir }, 'running');
-      // its share of the pilot (cores, GPUs, memory) in its env, and with --pin its cores (token-placement.ts)
-      const placed = placement(entry.reservation.grant, this.parts.capacity.pin);
-      const run = invocation(command, held.doc, this.parts.env, paths);
-      outcome = await runCommand({
-        ...run,
-        launcher: placed.launcher,
-        env: { ...run.env, ...placed.env },
-        cwd,
-        stdoutPath: paths.stdoutPath,
-        stderrPath: paths.stderrPath,
-        timeoutMs: o.tokenTimeout,
-        killGraceMs: o.killGrace,
-        signal: controller.signal,
-        onSpawn: (pid) => {
-          guard.add(pid);
-          entry.pid = pid;
-        },
-      });
-      if (outcome.pid !== undefined) guard.remove(outcome.pid);
-    }
+    const outcome = await this.parts.work.run({
+      doc: held.doc,
+      log,
+      paths,
+      grant: entry.reservation.grant,
+      signal: controller.signal,
+      onSpawn: (pid) => {
+        guard.add(pid);
+        entry.pid = pid;
+      },
+    });
+    if (outcome.pid !== undefined) guard.remove(outcome.pid);
     // a command that exited by itself frees its slot now; one killed by a signal keeps it until its result
     // is recorded: under Slurm that signal is usually the job being cancelled, and the pilot's own SIGTERM
     // is an instant behind (record() waits for it), so no new token should be claimed meanwhile. A token

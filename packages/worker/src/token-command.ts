@@ -37,12 +37,19 @@ export interface Invocation {
   env: Record<string, string | undefined>;
 }
 
-/** Why a token is not run (it ends in error with this reason), or undefined. */
-export function whyNotRun(doc: TokenDoc, command: string | undefined): string | undefined {
+/** Why a token is not run again whatever its work (it ends in error with this reason), or undefined. */
+export function whyNotRunAgain(doc: TokenDoc): string | undefined {
   const expiries = leaseExpiries(doc);
   if (expiries >= MAX_LEASE_EXPIRIES) {
     return `not run again: its lease expired ${expiries} times without a result (its pilots died, or could not start or record it)`;
   }
+  return undefined;
+}
+
+/** Why a token's command is not run (it ends in error with this reason), or undefined. */
+export function whyNotRun(doc: TokenDoc, command: string | undefined): string | undefined {
+  const again = whyNotRunAgain(doc);
+  if (again) return again;
   if (command === undefined) return 'the token input is not a shell command (a string) and no --command was given';
   if (command.includes('\0')) return 'the command contains a NUL byte, which no shell command can hold';
   return undefined;

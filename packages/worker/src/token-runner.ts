@@ -46,6 +46,8 @@ export interface RunOutcome {
   /** processes of the group were still running after the command exited, and were stopped */
   leftovers?: boolean;
   pid?: number;
+  /** what the work returned (a function's result, as JSON), stored as the token's `output` */
+  output?: unknown;
 }
 
 export function signalExitCode(signal: string | undefined): number {

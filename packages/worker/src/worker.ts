@@ -27,9 +27,11 @@ import { AUTO_PREFETCH_AHEAD_MS, prefetchCap } from './prefetch.js';
 import { ResultWriter } from './result-writer.js';
 import { RunFiles } from './run-files.js';
 import { Scheduler } from './scheduler.js';
+import { ShellWork } from './shell-work.js';
 import { StopSwitch, type StopKind } from './stop-switch.js';
 import { emptyTokenCounts, finiteSeconds, workerSummary, type WorkerSummary } from './summary.js';
 import { TimeBudget } from './time-budget.js';
+import type { TokenWork } from './token-work.js';
 import { UnconfirmedClaims } from './unconfirmed-claims.js';
 import { safeFileName } from './worker-id.js';
 
@@ -41,6 +43,8 @@ export interface WorkerContext {
   hostname: string;
   /** the pilot's environment (Slurm variables; the base of each token's environment) */
   env: Record<string, string | undefined>;
+  /** what running a token means (token-work.ts); default: its shell command (shell-work.ts) */
+  work?: TokenWork;
 }
 
 /** The parts a connected pilot works with (made in `run()` once CouchDB answered). */
@@ -169,7 +173,8 @@ export class Worker {
     const deps = new DependencyKeeper(http, { w, actor: workerId, log, intervalMs: o.repairInterval, env });
     const unconfirmed = new UnconfirmedClaims({ http, actor: workerId, log, ...quorum });
     const writer = new ResultWriter({ http, options: o, workerId, hostname, counts: this.counts, stop, capacity, completer });
-    const scheduler = new Scheduler({ http, options: o, log, env, counts: this.counts, capacity, claimer, writer, deps, unconfirmed, guard: this.guard, runFiles: this.runFiles, workdir: resolve(o.workdir ?? process.cwd()), stop });
+    const work = this.ctx.work ?? new ShellWork({ command: o.command, isolate: o.isolate, workdir: resolve(o.workdir ?? process.cwd()), env, pin: capacity.pin, tokenTimeout: o.tokenTimeout, killGrace: o.killGrace });
+    const scheduler = new Scheduler({ http, options: o, log, counts: this.counts, capacity, claimer, writer, deps, unconfirmed, guard: this.guard, runFiles: this.runFiles, work, stop });
     const health = new ClusterHealth({ http, replicas: replicas.n, log, signal: stop.signal });
     const loop = new ClaimLoop({ http, options: o, log, counts: this.counts, claimer, capacity, scheduler, writer, unconfirmed, health, deps, repairer, stop, bulkAllowed });
     return { replicas, w, capacity, claimer, completer, unconfirmed, scheduler, loop, repairer, deps };
