@@ -124,7 +124,7 @@ function parseJson(name: string, text: string): ParsedTokenFile {
   }
   if (parsed.length === 0) return { tokens: [], problems: [`${name}: no tokens in the file (the array is empty)`] };
   const lines = arrayElementOffsets(text).map((offset) => positionAt(text, offset).line);
-  return fromObjects(name, parsed.map((value, i) => ({ value, line: lines[i] ?? 1 })));
+  return parseTokenObjects(name, parsed.map((value, i) => ({ value, line: lines[i] ?? 1 })));
 }
 
 function parseJsonLines(name: string, text: string): ParsedTokenFile {
@@ -140,7 +140,7 @@ function parseJsonLines(name: string, text: string): ParsedTokenFile {
       problems.push(`${name}:${index + 1}${column}: invalid JSON: ${where?.message ?? (err as Error).message}`);
     }
   });
-  const result = fromObjects(name, items);
+  const result = parseTokenObjects(name, items);
   return { tokens: result.tokens, problems: [...problems, ...result.problems].sort(byLine) };
 }
 
@@ -166,7 +166,7 @@ function parseYaml(name: string, text: string): ParsedTokenFile {
   }
   if (root.items.length === 0) return { tokens: [], problems: [`${name}: no tokens in the file (the list is empty)`] };
   const values = doc.toJS({ maxAliasCount: 1000 }) as unknown[];
-  return fromObjects(
+  return parseTokenObjects(
     name,
     root.items.map((item, i) => {
       const range = (item as { range?: [number, number, number] } | null)?.range;
@@ -181,7 +181,11 @@ function describeType(value: unknown): string {
   return typeof value === 'string' ? 'a string' : typeof value === 'number' ? 'a number' : typeof value;
 }
 
-function fromObjects(name: string, items: Array<{ value: unknown; line: number }>): ParsedTokenFile {
+/**
+ * Checks token objects (as a .json/.jsonl/.yaml file holds them, or as the typed library's `push` takes
+ * them) and turns the valid ones into specs; every problem is named `<name>:<line>`.
+ */
+export function parseTokenObjects(name: string, items: ReadonlyArray<{ value: unknown; line: number }>): ParsedTokenFile {
   const tokens: TokenSpec[] = [];
   const problems: string[] = [];
   for (const { value, line } of items) {
@@ -291,36 +295,53 @@ export interface TokenDocOptions {
  * (a bad prefix, two tokens with the same explicit `_id`).
  */
 export function tokenDocs(specs: readonly TokenSpec[], options: TokenDocOptions = {}): TokenDoc[] {
-  const prefix = checkedPrefix(options);
-  const now = options.now ?? nowSeconds();
-  const seen = new Map<string, string>();
-  const occurrences = new Map<string, number>();
-  const problems: string[] = [];
-  const docs: TokenDoc[] = [];
-  const after = options.after ?? [];
-  for (const given of specs) {
-    let spec = given;
-    if (after.length > 0) {
-      const own = Array.isArray(given.fields.depends_on) ? (given.fields.depends_on as string[]) : [];
-      spec = { ...given, fields: { ...given.fields, depends_on: [...new Set([...own, ...after])] } };
-    }
-    if (options.resources && spec.fields.resources === undefined) spec = { ...spec, fields: { ...spec.fields, resources: options.resources } };
-    const id = tokenId(spec, prefix, options.forceNew, (key) => {
-      const n = (occurrences.get(key) ?? 0) + 1;
-      occurrences.set(key, n);
-      return n;
-    });
-    const where = `${spec.file}:${spec.line}`;
-    const earlier = seen.get(id);
-    if (earlier !== undefined && spec.id !== undefined) {
-      problems.push(`${where}: _id '${id}' is already used at ${earlier}`);
-      continue;
-    }
-    if (earlier === undefined) seen.set(id, where);
-    docs.push(newToken(id, spec.input, { created: now, ...spec.fields }, now));
+  return new TokenDocBuilder(options).add(specs);
+}
+
+/**
+ * Makes token documents from specs that come in parts (a streamed push): the ids of repeated tokens
+ * (`_2`, `_3`) and the duplicate `_id` check span every part, as if all had come at once.
+ */
+export class TokenDocBuilder {
+  private readonly prefix: string;
+  private readonly seen = new Map<string, string>();
+  private readonly occurrences = new Map<string, number>();
+
+  constructor(private readonly options: TokenDocOptions = {}) {
+    this.prefix = checkedPrefix(options);
   }
-  if (problems.length > 0) throw problemsError(problems);
-  return docs;
+
+  /** The documents of these specs; throws a UsageError listing every problem (none of them is returned then). */
+  add(specs: readonly TokenSpec[]): TokenDoc[] {
+    const { options, seen, occurrences } = this;
+    const now = options.now ?? nowSeconds();
+    const problems: string[] = [];
+    const docs: TokenDoc[] = [];
+    const after = options.after ?? [];
+    for (const given of specs) {
+      let spec = given;
+      if (after.length > 0) {
+        const own = Array.isArray(given.fields.depends_on) ? (given.fields.depends_on as string[]) : [];
+        spec = { ...given, fields: { ...given.fields, depends_on: [...new Set([...own, ...after])] } };
+      }
+      if (options.resources && spec.fields.resources === undefined) spec = { ...spec, fields: { ...spec.fields, resources: options.resources } };
+      const id = tokenId(spec, this.prefix, options.forceNew, (key) => {
+        const n = (occurrences.get(key) ?? 0) + 1;
+        occurrences.set(key, n);
+        return n;
+      });
+      const where = `${spec.file}:${spec.line}`;
+      const earlier = seen.get(id);
+      if (earlier !== undefined && spec.id !== undefined) {
+        problems.push(`${where}: _id '${id}' is already used at ${earlier}`);
+        continue;
+      }
+      if (earlier === undefined) seen.set(id, where);
+      docs.push(newToken(id, spec.input, { created: now, ...spec.fields }, now));
+    }
+    if (problems.length > 0) throw problemsError(problems);
+    return docs;
+  }
 }
 
 /** The `--prefix`, checked. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { describeConnection, sleep, type Couch, type ConnectionConfig } from '@picas/core';
+import { describeConnection, sleep, type ConnectionConfig } from '@picas/core';
+import type { SplitTokenCounts } from '@picas/core/ops/locked-split';
 import type { TokenCounts } from '@picas/core/ops/status';
 import type { ShapeTally } from '@picas/core/ops/todo-shapes';
 import { printJson, say, withCouch } from '../context.js';
@@ -8,7 +9,7 @@ import { renderBar } from '../progress-bar.js';
 import { formatTable } from '../table.js';
 
 /** The counts, with locked split into running and claimed ahead by the live pilots' records (null: not reported). */
-type StatusCounts = TokenCounts & { running: number | null; claimed_ahead: number | null };
+type StatusCounts = SplitTokenCounts;
 
 interface StatusFlags {
   json?: boolean;
@@ -27,6 +28,7 @@ export function register(program: Command): void {
     .action(async (flags: StatusFlags, command: Command) => {
       const { tokenStatus } = await import('@picas/core/ops/status');
       const { describeBuilds } = await import('@picas/core/ops/view-progress');
+      const { withLockedSplit } = await import('@picas/core/ops/locked-split');
       const onProgress = (builds: Parameters<typeof describeBuilds>[0]) => process.stderr.write(`${describeBuilds(builds)}\n`);
       const intervalMs = flags.watch === undefined ? undefined : flags.watch === true ? DEFAULT_WATCH_MS : Math.max(100, flags.watch);
       await withCouch(command, async (couch) => {
@@ -61,14 +63,6 @@ export function register(program: Command): void {
         }
       });
     });
-}
-
-async function withLockedSplit(couch: Couch, counts: TokenCounts, signal?: AbortSignal): Promise<StatusCounts> {
-  if (counts.locked === 0) return { ...counts, running: 0, claimed_ahead: 0 };
-  const { lockedSplit } = await import('@picas/core/ops/locked-split');
-  // the split is a detail: a database without pilot records, or one we may not read them from, shows locked only
-  const split = await lockedSplit(couch, counts.locked, { signal }).catch(() => undefined);
-  return { ...counts, running: split?.running ?? null, claimed_ahead: split?.claimedAhead ?? null };
 }
 
 function lockedRows(counts: StatusCounts): string[][] {

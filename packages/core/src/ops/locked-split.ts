@@ -7,6 +7,7 @@
 import type { Couch } from '../couch/connection.js';
 import type { CouchHttp } from '../couch/http.js';
 import { listPilots } from './list-pilots.js';
+import type { TokenCounts } from './status.js';
 
 export interface LockedSplit {
   running: number;
@@ -29,4 +30,14 @@ export async function lockedSplit(couch: Couch | { http: CouchHttp }, locked: nu
   // the records are as of their last renewal: never more than the tokens locked now
   running = Math.min(running, locked);
   return { running, claimedAhead: Math.min(claimedAhead, locked - running) };
+}
+
+/** The counts `picas status` shows: locked split into running and claimed ahead (null: not reported). */
+export type SplitTokenCounts = TokenCounts & { running: number | null; claimed_ahead: number | null };
+
+/** The counts with locked split; a database without pilot records, or one whose records we may not read, shows locked only. */
+export async function withLockedSplit(couch: Couch, counts: TokenCounts, signal?: AbortSignal): Promise<SplitTokenCounts> {
+  if (counts.locked === 0) return { ...counts, running: 0, claimed_ahead: 0 };
+  const split = await lockedSplit(couch, counts.locked, { signal }).catch(() => undefined);
+  return { ...counts, running: split?.running ?? null, claimed_ahead: split?.claimedAhead ?? null };
 }
