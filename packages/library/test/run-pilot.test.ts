@@ -133,8 +133,19 @@ test('aborting the signal stops the pilot: the running token goes back to todo, 
 
   // a function that ignores its signal is given up after killGrace: its token goes back all the same
   const stubborn = new AbortController();
-  const late = runPilot({ connection, killGrace: 0.5, work: () => new Promise((resolve) => setTimeout(resolve, 3000).unref()), signal: stubborn.signal });
-  setTimeout(() => stubborn.abort(), 500);
+  let begun!: () => void;
+  const busy = new Promise<void>((resolve) => (begun = resolve));
+  const late = runPilot({
+    connection,
+    killGrace: 0.5,
+    work: () => {
+      begun();
+      return new Promise((resolve) => setTimeout(resolve, 3000).unref());
+    },
+    signal: stubborn.signal,
+  });
+  await busy;
+  stubborn.abort();
   const s2 = await late;
   assert.equal(s2.requeued, 1, JSON.stringify(s2));
 

@@ -54,6 +54,8 @@ export class FunctionWork implements TokenWork {
     const started = Date.now() / 1000;
     const notRun = whyNotRunAgain(doc);
     if (notRun) return { exitCode: 127, started, finished: started, reason: notRun };
+    // stopped before it started (the pilot's stop came first): not called at all, the token goes back
+    if (signal.aborted) return { exitCode: FUNCTION_FAILED_EXIT, started, finished: started, stoppedBy: 'abort', abortReason: signal.reason };
     const { tokenTimeout, killGrace } = this.options;
     const controller = new AbortController();
     let stoppedBy: RunOutcome['stoppedBy'];
@@ -72,10 +74,14 @@ export class FunctionWork implements TokenWork {
         : undefined;
     const out = openSync(paths.stdoutPath, 'w');
     const err = openSync(paths.stderrPath, 'w');
+    let closed = false;
     let ending: Ending;
     const giveUp = givenUpAfterStop(controller.signal, killGrace);
     try {
-      const log = (...values: unknown[]) => writeSync(out, `${formatWithOptions({ colors: false }, ...values)}\n`);
+      // a line logged after the run ended (by a function given up on) is dropped: its descriptor may belong to another file by then
+      const log = (...values: unknown[]) => {
+        if (!closed) writeSync(out, `${formatWithOptions({ colors: false }, ...values)}\n`);
+      };
       const called = (async () => this.fn(doc, { token: doc, signal: controller.signal, log, grant, tokenDir: paths.dir }))().then(
         (value): Ending => ({ kind: 'returned', value }),
         (error: unknown): Ending => ({ kind: 'threw', error }),
@@ -86,6 +92,7 @@ export class FunctionWork implements TokenWork {
       if (timer) clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       giveUp.cancel();
+      closed = true;
       closeSync(out);
       closeSync(err);
     }
