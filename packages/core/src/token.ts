@@ -90,6 +90,9 @@ export interface TokenDoc {
   depends_on?: string[];
   has_dependents?: boolean;
   blocked_by?: BlockedBy;
+  /** a sweep token's name and parameters (docs/sweeps.md) */
+  sweep?: string;
+  params?: Record<string, string>;
   [field: string]: unknown;
 }
 
