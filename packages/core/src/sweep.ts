@@ -112,8 +112,10 @@ export function buildSweep(definition: SweepDefinition): Sweep {
   const givenNames = [...rowNames, ...definition.params.map((d) => d.name), ...definition.zip.map((d) => d.name)];
   if ('template' in parsedTemplate) {
     const template = parsedTemplate.template;
+    // an unreadable rows file names no columns: which placeholders it would have filled is unknown
+    const rowsKnown = definition.rows === undefined || rows !== undefined;
     for (const placeholder of template.names) {
-      if (!givenNames.includes(placeholder)) problems.push(`placeholder {${placeholder}} has no value (no --param, --zip or --rows column '${placeholder}')`);
+      if (rowsKnown && !givenNames.includes(placeholder)) problems.push(`placeholder {${placeholder}} has no value (no --param, --zip or --rows column '${placeholder}')`);
     }
     for (const d of [...definition.params, ...definition.zip]) {
       if (!template.names.includes(d.name)) problems.push(`${d.where}: the template has no placeholder {${d.name}}`);
@@ -140,7 +142,8 @@ function checkZip(zip: readonly SweepParam[], given: number, problems: string[])
   if (!first) return 0;
   for (const other of zip.slice(1)) {
     if (other.values.count !== first.values.count) {
-      problems.push(`${other.where} has ${plural(other.values.count, 'value')} but ${first.where} has ${first.values.count}: zipped lists must be as long as each other`);
+      const [shorter, longer] = other.values.count < first.values.count ? [other, first] : [first, other];
+      problems.push(`${longer.where} has ${plural(longer.values.count, 'value')} but ${shorter.where} has ${shorter.values.count}: zipped lists must be as long as each other`);
     }
   }
   if (zip.length === given && problems.length === 0) {

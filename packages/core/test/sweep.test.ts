@@ -148,7 +148,7 @@ test('every problem is listed at once, naming the parameter or file', () => {
     }
     return '';
   };
-  assert.match(problems({ zip: [{ name: 's', values: '1,2,3', where: '--zip s' }, { name: 't', values: 'x,y', where: '--zip t' }] }), /--zip t has 2 values but --zip s has 3/);
+  assert.match(problems({ zip: [{ name: 's', values: '1,2,3', where: '--zip s' }, { name: 't', values: 'x,y', where: '--zip t' }] }), /--zip s has 3 values but --zip t has 2/);
   assert.match(problems({ template: 'sim {q} {d} {s} {t} {w}' }), /placeholder \{w\} has no value/);
   assert.match(problems({ template: 'sim {q} {d} {s}' }), /--zip t: the template has no placeholder \{t\}/);
   assert.match(problems({ zip: [{ name: 's', values: '1,1', where: '--zip s' }, { name: 't', values: 'x,x', where: '--zip t' }] }), /point 2 repeats an earlier one/);
