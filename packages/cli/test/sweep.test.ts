@@ -29,6 +29,7 @@ const dir = tempDir({
     '',
   ].join('\n'),
   'seeds.txt': '1\n2\n3\n',
+  'plain.txt': 'echo one\necho two\n',
   'open.csv': 'label,n\n"never closed,1\n',
   'wide.csv': 'label,n\na,1\nb,2,3\n',
   'bad-sweep.yaml': 'sweep:\n  template: echo {q}\n  params: [1, 2]\n',
@@ -77,6 +78,9 @@ test('every mistake is one line naming the parameter or file, exit 1, and nothin
   assert.match(dry.stdout, /^sweep grid: 36 tokens \(2 rows × 3 q × 2 d × 3 zipped \(s, t\)\); dry run, nothing written/);
   assert.ok(dry.stdout.includes(`grid_`) && dry.stdout.includes("label='it'\\''s here'"), dry.stdout);
   assert.match(dry.stdout, /\.\.\. and 26 more/);
+  const plain = await runCli(['push', 'plain.txt', '--dry-run'], { env: db.env, cwd: dir });
+  assert.equal(plain.exitCode, 0, plain.stderr);
+  assert.match(plain.stdout, /^2 tokens; dry run, nothing written\nID +INPUT\ntoken_[0-9a-f]{16} +echo one\n/);
   assert.deepEqual(await tokens(), [], 'nothing is written');
 });
 
@@ -94,7 +98,6 @@ test('a 3 × 2 × zip(3) sweep with 2 CSV rows gives exactly the expected inputs
     assert.equal(doc.done, 0);
     assert.equal(doc.exit_code, '');
     assert.equal(typeof doc.input, 'string');
-    assert.equal(doc.sweep, 'grid');
     assert.deepEqual(Object.keys(doc.params), ['label', 'n', 'q', 'd', 's', 't']);
   }
   const one = docs.find((d) => d.params.q === '0.2' && d.params.d === '1024' && d.params.s === '3' && d.params.n === '2')!;

@@ -1,8 +1,8 @@
 /**
  * A sweep's tokens for `picas push`, batch by batch as they are sent: either as documents or already encoded
  * as `_bulk_docs` bodies (what the push sends, as for a streamed text file: no document objects are made).
- * Each token is a plain PiCaS token whose `input` is the filled-in command, with `sweep` (the sweep's name)
- * and `params` (its parameters, by name) besides.
+ * Each token is a plain PiCaS token whose `input` is the filled-in command, with `params` (its parameters, by
+ * name) besides; the sweep's name is its id's prefix.
  */
 import type { EncodedTokenBatch } from './ops/push-tokens.js';
 import { canonicalOrder, sweepPoints, sweepToken, type Sweep, type SweepToken } from './sweep.js';
@@ -21,7 +21,7 @@ export interface SweepTokenSource {
 export function sweepTokenSource(sweep: Sweep, options: { now?: number } = {}): SweepTokenSource {
   const now = options.now ?? nowSeconds();
   const order = canonicalOrder(sweep.names);
-  const fields = { created: now, ...sweep.fields, sweep: sweep.name };
+  const fields = { created: now, ...sweep.fields };
   function* points(): Generator<SweepToken> {
     for (const values of sweepPoints(sweep)) yield sweepToken(sweep, values, order);
   }

@@ -62,7 +62,11 @@ export function rangeValues(text: string, where: string): ValuesResult | undefin
   if ((s > 0n && b < a) || (s < 0n && b > a)) return { problem: `${where}: range '${text}' is empty (the step goes away from the stop)` };
   const count = (b - a) / s + 1n;
   if (count > BigInt(Number.MAX_SAFE_INTEGER)) return { problem: `${where}: range '${text}' has too many points` };
-  return { values: { count: Number(count), at: (i) => formatScaled(a + BigInt(i) * s, places), range: true } };
+  // exact in doubles while every value stays below 2^53, which is the usual case; BigInt beyond
+  const safe = [a, b, s].every((n) => n <= MAX_SAFE && n >= -MAX_SAFE);
+  const [na, ns] = [Number(a), Number(s)];
+  const at = safe ? (i: number) => formatScaled(na + i * ns, places) : (i: number) => formatScaled(a + BigInt(i) * s, places);
+  return { values: { count: Number(count), at, range: true } };
 }
 
 /** `@file`: one value a line, blank lines skipped; `dir` resolves a relative path. */
@@ -106,9 +110,12 @@ function scaled(n: string, places: number): bigint {
   return negative ? -value : value;
 }
 
-function formatScaled(n: bigint, places: number): string {
-  const negative = n < 0n;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function formatScaled(n: bigint | number, places: number): string {
+  const negative = n < 0;
   const digits = (negative ? -n : n).toString().padStart(places + 1, '0');
+  if (places === 0) return negative ? `-${digits}` : digits;
   const text = places === 0 ? digits : `${digits.slice(0, -places)}.${digits.slice(-places)}`;
   return negative ? `-${text}` : text;
 }

@@ -10,11 +10,11 @@
  * name), so pushing the same sweep again adds nothing and extending a range adds only the new points. The
  * name is `--name`, else the template's first word and a hash of the template (`sim-1f2e3d4c`).
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseCsv } from './csv-rows.js';
 import { checkedPrefix, problemsError } from './token-files.js';
 import { MAX_INPUT_BYTES } from './token.js';
+import { sha256Hex } from './token-text-stream.js';
 import { fillTemplate, PARAM_NAME, parseTemplate, shellQuote, type Template } from './sweep-template.js';
 import { parseValues, type SweepParam } from './sweep-values.js';
 
@@ -193,23 +193,29 @@ function longestInput(sweep: Sweep): number {
   return sweep.template.parts.reduce((n, part) => n + Buffer.byteLength(part), 0) + sweep.template.slots.reduce((n, s) => n + (longestOf.get(`${s.name}:${s.raw}`) ?? 0), 0);
 }
 
-/** The points, lazily: each one's values in the order of `sweep.names`. */
+/**
+ * The points, lazily: each one's values in the order of `sweep.names`. Like an odometer, a parameter's value
+ * is looked up again only when its digit moves.
+ */
 export function* sweepPoints(sweep: Sweep): Generator<string[]> {
   const rowCount = sweep.rows?.rows.length ?? 1;
   const zipCount = sweep.zip[0]?.values.count ?? 1;
   const radices = [rowCount, ...sweep.product.map((p) => p.values.count), zipCount];
   const digits = radices.map(() => 0);
-  const rowWidth = sweep.rows ? sweep.rows.rows[0]!.length : 0;
+  let rowValues: readonly string[] = [];
+  const productValues: string[] = sweep.product.map(() => '');
+  // the first digit that moved: it and every digit after it (reset to 0) need their values again
+  let moved = 0;
   for (let k = 0; k < sweep.count; k++) {
-    const values: string[] = sweep.rows ? sweep.rows.rows[digits[0]!]!.slice() : [];
-    values.length = rowWidth;
-    for (let p = 0; p < sweep.product.length; p++) values.push(sweep.product[p]!.values.at(digits[p + 1]!));
+    if (moved === 0 && sweep.rows) rowValues = sweep.rows.rows[digits[0]!]!;
+    for (let p = Math.max(0, moved - 1); p < sweep.product.length; p++) productValues[p] = sweep.product[p]!.values.at(digits[p + 1]!);
     const z = digits[radices.length - 1]!;
+    const values = [...rowValues, ...productValues];
     for (const zipped of sweep.zip) values.push(zipped.values.at(z));
     yield values;
-    for (let d = radices.length - 1; d >= 0; d--) {
-      if (++digits[d]! < radices[d]!) break;
-      digits[d] = 0;
+    for (moved = radices.length - 1; moved >= 0; moved--) {
+      if (++digits[moved]! < radices[moved]!) break;
+      digits[moved] = 0;
     }
   }
 }
@@ -237,14 +243,14 @@ export function canonicalOrder(names: readonly string[]): number[] {
 /** 16 hex digits of SHA-256 over `[[name, value], ...]` sorted by name, as JSON. */
 export function pointHash(names: readonly string[], values: readonly string[], order = canonicalOrder(names)): string {
   const pairs = order.map((i) => [names[i], values[i]]);
-  return createHash('sha256').update(JSON.stringify(pairs)).digest('hex').slice(0, 16);
+  return sha256Hex(JSON.stringify(pairs)).slice(0, 16);
 }
 
 /** The default sweep name: the template's first word (its file name) and 8 hex digits of the template's hash. */
 export function defaultSweepName(template: string): string {
   const first = template.trim().split(/\s+/)[0] ?? '';
   const word = (first.split('/').pop() ?? '').replace(/[^A-Za-z0-9_.-]/g, '').replace(/^[._-]+/, '').slice(0, 32) || 'sweep';
-  return `${word}-${createHash('sha256').update(template).digest('hex').slice(0, 8)}`;
+  return `${word}-${sha256Hex(template).slice(0, 8)}`;
 }
 
 /** `3 q × 2 d × 3 zipped (a, b) × 2 rows` */

@@ -90,8 +90,7 @@ export interface TokenDoc {
   depends_on?: string[];
   has_dependents?: boolean;
   blocked_by?: BlockedBy;
-  /** a sweep token's name and parameters (docs/sweeps.md) */
-  sweep?: string;
+  /** a sweep token's parameters (docs/sweeps.md) */
   params?: Record<string, string>;
   [field: string]: unknown;
 }

@@ -134,7 +134,6 @@ test('the encoded documents are exactly the documents', async () => {
   assert.deepEqual(encoded, docs);
   assert.deepEqual(docs[0]!.params, { q: '0.1', d: '256', s: '1', t: 'x' });
   assert.equal(docs[0]!.input, 'sim --q 0.1 --d 256 --s 1 --t x');
-  assert.equal(docs[0]!.sweep, 'grid');
   assert.equal(docs[0]!.priority, 3);
 });
 

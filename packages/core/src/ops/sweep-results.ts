@@ -5,6 +5,7 @@
  * time, and only that page is held.
  */
 import type { Couch } from '../couch/connection.js';
+import { NotFoundError } from '../errors.js';
 import type { AnyTokenState } from '../token.js';
 import { listTokens } from './list-tokens.js';
 import { hasLog, readTokenLog } from './token-log.js';
@@ -69,8 +70,12 @@ async function extractAll(couch: Couch, rows: ResultRow[], pattern: RegExp, sign
   const pending = rows.filter((r) => r.value === '');
   const next = async (): Promise<void> => {
     for (let row = pending.shift(); row; row = pending.shift()) {
-      const text = (await readTokenLog(couch.http, row.id, 'out', signal)).toString('utf8');
-      row.value = extractValue(text, pattern);
+      // a log removed since the page was read (the token was reset and is running again) has no value
+      const log = await readTokenLog(couch.http, row.id, 'out', signal).catch((err: unknown) => {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      });
+      row.value = log === undefined ? null : extractValue(log.toString('utf8'), pattern);
     }
   };
   await Promise.all(Array.from({ length: LOG_READS }, next));
