@@ -66,6 +66,7 @@ test('every mistake is one line naming the parameter or file, exit 1, and nothin
     [[...SWEEP.map((a) => (a === 'rows.csv' ? 'wide.csv' : a))], /--rows wide\.csv:3: 3 fields, but the header has 2/],
     [['bad-sweep.yaml'], /bad-sweep\.yaml:3: sweep\.params: must be a mapping/],
     [['--param', 'q=1'], /--param need --template/],
+    [[...SWEEP, '--prefix', 'run2'], /--prefix: a sweep's id prefix is its name/],
   ];
   for (const [args, message] of cases) {
     const r = await runCli(['push', ...args], { env: db.env, cwd: dir });
