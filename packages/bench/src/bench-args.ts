@@ -22,6 +22,8 @@ export interface Args {
   vsTokens?: number;
   /** `--mixed`: only the mixed-shapes step (mixed-pool.ts), with --tokens tokens */
   mixed?: boolean;
+  /** `--sweep`: only the sweep-push step (sweep-push.ts), with --tokens points (default 1,000,000) */
+  sweep?: boolean;
 }
 
 export function parseArgs(argv: string[]): Args {
@@ -37,12 +39,13 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--scale-tokens') args.scaleTokens = positiveInt(a, argv[++i]);
     else if (a === '--scale-drain') args.scaleDrain = positiveInt(a, argv[++i]);
     else if (a === '--mixed') args.mixed = true;
+    else if (a === '--sweep') args.sweep = true;
     else if (a === '--vs-worker') args.vsWorker = argv[++i];
     else if (a === '--rounds') args.vsRounds = positiveInt(a, argv[++i]);
     else if (a === '--pilots') args.vsPilots = (argv[++i] ?? '').split(',').map((n) => positiveInt(a, n));
     else if (a === '--tokens') args.vsTokens = positiveInt(a, argv[++i]);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick | --scale [--scale-tokens N] [--scale-drain N]] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n       npm run bench -- --vs-worker OTHER/packages/worker/dist/src/bin.js [--rounds 3] [--pilots 4,16] [--tokens 2000] [--only couchdb]\n       npm run bench -- --mixed [--tokens 1000] [--only couchdb]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
+      process.stdout.write('usage: npm run bench [-- --quick | --scale [--scale-tokens N] [--scale-drain N]] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n       npm run bench -- --vs-worker OTHER/packages/worker/dist/src/bin.js [--rounds 3] [--pilots 4,16] [--tokens 2000] [--only couchdb]\n       npm run bench -- --mixed [--tokens 1000] [--only couchdb]\n       npm run bench -- --sweep [--tokens 1000000] [--only couchdb]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }

@@ -14,7 +14,8 @@
  *
  * measure.ts runs the steps in order on one server; each step has its own module (server-ceiling.ts,
  * push-rate.ts, end-to-end.ts, idle-worker.ts, status-latency.ts, worker-startup.ts, ...), bench-report.ts
- * renders the tables. `--scale` runs scale.ts instead.
+ * renders the tables. `--scale` runs scale.ts instead; `--mixed` and `--sweep` (sweep-push.ts: a sweep push
+ * against a file push of the same tokens) run one step alone.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { measure } from './measure.js';
 import { Http } from './bench-http.js';
 import { workerVs, workerVsMarkdown } from './worker-vs.js';
 import { mixedPool, mixedPoolTargets } from './mixed-pool.js';
+import { sweepPush, sweepPushMarkdown } from './sweep-push.js';
 import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
 
 async function main() {
@@ -34,6 +36,7 @@ async function main() {
   if (args.scale) return scaleMain(args);
   if (args.vsWorker) return vsMain(args);
   if (args.mixed) return mixedMain(args);
+  if (args.sweep) return sweepMain(args);
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const runs: any[] = [];
   try {
@@ -120,6 +123,19 @@ async function mixedMain(args: Args) {
     out.push(`## mixed shapes, ${server.label}`, '', '| target | value | met |', '|---|---|---|', ...mixedPoolTargets(r).map((t) => `| ${t.target} | ${t.value} | ${t.ok ? 'yes' : 'no'} |`), '');
   });
   process.stdout.write(out.join('\n') + '\n');
+}
+
+/** `--sweep` (sweep-push.ts) alone, on each chosen server, written to results-sweep.md. */
+async function sweepMain(args: Args) {
+  const tables: string[] = [];
+  await eachServerAlone(args, async (server, http, work) => {
+    const r = await sweepPush(server, http, work, { points: args.vsTokens ?? (args.quick ? 100_000 : 1_000_000), log: (l) => process.stderr.write(l + '\n') });
+    tables.push(sweepPushMarkdown(r, server.label));
+  });
+  const md = tables.join('\n');
+  process.stdout.write(md + '\n');
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'results-sweep.md'), md + '\n');
 }
 
 main().catch((err) => {

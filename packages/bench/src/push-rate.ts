@@ -17,18 +17,25 @@ export async function pushRate(server: Server, http: Http, count: number, work: 
   // written in pieces: a million lines as one string would weigh on the bench, not on the push
   writeFileSync(file, '');
   for (let i = 0; i < count; i += 100_000) appendFileSync(file, Array.from({ length: Math.min(100_000, count - i) }, (_, j) => pushFileLine(i + j) + '\n').join(''));
+  const timed = await timedPush(server, db, [file]);
+  return { rate: count / timed.seconds, ...timed };
+}
+
+/** `picas push ARGS` into `db`, timed as a whole command, with its peak RSS (VmHWM, sampled until it exits). */
+export async function timedPush(server: Server, db: string, args: readonly string[], cwd?: string): Promise<{ seconds: number; peakRssMb: number }> {
   const started = performance.now();
-  const child = execa(process.execPath, [cliBin, 'push', file], { env: picasEnv(server, db), reject: false });
-  // the push's peak RSS (VmHWM), sampled until it exits
+  const child = execa(process.execPath, [cliBin, 'push', ...args], { env: picasEnv(server, db), reject: false, cwd });
   let peakRssMb = NaN;
   const sample = () => {
     const m = /VmHWM:\s+(\d+) kB/.exec((() => { try { return readFileSync(`/proc/${child.pid}/status`, 'utf8'); } catch { return ''; } })());
     if (m) peakRssMb = Number(m[1]) / 1024;
   };
   const sampler = setInterval(sample, 100);
-  const r = await child;
-  clearInterval(sampler);
-  const seconds = (performance.now() - started) / 1000;
-  if (r.exitCode !== 0) throw new Error(`picas push failed: ${r.stderr}`);
-  return { rate: count / seconds, seconds, peakRssMb };
+  try {
+    const r = await child;
+    if (r.exitCode !== 0) throw new Error(`picas push failed: ${r.stderr}`);
+  } finally {
+    clearInterval(sampler);
+  }
+  return { seconds: (performance.now() - started) / 1000, peakRssMb };
 }

@@ -26,6 +26,7 @@ const COMMAND_MODULES = [
   './commands/list.js',
   './commands/show.js',
   './commands/logs.js',
+  './commands/results.js',
   './commands/reset.js',
   './commands/retry.js',
   './commands/delete.js',

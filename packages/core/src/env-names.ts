@@ -11,8 +11,11 @@ export interface UnknownEnvName {
   suggestion?: string;
 }
 
-/** Prefixes whose every name is known: the test runner's own settings (`PICAS_TEST_URL`, `PICAS_TEST_COUCHDB_15994`...). */
-const KNOWN_PREFIXES = ['PICAS_TEST_'];
+/**
+ * Prefixes whose every name is known: the test runner's own settings (`PICAS_TEST_URL`, `PICAS_TEST_COUCHDB_15994`...),
+ * and a sweep token's parameters (`PICAS_PARAM_Q`, docs/sweeps.md), set when a token that runs picas runs.
+ */
+const KNOWN_PREFIXES = ['PICAS_TEST_', 'PICAS_PARAM_'];
 
 /** The `PICAS_*` names set in `env` and `.env` that are not in `known`, each once (the environment's first). */
 export function unknownPicasNames(

@@ -4,6 +4,7 @@ export * from './duration.js';
 export * from './settings.js';
 export * from './connection-config.js';
 export * from './env-names.js';
+export * from './sweep-template.js';
 export * from './token.js';
 export * from './design-doc.js';
 export * from './pilot-identity.js';

@@ -404,12 +404,13 @@ export function readTokenFiles(paths: readonly string[], options: TokenDocOption
 
 /**
  * The error that lists the problems found in token files (at most MAX_LISTED_PROBLEMS of them, the rest
- * counted). `unlisted`: more problems that were counted but not kept (a streamed file keeps only the first).
+ * counted). `unlisted`: more problems that were counted but not kept (a streamed file keeps only the first);
+ * `subject` heads the summary of several.
  */
-export function problemsError(problems: readonly string[], unlisted = 0): UsageError {
+export function problemsError(problems: readonly string[], unlisted = 0, subject = 'invalid token files'): UsageError {
   const total = problems.length + unlisted;
   const listed = problems.slice(0, MAX_LISTED_PROBLEMS);
   if (total > listed.length) listed.push(`... and ${total - listed.length} more problems`);
-  const summary = total === 1 ? problems[0]! : `invalid token files (${total} problems); nothing was pushed`;
+  const summary = total === 1 ? problems[0]! : `${subject} (${total} problems); nothing was pushed`;
   return new UsageError(summary, { problems: listed });
 }

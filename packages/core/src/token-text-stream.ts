@@ -138,7 +138,8 @@ export function textTokenHash(text: string): string {
   return sha256Hex(`{"input":${JSON.stringify(text)}}`).slice(0, 16);
 }
 
-const sha256Hex: (data: string) => string =
+/** SHA-256 of a string as hex, one-shot (`crypto.hash`) where Node has it. */
+export const sha256Hex: (data: string) => string =
   typeof (crypto as { hash?: unknown }).hash === 'function'
     ? (data) => (crypto as unknown as { hash: (alg: string, data: string, enc: string) => string }).hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex');

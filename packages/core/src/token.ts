@@ -90,6 +90,8 @@ export interface TokenDoc {
   depends_on?: string[];
   has_dependents?: boolean;
   blocked_by?: BlockedBy;
+  /** a sweep token's parameters (docs/sweeps.md) */
+  params?: Record<string, string>;
   [field: string]: unknown;
 }
 

@@ -1,6 +1,6 @@
 /** What runs for a token, in which environment, and how its text reaches bash. */
 import { writeFileSync } from 'node:fs';
-import { inputText, leaseExpiries, MAX_LEASE_EXPIRIES, type TokenDoc } from '@picas/core';
+import { inputText, leaseExpiries, MAX_LEASE_EXPIRIES, PARAM_NAME, paramEnvName, type TokenDoc } from '@picas/core';
 import type { RunPaths } from './run-files.js';
 
 /**
@@ -17,8 +17,9 @@ export function commandFor(doc: TokenDoc, command?: string): string | undefined 
 }
 
 /**
- * The command's environment: the pilot's, plus PICAS_TOKEN_ID and PICAS_TOKEN_INPUT, minus the CouchDB
- * password (a command that prints its environment would otherwise store it in the token's logs).
+ * The command's environment: the pilot's, plus PICAS_TOKEN_ID and PICAS_TOKEN_INPUT (and a sweep token's
+ * parameters as PICAS_PARAM_<NAME>, docs/sweeps.md), minus the CouchDB password (a command that prints its
+ * environment would otherwise store it in the token's logs).
  */
 export function tokenEnv(base: Record<string, string | undefined>, doc: TokenDoc): Record<string, string | undefined> {
   const { PICAS_PASSWORD, ...rest } = base;
@@ -28,7 +29,19 @@ export function tokenEnv(base: Record<string, string | undefined>, doc: TokenDoc
     PICAS_TOKEN_ID: doc._id,
     PICAS_TOKEN_INPUT: inputText(doc.input),
     ...(Array.isArray(doc.depends_on) && doc.depends_on.length > 0 ? { PICAS_DEPENDS_ON: doc.depends_on.join(',') } : {}),
+    ...paramEnv(doc.params),
   };
+}
+
+/** A sweep token's `params` as PICAS_PARAM_<NAME> variables (string and number values; others are skipped). */
+function paramEnv(params: unknown): Record<string, string> {
+  if (!params || typeof params !== 'object' || Array.isArray(params)) return {};
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params as Record<string, unknown>)) {
+    if (!PARAM_NAME.test(name) || (typeof value !== 'string' && typeof value !== 'number') || String(value).includes('\0')) continue;
+    env[paramEnvName(name)] = String(value);
+  }
+  return env;
 }
 
 /** How bash is started for one run: its arguments and environment. */

@@ -12,16 +12,18 @@ export function register(program: Command): void {
     .option('--stderr', 'print the stderr log (logs_<id>.err)')
     .action(async (id: string, flags: { stderr?: boolean }, command: Command) => {
       const { readToken } = await import('@picas/core/ops/read-token');
+      const { logAttachmentName, readTokenLog } = await import('@picas/core/ops/token-log');
       await withCouch(command, async (couch) => {
         const doc = await readToken(couch.http, id);
         if (!doc) throw missingTokensError([id], couch.config.db);
-        const name = `logs_${id}.${flags.stderr ? 'err' : 'out'}`;
+        const stream = flags.stderr ? 'err' : 'out';
+        const name = logAttachmentName(id, stream);
         const attachments = Object.keys(doc._attachments ?? {});
         if (!attachments.includes(name)) {
           const has = attachments.length ? `it has: ${attachments.join(', ')}` : 'it has no attachments; has it run yet?';
           throw new NotFoundError(`token '${id}' has no log ${name} (${has})`);
         }
-        const body = await couch.http.expectOk<Buffer>({ path: couch.http.docPath(id, name), raw: true, headers: { accept: '*/*' } }, `reading ${name}`);
+        const body = await readTokenLog(couch.http, id, stream);
         const stdout = watchStdoutClosed();
         try {
           await new Promise<void>((resolve, reject) => process.stdout.write(body, (err) => (err ? reject(err) : resolve())));

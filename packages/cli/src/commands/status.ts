@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeConnection, sleep, type ConnectionConfig } from '@picas/core';
+import { describeConnection, sleep, UsageError, type Couch, type ConnectionConfig } from '@picas/core';
 import type { SplitTokenCounts } from '@picas/core/ops/locked-split';
 import type { TokenCounts } from '@picas/core/ops/status';
 import type { ShapeTally } from '@picas/core/ops/todo-shapes';
@@ -14,6 +14,7 @@ type StatusCounts = SplitTokenCounts;
 interface StatusFlags {
   json?: boolean;
   watch?: true | number;
+  by?: string;
 }
 
 const DEFAULT_WATCH_MS = 5000;
@@ -24,8 +25,15 @@ export function register(program: Command): void {
     .description('token counts: todo, locked (split into running and claimed ahead, from the live pilots\' records), done, error, total (from the picas/state_counts view), waiting and blocked (docs/dag.md), and conflicts')
     .option('--json', 'print the counts as JSON')
     .option('--watch [interval]', 'redraw every interval until nothing is todo or locked (default: 5s)', durationOption)
-    .addHelpText('after', `\nExamples:\n  picas status\n  picas status --json\n  picas status --watch 2s`)
+    .option('--by <param>', "counts per value of a sweep parameter (the tokens' params field; docs/sweeps.md)")
+    .addHelpText('after', `\nExamples:\n  picas status\n  picas status --json\n  picas status --watch 2s\n  picas status --by q`)
     .action(async (flags: StatusFlags, command: Command) => {
+      if (flags.by !== undefined) {
+        const { printStatusBy } = await import('../status-by.js');
+        if (flags.watch !== undefined) throw new UsageError('--by and --watch: give one');
+        await withCouch(command, (couch) => printStatusBy(couch, flags.by!, !!flags.json));
+        return;
+      }
       const { tokenStatus } = await import('@picas/core/ops/status');
       const { describeBuilds } = await import('@picas/core/ops/view-progress');
       const { withLockedSplit } = await import('@picas/core/ops/locked-split');
