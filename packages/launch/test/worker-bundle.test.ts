@@ -9,12 +9,14 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { describeBuild, gitCommit } from '@picas/core/build-stamp';
 import { readWorkerBundle, renderPilotScript, stageWorkerBundle, workerBundlePath } from '@picas/launch';
 import { repoRoot, runCli, scratchDir, standinCanUseSlurm, waitFor } from '@picas/testkit';
 import { tokenPool, tokensByState } from './token-pool.js';
 
 const bundlePath = join(repoRoot, 'dist', 'picas-worker.mjs');
-const version = JSON.parse(readFileSync(join(repoRoot, 'packages/worker/package.json'), 'utf8')).version as string;
+// the version, with the commit the bundle was built from
+const version = describeBuild({ version: JSON.parse(readFileSync(join(repoRoot, 'packages/worker/package.json'), 'utf8')).version as string, commit: gitCommit(repoRoot) });
 
 /** A copy of the bundle in a scratch directory, with no node_modules anywhere above it. */
 function bundleCopy(): { dir: string; file: string } {

@@ -1,6 +1,6 @@
 /**
  * The entry point of the self-contained `picas-worker` bundle (dist/picas-worker.mjs, built by
- * scripts/bundle-worker.mjs). Before anything else is loaded it:
+ * scripts/bundle.mjs). Before anything else is loaded it:
  *   - refuses a Node.js that is too old, in one line, naming the node it runs on;
  *   - answers `--version` (and `-V`) without loading the worker.
  * Then it loads the worker (bin.js) itself. In the bundle every module is initialised only when it is first
