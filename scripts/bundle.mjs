@@ -13,7 +13,7 @@
 //   node scripts/bundle.mjs [--package] [--quiet]
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -121,7 +121,10 @@ export function serverDependencies() {
   return Object.fromEntries(Object.entries(dependencies).filter(([name]) => !name.startsWith('@picas/')));
 }
 
-/** packages/picas/dist: the two single files, the embedded server, the library and its declarations. */
+/**
+ * packages/picas/dist: the two single files (copied from dist/, which must be built: `npm run build`), the
+ * embedded server, the library and its declarations.
+ */
 export async function bundlePackage({ quiet = false } = {}) {
   const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
   const wanted = serverDependencies();
@@ -132,8 +135,10 @@ export async function bundlePackage({ quiet = false } = {}) {
   for (const name of ['picas.mjs', 'picas-worker.mjs', 'picas-server.mjs', 'library.mjs', 'types']) rmSync(join(out, name), { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   // the package's commands are the single files themselves
-  copyFileSync((await bundleWorker({ quiet })).path, join(out, 'picas-worker.mjs'));
-  copyFileSync((await bundleCli({ quiet })).path, join(out, 'picas.mjs'));
+  for (const single of [defaultBundlePath, cliBundlePath]) {
+    if (!existsSync(single)) throw new Error(`${single} is missing: build it first (npm run build)`);
+    copyFileSync(single, join(out, basename(single)));
+  }
   await bundle({
     entry: compiled('server', 'index.js'),
     out: join(out, 'picas-server.mjs'),
@@ -188,12 +193,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const args = process.argv.slice(2);
   const quiet = args.includes('--quiet');
   try {
-    if (args.includes('--package')) {
-      await bundlePackage({ quiet });
-    } else {
-      await bundleWorker({ quiet });
-      await bundleCli({ quiet });
-    }
+    await bundleWorker({ quiet });
+    await bundleCli({ quiet });
+    if (args.includes('--package')) await bundlePackage({ quiet });
   } catch (err) {
     console.error(`picas bundle: ${err.message}`);
     process.exit(1);
