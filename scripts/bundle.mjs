@@ -105,9 +105,10 @@ export async function bundleWorker({ out = defaultBundlePath, quiet = false } = 
 export async function bundleCli({ out = cliBundlePath, quiet = false } = {}) {
   const { embeddedStaticFiles } = await import(pathToFileURL(compiled('dashboard', 'static-files.js')).href);
   return bundle({
-    entry: compiled('cli', 'bundle-entry.js'),
+    entry: compiled('cli', 'bin.js'),
     out,
-    banner: '#!/usr/bin/env node\n// picas, self-contained (built by scripts/bundle.mjs): node picas.mjs --help',
+    // the entry (bin.js) has the #! line, which esbuild puts first
+    banner: '// picas, self-contained (built by scripts/bundle.mjs): node picas.mjs --help',
     define: { __PICAS_DASHBOARD_FILES__: JSON.stringify(embeddedStaticFiles()) },
     plugins: [serverBeside],
     quiet,

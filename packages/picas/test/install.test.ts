@@ -142,7 +142,7 @@ test('the installed package: the library and its type declarations (no @picas/* 
   }
 });
 
-test('the single files dist/picas.mjs and dist/picas-worker.mjs alone in an empty folder, with node', async () => {
+test('the single files dist/picas.mjs and dist/picas-worker.mjs alone in an empty folder, with node; an old node refused', async () => {
   const dir = scratchDir('picas-single-');
   for (const name of ['picas.mjs', 'picas-worker.mjs']) copyFileSync(join(repoRoot, 'dist', name), join(dir, name));
   const db = await freshDatabase('single files', { create: false });
@@ -170,6 +170,10 @@ test('the single files dist/picas.mjs and dist/picas-worker.mjs alone in an empt
   const old = await plain([OLD_NODE, 'picas.mjs', '--version']);
   assert.equal(old.exitCode, 1);
   assert.equal(old.stderr, `picas: needs Node.js >= 20.19.0, but this is node 18.20.4 (${process.execPath}); load a newer node (e.g. module load nodejs/22)`);
+  // and `picas` of a checkout, the same entry unbundled
+  const checkout = await plain([OLD_NODE, join(repoRoot, 'packages/cli/dist/src/bin.js'), '--version']);
+  assert.equal(checkout.exitCode, 1);
+  assert.equal(checkout.stderr, old.stderr);
 });
 
 const slurmUp = await standinCanUseSlurm();
