@@ -145,7 +145,7 @@ test('the installed package: the library and its type declarations (no @picas/* 
   }
 });
 
-test('the single files dist/picas.mjs and dist/picas-worker.mjs alone in an empty folder, with node; an old node refused', async () => {
+test('the single files dist/picas.mjs and dist/picas-worker.mjs alone in an empty folder, with node: picas launch local runs the one beside; an old node refused', async () => {
   const dir = scratchDir('picas-single-');
   for (const name of ['picas.mjs', 'picas-worker.mjs']) copyFileSync(join(repoRoot, 'dist', name), join(dir, name));
   const db = await freshDatabase('single files', { create: false });
@@ -164,8 +164,15 @@ test('the single files dist/picas.mjs and dist/picas-worker.mjs alone in an empt
   const worker = await plain(['picas-worker.mjs']);
   assert.equal(worker.exitCode, 0, worker.stderr);
   assert.match(worker.stdout, /done 2, failed 0/);
+  // picas launch local starts the picas-worker.mjs beside picas.mjs (the PATH has no picas-worker)
+  writeFileSync(join(dir, 'more.txt'), 'echo three\necho four\n');
+  const more = await plain(['picas.mjs', 'push', 'more.txt']);
+  assert.equal(more.exitCode, 0, more.stderr);
+  const launch = await plain(['picas.mjs', 'launch', 'local', '-n', '1', '--log-format', 'text']);
+  assert.equal(launch.exitCode, 0, launch.stderr);
+  assert.match(launch.stdout + launch.stderr, /done 2, failed 0/);
   const status = await plain(['picas.mjs', 'status']);
-  assert.match(status.stdout, /^ {2}done +2$/m);
+  assert.match(status.stdout, /^ {2}done +4$/m);
 
   const server = await plain(['picas.mjs', 'server', '--port', '0', '--in-memory']);
   assert.equal(server.exitCode, 1);
