@@ -180,10 +180,13 @@ test('the single files dist/picas.mjs and dist/picas-worker.mjs alone in an empt
   const old = await plain([OLD_NODE, 'picas.mjs', '--version']);
   assert.equal(old.exitCode, 1);
   assert.equal(old.stderr, `picas: needs Node.js >= 20.19.0, but this is node 18.20.4 (${process.execPath}); load a newer node (e.g. module load nodejs/22)`);
-  // and `picas` of a checkout, the same entry unbundled
+  // and `picas` and `picas-worker` of a checkout (bin/), the same entries unbundled
   const checkout = await plain([OLD_NODE, join(repoRoot, 'packages/cli/dist/src/bin.js'), '--version']);
   assert.equal(checkout.exitCode, 1);
   assert.equal(checkout.stderr, old.stderr);
+  const checkoutWorker = await execa(join(repoRoot, 'bin/picas-worker'), ['--version'], { cwd: dir, env: { PATH: `${nodeDir}:/usr/bin:/bin`, NODE_OPTIONS: OLD_NODE }, extendEnv: false, reject: false });
+  assert.equal(checkoutWorker.exitCode, 1);
+  assert.match(checkoutWorker.stderr, /^picas-worker: needs Node\.js >= 20\.19\.0, but this is node 18\.20\.4 \([^\n]+\)[^\n]+$/);
 });
 
 const slurmUp = await standinCanUseSlurm();
