@@ -1,5 +1,5 @@
 // Installs dependencies (npm ci) when they are missing, then builds every package (tsc -b) and the
-// self-contained picas-worker bundle (scripts/bundle-worker.mjs).
+// single-file bundles (scripts/bundle.mjs).
 // Shared by `npm test`, `npm run demo` and `npm run bench`, so each does its own set-up on a fresh clone.
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -24,7 +24,7 @@ export function ensureBuilt() {
   // PICAS_SKIP_BUILD=1: for developers who just built the packages they changed
   if (process.env.PICAS_SKIP_BUILD !== '1') {
     run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b']);
-    // the self-contained picas-worker (dist/picas-worker.mjs) that the launchers stage to clusters
-    run(process.execPath, [join(root, 'scripts', 'bundle-worker.mjs'), '--quiet']);
+    // the single files dist/picas-worker.mjs (the launchers stage it to clusters) and dist/picas.mjs
+    run(process.execPath, [join(root, 'scripts', 'bundle.mjs'), '--quiet']);
   }
 }

@@ -2,51 +2,46 @@
  * The `picas` command line (commander). Each command lives in its own module under `commands/` and
  * registers itself; the one top-level catch maps errors to exit codes (see @picas/core errors).
  */
-import { readFileSync } from 'node:fs';
 import { CommanderError, type Command } from 'commander';
 import { describeForUser, ExitCode, redactText } from '@picas/core';
+import { buildStamp, describeBuild, packageVersion } from '@picas/core/build-stamp';
 import { helpLayout, PicasCommand } from './picas-command.js';
 
 type Register = (program: Command) => void;
 
-/** The cli package's version (dist/src/program.js → package.json). */
-function picasVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
+/** The cli package's package.json (from dist/src/program.js); a bundle has its version stamped in. */
+const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 
-// each module exports `register(program)`; heavy work is imported lazily inside the actions
+// each module, commands/<name>.js, exports `register(program)`; heavy work is imported lazily inside the
+// actions. Imported as `./commands/${name}.js`, a pattern the bundler (scripts/bundle.mjs) follows.
 const COMMAND_MODULES = [
-  './commands/init.js',
-  './commands/push.js',
-  './commands/status.js',
-  './commands/list.js',
-  './commands/show.js',
-  './commands/logs.js',
-  './commands/results.js',
-  './commands/reset.js',
-  './commands/retry.js',
-  './commands/delete.js',
-  './commands/repair.js',
-  './commands/graph.js',
-  './commands/server.js',
-  './commands/launch.js',
-  './commands/slurm.js',
-  './commands/firecrest.js',
-  './commands/config.js',
-  './commands/passwd.js',
-  './commands/user.js',
-  './commands/pilots.js',
-  './commands/dashboard.js',
+  'init',
+  'push',
+  'status',
+  'list',
+  'show',
+  'logs',
+  'results',
+  'reset',
+  'retry',
+  'delete',
+  'repair',
+  'graph',
+  'server',
+  'launch',
+  'slurm',
+  'firecrest',
+  'config',
+  'passwd',
+  'user',
+  'pilots',
+  'dashboard',
 ];
 
 export async function buildProgram(): Promise<Command> {
   const program = new PicasCommand('picas')
     .description('picas: a pilot-job token pool on CouchDB, compatible with Python PiCaS')
-    .version(picasVersion(), '-V, --version')
+    .version(packageVersion(PACKAGE_JSON), '-V, --version')
     .option('--url <url>', 'CouchDB URL (env PICAS_URL or PICAS_HOST_URL; default: the embedded server)')
     .option('--db <name>', 'database (env PICAS_DB or PICAS_DATABASE; default: picas)')
     .option('--username <name>', 'CouchDB user (env PICAS_USERNAME)')
@@ -62,8 +57,8 @@ export async function buildProgram(): Promise<Command> {
     'after',
     `\nExit codes: 0 ok, 1 usage or bad input, 2 server unreachable, 3 authentication failed, 4 not found, 5 conflict, 6 external tool failed (sbatch, FirecREST), 70 internal error.`,
   );
-  for (const path of COMMAND_MODULES) {
-    const mod = (await import(path)) as { register: Register };
+  for (const name of COMMAND_MODULES) {
+    const mod = (await import(`./commands/${name}.js`)) as { register: Register };
     mod.register(program);
   }
   for (const cmd of program.commands) cmd.exitOverride();
@@ -73,6 +68,12 @@ export async function buildProgram(): Promise<Command> {
 export async function main(argv: string[]): Promise<number> {
   // keep the password out of `ps` output: the process title never shows argv
   process.title = 'picas';
+  // the version with the commit it was built from (asking git only here, not on every command)
+  const args = argv.slice(2);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    process.stdout.write(`${describeBuild(buildStamp(PACKAGE_JSON))}\n`);
+    return ExitCode.ok;
+  }
   const program = await buildProgram();
   try {
     await program.parseAsync(argv);

@@ -8,14 +8,12 @@
  * request needs the random access token printed at start (in the URL once, then in an HttpOnly cookie).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { isLoopbackHost, redactText, type ConnectionConfig, type Logger } from '@picas/core';
 import { Board, type BoardUpdate } from './board.js';
 import { ChangesFeed } from './changes-feed.js';
+import { staticFiles } from './static-files.js';
 
 export interface DashboardOptions {
   config: ConnectionConfig;
@@ -41,11 +39,6 @@ export interface Dashboard {
 const COOKIE = 'picas_dashboard_token';
 const SSE_KEEPALIVE_MS = 15_000;
 
-interface StaticFile {
-  type: string;
-  body: Buffer;
-}
-
 // the one loopback rule lives in core; re-exported because this package offered it first
 export { isLoopbackHost };
 
@@ -57,19 +50,6 @@ export function publicCouchUrl(url: string): string {
   u.search = '';
   u.hash = '';
   return u.toString().replace(/\/+$/, '');
-}
-
-function staticFiles(): Map<string, StaticFile> {
-  const dir = fileURLToPath(new URL('../../static/', import.meta.url));
-  const require = createRequire(import.meta.url);
-  const files = new Map<string, StaticFile>();
-  const add = (path: string, file: string, type: string) => files.set(path, { type, body: readFileSync(file) });
-  add('/', `${dir}index.html`, 'text/html; charset=utf-8');
-  add('/static/app.js', `${dir}app.js`, 'text/javascript; charset=utf-8');
-  add('/static/app.css', `${dir}app.css`, 'text/css; charset=utf-8');
-  add('/static/uPlot.iife.min.js', require.resolve('uplot/dist/uPlot.iife.min.js'), 'text/javascript; charset=utf-8');
-  add('/static/uPlot.min.css', require.resolve('uplot/dist/uPlot.min.css'), 'text/css; charset=utf-8');
-  return files;
 }
 
 const SECURITY_HEADERS = {

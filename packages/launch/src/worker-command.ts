@@ -4,8 +4,9 @@
  * In order:
  *   1. an explicit command (`--worker-command`, or PICAS_WORKER_CMD in the launcher's environment);
  *   2. the worker that belongs to this installation: `node --max-semi-space-size=8 <...>/packages/worker/dist/src/bin.js`
- *      (when running from this repository, or from an npm install of picas; the node options are the
- *      pilot's, see @picas/worker's node-flags.ts);
+ *      from this repository, or the picas-worker.mjs beside the bundle this code runs in (an npm install
+ *      of picas, or the single files dist/picas.mjs and dist/picas-worker.mjs side by side); the node
+ *      options are the pilot's, see @picas/worker's node-flags.ts;
  *   3. `picas-worker` from PATH.
  *
  * A pilot script receives the result as PICAS_WORKER_CMD (a command line that the script word-splits,
@@ -13,7 +14,9 @@
  */
 import { existsSync } from 'node:fs';
 import { UsageError } from '@picas/core';
+import { bundled } from '@picas/core/build-stamp';
 import { WORKER_NODE_FLAGS } from '@picas/worker/node-flags';
+import { workerBundlePath } from './worker-bundle.js';
 
 export interface WorkerCommand {
   /** the program to execute */
@@ -39,6 +42,10 @@ export interface WorkerCommandOptions {
 
 /** The picas-worker entry point of this installation, if it has been built. */
 export function installedWorkerBin(): string | undefined {
+  if (bundled()) {
+    const beside = workerBundlePath({});
+    return existsSync(beside) ? beside : undefined;
+  }
   let path: string;
   try {
     path = new URL(import.meta.resolve('@picas/worker/bin')).pathname;

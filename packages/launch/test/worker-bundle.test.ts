@@ -9,12 +9,17 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { gitCommit } from '@picas/core/build-stamp';
 import { readWorkerBundle, renderPilotScript, stageWorkerBundle, workerBundlePath } from '@picas/launch';
 import { repoRoot, runCli, scratchDir, standinCanUseSlurm, waitFor } from '@picas/testkit';
 import { tokenPool, tokensByState } from './token-pool.js';
 
 const bundlePath = join(repoRoot, 'dist', 'picas-worker.mjs');
 const version = JSON.parse(readFileSync(join(repoRoot, 'packages/worker/package.json'), 'utf8')).version as string;
+// the version line, with the git commit the bundle was built from (the build's, not necessarily HEAD's) when
+// this is a git checkout
+const commit = gitCommit(repoRoot) ? ' \\(commit [0-9a-f]{7,}\\)' : '';
+const versionLine = new RegExp(`^picas-worker ${version.replace(/\./g, '\\.')}${commit} \\(self-contained bundle; node ${process.versions.node.replace(/\./g, '\\.')}\\)$`);
 
 /** A copy of the bundle in a scratch directory, with no node_modules anywhere above it. */
 function bundleCopy(): { dir: string; file: string } {
@@ -31,7 +36,7 @@ test('the bundle runs on its own: --version, --help, a YAML config file; an old 
   const { dir, file } = bundleCopy();
   const v = await execa(process.execPath, [file, '--version'], { cwd: dir, env: plain(), extendEnv: false, reject: false });
   assert.equal(v.exitCode, 0, v.stderr);
-  assert.equal(v.stdout, `picas-worker ${version} (self-contained bundle; node ${process.versions.node})`);
+  assert.match(v.stdout, versionLine);
 
   const help = await execa(process.execPath, [file, '--help'], { cwd: dir, env: plain(), extendEnv: false, reject: false });
   assert.equal(help.exitCode, 0, help.stderr);
@@ -89,7 +94,7 @@ test('the pilot script checks node before it runs the bundle: missing, too old, 
 
   const good = await pilot({ PICAS_NODE: process.execPath });
   assert.equal(good.exitCode, 0, good.stderr);
-  assert.equal(good.stdout, `picas-worker ${version} (self-contained bundle; node ${process.versions.node})`);
+  assert.match(good.stdout, versionLine);
   assert.match(good.stderr, new RegExp(`picas pilot: running ${file} with ${process.execPath} ${process.version}`));
 });
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gitCommit } from '@picas/core/build-stamp';
 import { fileLabel, repoRoot, runCli } from '@picas/testkit';
 import { poolDatabase, pushTokens, worker } from './helpers.js';
 
@@ -31,12 +32,13 @@ test('--log-format text (or PICAS_LOG_FORMAT=text): one line per event, time, le
   assert.match(bad.stderr, /log-format/);
 });
 
-test('--version: picas-worker and picas print the version of their package.json', async () => {
+test('--version: picas-worker and picas print the version of their package.json, and the git commit of a git checkout', async () => {
   const version = (pkg: string) => (JSON.parse(readFileSync(join(repoRoot, 'packages', pkg, 'package.json'), 'utf8')) as { version: string }).version;
   const w = await worker(db, ['--version']);
   assert.equal(w.exitCode, 0, w.stderr);
   assert.match(w.stdout, new RegExp(`^picas-worker ${version('worker').replace(/\./g, '\\.')} `));
   const c = await runCli(['--version']);
   assert.equal(c.exitCode, 0, c.stderr);
-  assert.equal(c.stdout.trim(), version('cli'));
+  const commit = gitCommit(repoRoot) ? ' \\(commit [0-9a-f]{7,}\\)' : '';
+  assert.match(c.stdout.trim(), new RegExp(`^${version('cli').replace(/\./g, '\\.')}${commit}$`));
 });

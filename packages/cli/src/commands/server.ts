@@ -6,6 +6,7 @@ import { EMBEDDED_DEFAULT_PORT, embeddedStatePath, processAlive, readEmbeddedSta
 import type { GlobalOptions } from '../context.js';
 import { say } from '../context.js';
 import { portOption } from '../option-parsers.js';
+import { loadEmbeddedServer } from '../embedded-server-module.js';
 
 interface ServerFlags {
   port: number;
@@ -36,7 +37,7 @@ export function register(program: Command): void {
       }
       const dataDir = flags.inMemory ? undefined : resolve(flags.dataDir);
       const admin = adminFor(dataDir, globals);
-      const { startEmbeddedServer } = await import('@picas/server');
+      const { startEmbeddedServer } = await loadEmbeddedServer();
       let server;
       try {
         server = await startEmbeddedServer({ port: flags.port, inMemory: flags.inMemory, dataDir, admin });
