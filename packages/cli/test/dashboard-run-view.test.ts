@@ -12,10 +12,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUTOSCALER_DOC_ID, AUTOSCALER_TYPE, newToken, type AutoscalerDoc } from '@picas/core';
-import { fileLabel, freshDatabase, runCli, runWorker, scratchDir } from '@picas/testkit';
+import { fileLabel, freshDatabase, repoRoot, runCli, runWorker, scratchDir } from '@picas/testkit';
 import { startDashboardProcess } from './dashboard-process.js';
 import { browserSkip, launchChromium } from './headless-chromium.js';
 
@@ -23,6 +23,9 @@ import { browserSkip, launchChromium } from './headless-chromium.js';
 declare const document: any;
 
 const skip = browserSkip('dashboard-run-view.test');
+
+/** Where the screenshot goes (a test artifact): PICAS_TEST_ARTIFACTS, else test-artifacts/ in the checkout. */
+const artifacts = process.env.PICAS_TEST_ARTIFACTS ?? join(repoRoot, 'test-artifacts');
 
 const OK = 10;
 const FAIL = 2;
@@ -122,6 +125,8 @@ test('the dashboard follows a pilot (counts, shapes), fits the chart to the run,
   const paused = { ...doc, _rev: put.rev, paused: { reason: '3 failed starts in a row (pilots ended within a minute without running a token)', at: now + 1, resume: 'picas autoscale resume' } };
   const put2 = await http.expectOk<{ rev: string }>({ method: 'PUT', path: http.docPath(AUTOSCALER_DOC_ID), body: paused });
   await page.locator('#autoscaler-paused').waitFor({ state: 'visible' });
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, 'dashboard-run-view.png'), fullPage: true });
   assert.match((await page.locator('#autoscaler-paused').textContent()) ?? '', /3 failed starts in a row.*picas autoscale resume/);
   // the document gone: the panel goes too
   await http.expectOk({ method: 'DELETE', path: http.docPath(AUTOSCALER_DOC_ID), query: { rev: put2.rev } });

@@ -1,7 +1,7 @@
 /**
  * The chart's model: tokens finished (done, error) binned over the run's own span, so that a 5-minute run
- * fills the chart with 5-second bins and a week-long one with 3-hour bins, and the cumulative count of
- * finished tokens beside the rate. Pure: the board reads the rows (finished_by_minute), this bins them.
+ * fills the chart with 5-second bins (a run of seconds with 1-second bins) and a week-long one with 3-hour
+ * bins, and the cumulative count of finished tokens beside the rate. Pure: the board reads the rows (finished_by_minute), this bins them.
  *
  * The bars are rates (tokens per minute, whatever the bin width, so the axis keeps its meaning when the
  * bins change); the line is the running total at each bin's end.
@@ -30,7 +30,7 @@ export interface ChartModel {
 }
 
 /** Bin widths to choose from, seconds: the smallest that gives at most TARGET_BINS over the span. */
-export const BIN_WIDTHS_S: readonly number[] = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400];
+export const BIN_WIDTHS_S: readonly number[] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400];
 export const TARGET_BINS = 60;
 /** Runs whose finishes span less than this are read per second (finished_by_minute at group_level 3). */
 export const FINE_SPAN_S = 3600;
@@ -42,11 +42,11 @@ export function binWidthFor(spanS: number): number {
 }
 
 /**
- * Where the chart ends: at the last finish, or later while the run goes on (up to now, but at most a tenth
- * of the run, and at least a minute, past its last finish: a finished run keeps its own scale).
+ * Where the chart ends: at the last finish, or later while the run goes on (up to now, but at most a fifth
+ * of the run, and at least 10 s, past its last finish: a finished run keeps its own scale).
  */
 export function chartEnd(lastS: number, firstS: number, nowS: number): number {
-  const after = Math.max(60, (lastS - firstS) / 10);
+  const after = Math.max(10, (lastS - firstS) / 5);
   return Math.max(lastS + 1, Math.min(nowS, lastS + after));
 }
 

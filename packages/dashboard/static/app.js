@@ -119,6 +119,7 @@
     $('#autoscaler-note').textContent = `${a.backend}${stale ? ' · controller not running (its lease ran out)' : ''}${a.lastError ? ` · last error: ${a.lastError}` : ''}`;
   }
 
+  const TIME_TICKS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
   function binText(seconds) {
     return seconds < 60 ? `${seconds} s` : seconds < 3600 ? `${seconds / 60} min` : seconds < 86400 ? `${seconds / 3600} h` : `${seconds / 86400} d`;
   }
@@ -152,7 +153,8 @@
             { label: 'error / min', stroke: '#c62828', fill: 'rgba(198,40,40,.45)', paths: bars, points: { show: !bars } },
             { label: 'finished in total', scale: 'total', stroke: '#1565c0', width: 2, points: { show: false } },
           ],
-          axes: [{}, { label: 'tokens / min' }, { scale: 'total', side: 1, label: 'finished', grid: { show: false } }],
+          // time ticks of whole seconds at least (a run of seconds would get millisecond ticks)
+          axes: [{ incrs: TIME_TICKS }, { label: 'tokens / min' }, { scale: 'total', side: 1, label: 'finished', grid: { show: false } }],
         },
         series,
         box,

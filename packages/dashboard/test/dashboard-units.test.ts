@@ -94,7 +94,8 @@ test('the chart fits the run: a 5-minute run gets 5-second bins over its own spa
   assert.equal(model.done[0]! + model.error[0]!, 60);
   // a long run: coarser bins, never more than 60 of them
   assert.equal(binWidthFor(7 * 24 * 3600), 3 * 3600);
-  assert.equal(binWidthFor(30), 5);
+  assert.equal(binWidthFor(30), 1);
+  assert.equal(binWidthFor(100), 2);
   const week = chartBins([{ t: start, done: 1, error: 0 }, { t: start + 7 * 24 * 3600, done: 1, error: 0 }], start + 7 * 24 * 3600 + 60);
   assert.ok(week.times.length <= 61 && week.binSeconds === 3 * 3600, `${week.times.length} bins of ${week.binSeconds} s`);
   // a finished run keeps its own scale hours later; nothing finished: no bins
