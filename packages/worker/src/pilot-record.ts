@@ -46,6 +46,7 @@ export class PilotRecord {
   private doc: PilotDoc;
   private timer?: NodeJS.Timeout;
   private inflight?: Promise<void>;
+  private finishing?: Promise<void>;
   private stopped = false;
   private warned = false;
   /** aborts a write in flight when the pilot exits and its final write must go out */
@@ -106,8 +107,16 @@ export class PilotRecord {
     });
   }
 
-  /** Stops the timer and writes the final state, stop reason and summary. Never throws. */
-  async finish(state: Exclude<PilotWrittenState, 'running'>, summary: WorkerSummary): Promise<void> {
+  /**
+   * Stops the timer and writes the final state, stop reason and summary. Never throws. Called again (a second
+   * signal while the first final write is under way), it waits for that same write.
+   */
+  finish(state: Exclude<PilotWrittenState, 'running'>, summary: WorkerSummary): Promise<void> {
+    this.finishing ??= this.writeFinal(state, summary);
+    return this.finishing;
+  }
+
+  private async writeFinal(state: Exclude<PilotWrittenState, 'running'>, summary: WorkerSummary): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.cancel.abort();

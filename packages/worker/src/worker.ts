@@ -93,6 +93,15 @@ export class Worker {
     return killed;
   }
 
+  /**
+   * The second signal: killAll, then the pilot's record says `stopped` with `reason` (so that an exited pilot
+   * is not shown running until it is lost). The caller bounds the wait and exits.
+   */
+  async abandon(reason: string): Promise<void> {
+    this.killAll();
+    await this.pilotRecord?.finish('stopped', this.summary(reason));
+  }
+
   async run(): Promise<WorkerSummary> {
     let replicas: Replicas;
     try {
