@@ -55,8 +55,7 @@ export function chartBins(slots: readonly FinishedSlot[], nowS: number): ChartMo
   const empty: ChartModel = { binSeconds: BIN_WIDTHS_S[0]!, times: [], done: [], error: [], cumulative: [], finished: [] };
   const used = slots.filter((s) => s.done + s.error > 0);
   if (used.length === 0) return empty;
-  const firstS = Math.min(...used.map((s) => s.t));
-  const lastS = Math.max(...used.map((s) => s.t));
+  const { first: firstS, last: lastS } = slotSpan(used);
   const end = chartEnd(lastS, firstS, nowS);
   const width = binWidthFor(end - firstS);
   const start = Math.floor(firstS / width) * width;
@@ -88,9 +87,10 @@ export function chartBins(slots: readonly FinishedSlot[], nowS: number): ChartMo
  */
 export function recentRatePerMinute(minutes: readonly FinishedSlot[], nowS: number): number | undefined {
   if (minutes.length === 0) return undefined;
-  const lastMinute = Math.max(...minutes.map((m) => Math.floor(m.t / 60)));
+  const span = slotSpan(minutes);
+  const lastMinute = Math.floor(span.last / 60);
   const upTo = Math.min(Math.floor(nowS / 60), lastMinute + 1);
-  const firstMinute = Math.min(...minutes.map((m) => Math.floor(m.t / 60)));
+  const firstMinute = Math.floor(span.first / 60);
   const from = Math.max(firstMinute, upTo - 5);
   if (upTo <= from) return undefined;
   let sum = 0;
@@ -99,6 +99,17 @@ export function recentRatePerMinute(minutes: readonly FinishedSlot[], nowS: numb
     if (minute >= from && minute < upTo) sum += m.done + m.error;
   }
   return sum / (upTo - from);
+}
+
+/** The first and last slot's start (a loop: a long run has too many slots to spread into Math.min). */
+export function slotSpan(slots: readonly FinishedSlot[]): { first: number; last: number } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const s of slots) {
+    if (s.t < first) first = s.t;
+    if (s.t > last) last = s.t;
+  }
+  return { first, last };
 }
 
 function round(n: number): number {

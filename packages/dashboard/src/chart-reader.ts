@@ -4,16 +4,15 @@
  * that chart-bins.ts can give a short run fine bins.
  */
 import type { CouchHttp } from '@picas/core';
-import { chartBins, FINE_SPAN_S, recentRatePerMinute, type ChartModel, type FinishedSlot } from './chart-bins.js';
+import { chartBins, FINE_SPAN_S, recentRatePerMinute, slotSpan, type ChartModel, type FinishedSlot } from './chart-bins.js';
 
 const VIEW = '/_design/picas_dashboard/_view/finished_by_minute';
 
 export async function readChart(http: CouchHttp, signal: AbortSignal, nowS = Date.now() / 1000): Promise<{ model: ChartModel; ratePerMinute?: number }> {
   const minutes = await readSlots(http, signal, 2);
   if (minutes.length === 0) return { model: chartBins([], nowS) };
-  const firstMinute = Math.min(...minutes.map((m) => m.t)) / 60;
-  const lastMinute = Math.max(...minutes.map((m) => m.t)) / 60;
-  const fine = (lastMinute - firstMinute) * 60 < FINE_SPAN_S ? await readSlots(http, signal, 3, firstMinute) : undefined;
+  const { first, last } = slotSpan(minutes);
+  const fine = last - first < FINE_SPAN_S ? await readSlots(http, signal, 3, first / 60) : undefined;
   return { model: chartBins(fine ?? minutes, nowS), ratePerMinute: recentRatePerMinute(minutes, nowS) };
 }
 
