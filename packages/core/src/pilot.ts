@@ -24,6 +24,13 @@ export interface PilotCounts {
   lost: number;
 }
 
+export interface PilotResourcesRecord {
+  cpus: number;
+  gpus: number;
+  /** bytes */
+  mem: number;
+}
+
 export interface PilotDoc {
   _id: string;
   _rev?: string;
@@ -53,6 +60,10 @@ export interface PilotDoc {
   running?: number;
   /** tokens it has claimed and not started yet (prefetched, waiting for a slot), as of the last renewal */
   claimed_ahead?: number;
+  /** its running tokens per shape (core's shapeLabel), e.g. `{"4 cpu": 1, "1 cpu": 2}`, as of the last renewal */
+  running_shapes?: Record<string, number>;
+  /** what the pilot has (pilot-resources.ts): cores, GPUs (a count) and memory in bytes (0: not known) */
+  resources?: PilotResourcesRecord;
   /** epoch seconds, at exit */
   ended?: number;
   stop_reason?: string;

@@ -3,9 +3,11 @@
  *   counts    state counts from PiCaS' Monitor/overview_total (plus any extra states `picas status` reports,
  *             e.g. waiting/blocked, and conflicts, from a full status read every 15 s), the progress, the
  *             recent rate and the ETA
- *   chart     tokens finished (done, error) per minute, from picas_dashboard/finished_by_minute
+ *   chart     tokens finished (done, error) over the run's span, binned to fit it, and their running
+ *             total (chart-reader.ts, chart-bins.ts), from picas_dashboard/finished_by_minute
  *   failures  the newest failed tokens from picas_dashboard/failures, with the last lines of their stderr
- *   pilots    the pilot records
+ *   pilots    the pilot records (pilot-rows.ts)
+ *   autoscaler  the `picas autoscale` controller's state document, when there is one (autoscaler-panel.ts)
  *
  * The `_changes` feed only marks parts dirty; one loop refreshes them, one view read per turn of the read
  * gate (at most one a second), the counts every other turn while tokens change, so a change reaches the
@@ -13,16 +15,19 @@
  * (the server-sent-event clients); a new client gets the cached parts at once, without any read.
  */
 import { FailureRows } from './failure-rows.js';
-import { backoffDelay, DASHBOARD_DESIGN, pilotJobIds, pilotLostAt, redactText, sameViews, type Couch, type Logger } from '@picas/core';
+import { AUTOSCALER_DOC_ID, backoffDelay, DASHBOARD_DESIGN, pilotLostAt, redactText, sameViews, type Couch, type Logger } from '@picas/core';
 import { stateCounts, tokenStatus } from '@picas/core/ops/status';
 import type { ShapeTally } from '@picas/core/ops/todo-shapes';
 import { listPilots } from '@picas/core/ops/list-pilots';
 import { CouchReach } from './couch-reach.js';
 import { ReadGate } from './read-gate.js';
 import { openGatedCouch } from './gated-couch.js';
+import { readChart } from './chart-reader.js';
+import { pilotTableRow } from './pilot-rows.js';
+import { readAutoscalerPanel } from './autoscaler-panel.js';
 
-export type Part = 'counts' | 'extras' | 'pilots' | 'failures' | 'chart';
-const PARTS: readonly Part[] = ['counts', 'pilots', 'failures', 'chart', 'extras'];
+export type Part = 'counts' | 'extras' | 'pilots' | 'failures' | 'chart' | 'autoscaler';
+const PARTS: readonly Part[] = ['counts', 'pilots', 'autoscaler', 'failures', 'chart', 'extras'];
 
 export interface BoardUpdate {
   event: string;
@@ -82,7 +87,7 @@ export class Board {
     this.gate = new ReadGate(options.readIntervalMs ?? 1000);
     this.couch = openGatedCouch(config, this.gate);
     const part = (minIntervalMs: number, everyMs?: number): PartState => ({ dirty: true, last: 0, retryAt: 0, failures: 0, minIntervalMs, everyMs });
-    this.parts = { counts: part(0), extras: part(15_000, 60_000), pilots: part(0, 15_000), failures: part(2_000), chart: part(5_000, 30_000) };
+    this.parts = { counts: part(0), extras: part(15_000, 60_000), pilots: part(0, 15_000), failures: part(2_000), chart: part(5_000, 30_000), autoscaler: part(0, 30_000) };
     const base = options.publicUrl.replace(/\/+$/, '');
     this.reach = new CouchReach((state) => {
       this.publish('couch', state);
@@ -112,7 +117,7 @@ export class Board {
 
   /** Every cached part, in paint order (counts first). */
   snapshot(): BoardUpdate[] {
-    const order = ['meta', 'couch', 'counts', 'pilots', 'failures', 'chart', 'problems'];
+    const order = ['meta', 'couch', 'counts', 'pilots', 'autoscaler', 'failures', 'chart', 'problems'];
     return order.filter((e) => this.cache.has(e)).map((event) => ({ event, data: this.cache.get(event) }));
   }
 
@@ -127,7 +132,8 @@ export class Board {
     let pilots = false;
     let designs = false;
     for (const id of ids) {
-      if (id.startsWith('pilot:')) pilots = true;
+      if (id === AUTOSCALER_DOC_ID) this.parts.autoscaler.dirty = true;
+      else if (id.startsWith('pilot:')) pilots = true;
       else if (id.startsWith('_design/')) designs = true;
       else tokens = true;
     }
@@ -254,6 +260,8 @@ export class Board {
         return this.refreshFailures(signal);
       case 'chart':
         return this.refreshChart(signal);
+      case 'autoscaler':
+        return this.refreshAutoscaler(signal);
     }
   }
 
@@ -304,21 +312,7 @@ export class Board {
     const pilots = await listPilots(this.couch, { signal });
     const lostAt = pilots.filter((p) => p.shown === 'running').map((p) => pilotLostAt(p) * 1000);
     this.pilotsRecheckAt = lostAt.length ? Math.min(...lostAt) + 500 : Infinity;
-    const rows = pilots.map((p) => ({
-      id: p._id,
-      pilot: p.pilot_id,
-      state: p.state,
-      shown: p.shown,
-      host: p.hostname,
-      jobs: pilotJobIds(p),
-      slots: p.slots,
-      counts: p.counts,
-      started: p.started,
-      heartbeat: p.heartbeat,
-      leaseUntil: p.lease_until,
-      ended: p.ended ?? null,
-      stopReason: p.stop_reason ?? null,
-    }));
+    const rows = pilots.map(pilotTableRow);
     this.publish('pilots', { now: Date.now(), rows });
   }
 
@@ -327,45 +321,13 @@ export class Board {
   }
 
   private async refreshChart(signal: AbortSignal): Promise<void> {
-    const http = this.couch.http;
-    const res = await http.request<{ rows?: Array<{ key: [number, string]; value: number }> }>({
-      path: http.dbPath('/_design/picas_dashboard/_view/finished_by_minute'),
-      query: { group: true },
-      signal,
-      timeoutMs: 120_000,
-    });
-    if (res.status >= 300) throw http.errorFor(res, 'reading the picas_dashboard/finished_by_minute view (run picas init)');
-    const byMinute = new Map<number, { done: number; error: number }>();
-    for (const row of res.body?.rows ?? []) {
-      const [minute, state] = row.key;
-      const entry = byMinute.get(minute) ?? { done: 0, error: 0 };
-      if (state === 'done') entry.done += row.value;
-      else entry.error += row.value;
-      byMinute.set(minute, entry);
-    }
-    const keys = [...byMinute.keys()].sort((a, b) => a - b);
-    const minutes: number[] = [];
-    const done: number[] = [];
-    const error: number[] = [];
-    if (keys.length > 0) {
-      const nowMinute = Math.floor(Date.now() / 60_000);
-      const last = Math.max(keys.at(-1)!, Math.min(nowMinute, keys.at(-1)! + 60));
-      // at least the last half hour (a young run's few minutes do not make a one-bar chart), at most a week
-      const first = Math.max(Math.min(keys[0]!, last - 30), last - 7 * 24 * 60);
-      for (let m = first; m <= last; m++) {
-        const e = byMinute.get(m);
-        minutes.push(m * 60);
-        done.push(e?.done ?? 0);
-        error.push(e?.error ?? 0);
-      }
-      // the chart's rate: the last five whole minutes (for the ETA until the counts have their own history)
-      const recent = minutes.length > 1 ? minutes.length - 1 : minutes.length;
-      const from = Math.max(0, recent - 5);
-      let sum = 0;
-      for (let i = from; i < recent; i++) sum += done[i]! + error[i]!;
-      this.chartRate = recent > from ? sum / (recent - from) : undefined;
-    }
-    this.publish('chart', { minutes, done, error });
+    const { model, ratePerMinute } = await readChart(this.couch.http, signal);
+    // the chart's rate: the ETA's until the counts have their own history
+    this.chartRate = ratePerMinute;
+    this.publish('chart', model);
+  }
+
+  private async refreshAutoscaler(signal: AbortSignal): Promise<void> {
+    this.publish('autoscaler', await readAutoscalerPanel(this.couch.http, signal));
   }
 }
-

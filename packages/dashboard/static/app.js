@@ -4,7 +4,7 @@
 (function () {
   'use strict';
   const $ = (sel) => document.querySelector(sel);
-  const state = { meta: null, couch: null, counts: null, pilots: null, failures: null, clockOffsetMs: 0, connected: false, showEnded: false };
+  const state = { meta: null, couch: null, counts: null, pilots: null, failures: null, autoscaler: null, clockOffsetMs: 0, connected: false, showEnded: false };
   // finished, stopped and failed pilots are listed (when shown) up to this many, the newest first
   const ENDED_ROWS = 50;
   let chart = null;
@@ -72,33 +72,89 @@
     $('#progress-text').textContent = `${nf.format(c.finished)} of ${nf.format(c.total)} finished (${pct(c.finished).toFixed(1)}%) · ${rate}${eta ? ' · ' + eta : ''}`;
     // todo tokens per shape, when some need more than one core (docs/resources.md)
     const shapes = c.todoByShape ? c.todoByShape.map((s) => `${s.shape}: ${nf.format(s.todo)}`).join(' · ') : '';
-    $('#progress-text').title = shapes ? `todo by shape: ${shapes}` : '';
-    if (shapes) $('#progress-text').textContent += ` · todo by shape: ${shapes}`;
+    $('#todo-shapes').hidden = !shapes;
+    $('#todo-shapes').textContent = shapes ? `todo by shape: ${shapes}` : '';
   }
 
+  function sizeText(bytes) {
+    if (!bytes) return '';
+    const units = ['B', 'K', 'M', 'G', 'T'];
+    let i = 0;
+    while (bytes >= 1024 && i < units.length - 1) {
+      bytes /= 1024;
+      i++;
+    }
+    return `${bytes >= 10 || Number.isInteger(bytes) ? Math.round(bytes) : bytes.toFixed(1)}${units[i]}`;
+  }
+  // what a pilot has, e.g. `4 cpu + 2 gpu + 16G mem`
+  function resourcesText(r) {
+    if (!r) return '';
+    return [`${r.cpus} cpu`, r.gpus ? `${r.gpus} gpu` : '', r.mem ? `${sizeText(r.mem)} mem` : ''].filter(Boolean).join(' + ');
+  }
+  // its running tokens per shape, e.g. `1× 4 cpu · 2× 1 cpu`
+  const shapesText = (shapes) =>
+    Object.entries(shapes || {})
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .map(([shape, n]) => `${n}× ${shape}`)
+      .join(' · ');
+
+  function renderAutoscaler() {
+    const a = state.autoscaler;
+    const box = $('#autoscaler');
+    box.hidden = !a;
+    if (!a) return;
+    box.dataset.paused = String(!!a.paused);
+    const paused = $('#autoscaler-paused');
+    paused.hidden = !a.paused;
+    paused.textContent = a.paused ? `paused since ${when(a.paused.at)}: ${a.paused.reason}${a.paused.resume ? ` · to resume: ${a.paused.resume}` : ''}` : '';
+    const pilots = $('#autoscaler-pilots');
+    pilots.dataset.running = String(a.running);
+    pilots.dataset.pending = String(a.pending);
+    pilots.textContent = `pilots: ${a.running} running, ${a.pending} pending${a.maxPilots != null ? ` of ${a.maxPilots}` : ''}${a.ended ? ` · ${a.ended} ended` : ''}`;
+    const decision = $('#autoscaler-decision');
+    decision.replaceChildren();
+    if (a.decision) decision.append(el('span', { text: `last decision (${when(a.decision.at)}, ${ago(a.decision.at)}): ` }), el('code', { class: 'line', text: a.decision.line }));
+    else decision.textContent = 'no decision yet';
+    const stale = a.leaseUntil && serverNow() / 1000 > a.leaseUntil;
+    $('#autoscaler-note').textContent = `${a.backend}${stale ? ' · controller not running (its lease ran out)' : ''}${a.lastError ? ` · last error: ${a.lastError}` : ''}`;
+  }
+
+  const TIME_TICKS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+  function binText(seconds) {
+    return seconds < 60 ? `${seconds} s` : seconds < 3600 ? `${seconds / 60} min` : seconds < 86400 ? `${seconds / 3600} h` : `${seconds / 86400} d`;
+  }
+  // the bins follow the run's span (finer for a short run); bars are tokens per minute, the line the running total
   function renderChart(data) {
     const box = $('#chart');
     const width = Math.max(300, box.clientWidth || 800);
-    const series = [data.minutes, data.done, data.error];
-    // minutes in which tokens finished (the test and anyone curious can read them off the element)
-    box.dataset.points = String(data.minutes.filter((m, i) => data.done[i] + data.error[i] > 0).length);
+    const series = [data.times, data.done, data.error, data.cumulative];
+    // bins in which tokens finished, the bin width and the span covered (the tests read them off the element)
+    box.dataset.points = String(data.finished.filter((n) => n > 0).length);
+    box.dataset.bins = String(data.times.length);
+    box.dataset.binSeconds = String(data.binSeconds);
+    box.dataset.from = data.times.length ? String(data.times[0]) : '';
+    box.dataset.to = data.times.length ? String(data.times[data.times.length - 1] + data.binSeconds) : '';
+    box.dataset.total = data.cumulative.length ? String(data.cumulative[data.cumulative.length - 1]) : '0';
+    $('#chart-note').textContent = data.times.length ? `per ${binText(data.binSeconds)} bin (as tokens / min) and in total` : '';
     if (!chart) {
       if (typeof uPlot !== 'function') {
         pendingChart = data; // drawn when uPlot has loaded
         return;
       }
-      const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined;
+      const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.8, 40], align: 1 }) : undefined;
       chart = new uPlot(
         {
           width,
           height: 220,
-          scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+          scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] }, total: { range: (u, min, max) => [0, Math.max(1, max)] } },
           series: [
             {},
-            { label: 'done', stroke: '#2e7d32', fill: 'rgba(46,125,50,.35)', paths: bars, points: { show: !bars } },
-            { label: 'error', stroke: '#c62828', fill: 'rgba(198,40,40,.45)', paths: bars, points: { show: !bars } },
+            { label: 'done / min', stroke: '#2e7d32', fill: 'rgba(46,125,50,.35)', paths: bars, points: { show: !bars } },
+            { label: 'error / min', stroke: '#c62828', fill: 'rgba(198,40,40,.45)', paths: bars, points: { show: !bars } },
+            { label: 'finished in total', scale: 'total', stroke: '#1565c0', width: 2, points: { show: false } },
           ],
-          axes: [{}, { label: 'tokens / min' }],
+          // time ticks of whole seconds at least (a run of seconds would get millisecond ticks)
+          axes: [{ incrs: TIME_TICKS }, { label: 'tokens / min' }, { scale: 'total', side: 1, label: 'finished', grid: { show: false } }],
         },
         series,
         box,
@@ -137,12 +193,14 @@
     const c = p.counts || {};
     return el(
       'tr',
-      { 'data-pilot': p.pilot, 'data-state': p.shown },
+      { 'data-pilot': p.pilot, 'data-state': p.shown, 'data-done': String(c.done || 0), 'data-failed': String(c.failed || 0) },
       el('td', { text: p.pilot }),
       el('td', {}, el('span', { class: `state ${p.shown}`, text: p.shown })),
       el('td', { text: p.host }),
       el('td', { text: p.jobs || '-' }),
       el('td', { class: 'num', text: String(p.slots) }),
+      el('td', { class: 'resources', text: resourcesText(p.resources) }),
+      el('td', { class: 'shapes', text: shapesText(p.runningShapes) }),
       el('td', { class: 'num', text: nf.format(c.done || 0) }),
       el('td', { class: 'num', text: nf.format(c.failed || 0) }),
       el('td', { class: 'num', text: nf.format(c.requeued || 0) }),
@@ -165,7 +223,7 @@
     };
     const body = $('#pilots-active');
     body.replaceChildren(...active.map(pilotRow));
-    if (active.length === 0) body.append(el('tr', {}, el('td', { class: 'empty', colSpan: 11, text: state.pilots.rows.length ? 'no pilot running' : 'no pilot records yet' })));
+    if (active.length === 0) body.append(el('tr', {}, el('td', { class: 'empty', colSpan: 13, text: state.pilots.rows.length ? 'no pilot running' : 'no pilot records yet' })));
     $('#pilots-ended-summary').hidden = ended.length === 0;
     const toggle = $('#pilots-toggle');
     toggle.textContent = state.showEnded ? 'hide' : 'show';
@@ -245,6 +303,7 @@
   // relative times and lost pilots move on without news from the server
   setInterval(() => {
     if (state.pilots) renderPilots();
+    if (state.autoscaler) renderAutoscaler();
   }, 1000);
 
   const source = new EventSource('/api/events');
@@ -286,6 +345,10 @@
   on('pilots', (p) => {
     state.pilots = p;
     later(renderPilots);
+  });
+  on('autoscaler', (a) => {
+    state.autoscaler = a;
+    later(renderAutoscaler);
   });
   on('problems', renderProblems);
   window.addEventListener('resize', () => chart && chart.setSize({ width: Math.max(300, $('#chart').clientWidth), height: 220 }));

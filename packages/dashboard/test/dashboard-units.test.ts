@@ -77,3 +77,57 @@ test('CouchDB reachability flips only on an outage (not on other errors) and on 
   assert.doesNotMatch(seen[0]!.reason!, /s3cret/);
   assert.deepEqual(seen[1], { reachable: true, since: 6000 });
 });
+
+test('the chart fits the run: a 5-minute run gets 5-second bins over its own span, with the running total', async () => {
+  const { chartBins, binWidthFor } = await import('@picas/dashboard/chart-bins');
+  const start = 1_800_000_000; // a minute boundary
+  // one token finished every second for five minutes, every tenth one an error
+  const slots = Array.from({ length: 300 }, (_, i) => ({ t: start + i, done: i % 10 === 0 ? 0 : 1, error: i % 10 === 0 ? 1 : 0 }));
+  const model = chartBins(slots, start + 300);
+  assert.equal(model.binSeconds, 5);
+  assert.equal(model.times[0], start, 'it starts at the first finish');
+  assert.ok(model.times.length >= 60 && model.times.length <= 61, `${model.times.length} bins`);
+  assert.ok(model.times.at(-1)! + model.binSeconds >= start + 299, 'and covers the last');
+  assert.equal(model.cumulative.at(-1), 300);
+  assert.deepEqual(model.cumulative.slice(0, 3), [5, 10, 15]);
+  // rates in tokens per minute whatever the bin: 5 finishes in 5 s are 60 a minute
+  assert.equal(model.done[0]! + model.error[0]!, 60);
+  // a long run: coarser bins, never more than 60 of them
+  assert.equal(binWidthFor(7 * 24 * 3600), 3 * 3600);
+  assert.equal(binWidthFor(30), 1);
+  assert.equal(binWidthFor(100), 2);
+  const week = chartBins([{ t: start, done: 1, error: 0 }, { t: start + 7 * 24 * 3600, done: 1, error: 0 }], start + 7 * 24 * 3600 + 60);
+  assert.ok(week.times.length <= 61 && week.binSeconds === 3 * 3600, `${week.times.length} bins of ${week.binSeconds} s`);
+  // a finished run keeps its own scale hours later; nothing finished: no bins
+  const later = chartBins(slots, start + 6 * 3600);
+  assert.ok(later.binSeconds <= 10 && later.times.length <= 61, `${later.times.length} bins of ${later.binSeconds} s`);
+  assert.deepEqual(chartBins([], start).times, []);
+});
+
+test('the autoscaler panel: running and pending pilots, the last decision, the pause reason', async () => {
+  const { autoscalerPanel } = await import('@picas/dashboard/autoscaler-panel');
+  const { AUTOSCALER_DOC_ID, AUTOSCALER_TYPE } = await import('@picas/core');
+  const panel = autoscalerPanel({
+    _id: AUTOSCALER_DOC_ID,
+    type: AUTOSCALER_TYPE,
+    owner: 'h:1:x',
+    lease_until: 200,
+    heartbeat: 100,
+    backend: 'local',
+    settings: { max_pilots: 4 },
+    cap_lowered_to: 2,
+    pilots: [
+      { backend: 'local', job_id: '1', state: 'running', submitted: 1 },
+      { backend: 'local', job_id: '2', state: 'pending', submitted: 2 },
+      { backend: 'local', job_id: '3', state: 'pending', submitted: 3 },
+      { backend: 'local', job_id: '4', state: 'timeout', submitted: 0 },
+    ],
+    failures: { submit_in_row: 10, failed_starts_in_row: 0, last_error: 'sbatch: invalid partition' },
+    paused: { reason: '10 failed submissions in a row', at: 99, resume: 'picas autoscale resume' },
+    last_decision: { at: 100, line: 'todo 4 · paused', todo: 4, demand_s: 1, supply_s: 0, unschedulable: 0, submit: 0, cancel: 0 },
+  });
+  assert.deepEqual(
+    { running: panel.running, pending: panel.pending, ended: panel.ended, max: panel.maxPilots, line: panel.decision?.line, paused: panel.paused?.reason, error: panel.lastError },
+    { running: 1, pending: 2, ended: 1, max: 2, line: 'todo 4 · paused', paused: '10 failed submissions in a row', error: 'sbatch: invalid partition' },
+  );
+});

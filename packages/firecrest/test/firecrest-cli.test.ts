@@ -86,7 +86,7 @@ async function drainThroughFirecrest(runner: 'bash' | 'slurm'): Promise<void> {
     const since = standin.requests.length;
     const tokensBefore = standin.tokensIssued;
     const watching = runCli(['firecrest', 'status', '--wait', '--interval', '1s'], { env, cwd });
-    await waitFor(() => standin.requests.slice(since).some((r) => r.method === 'GET' && r.path.includes('/jobs/') && r.status === 200), { what: 'status to poll', timeoutMs: 60_000 });
+    await waitFor(() => standin.requests.slice(since).some((r) => r.method === 'GET' && /\/jobs(\/|$)/.test(r.path) && r.status === 200), { what: 'status to poll', timeoutMs: 60_000 });
     standin.expireTokens();
     writeFileSync(gate, '');
     const watched = await watching;

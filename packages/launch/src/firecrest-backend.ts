@@ -19,6 +19,7 @@ import {
   type RetryInfo,
   type SubmittedPilot,
 } from '@picas/firecrest';
+import { readJobStates } from './firecrest-job-states.js';
 import { firecrestJobState } from './job-state-mapping.js';
 import { isFinalPilotJobState, type CancelledPilots, type CancelRequest, type ListRequest, type PilotBackend, type PilotJob, type SubmitRequest, type SubmittedPilots } from './pilot-backend.js';
 import { describePilotEnvironment, type PilotEnvironment } from './pilot-env.js';
@@ -214,7 +215,8 @@ export class FirecrestBackend implements PilotBackend {
   }
 
   /**
-   * The remembered pilots' states (unfinished ones only unless `all`), asked from FirecREST, and remembered
+   * The remembered pilots' states (unfinished ones only unless `all`), asked from FirecREST (one job-list
+   * call per system; a job the list leaves out is looked up alone: firecrest-job-states.ts), and remembered
    * again so that finished pilots are not asked about again. Undefined when `signal` aborted it.
    */
   async status(request: ListRequest = {}): Promise<FirecrestStatus | undefined> {
@@ -222,21 +224,17 @@ export class FirecrestBackend implements PilotBackend {
     const everything = readPilots(this.settings.stateFile);
     const here = everything.filter((p) => p.firecrestUrl === url && this.onThisSystem(p));
     const elsewhere = everything.filter((p) => p.firecrestUrl !== url).length;
-    const jobs: FirecrestPilotJob[] = [];
-    for (const record of here.filter((p) => request.all || !isFinishedFirecrestState(p.lastState))) {
-      if (isFinishedFirecrestState(record.lastState)) {
-        jobs.push(pilotJob(record, record.lastState as FirecrestJobState, record.lastState!, record.exitCode));
-        continue;
-      }
-      try {
-        const job = await this.client.job(record.system, record.jobId, { submittedAt: Date.parse(record.submittedAt), signal: request.signal });
-        jobs.push(pilotJob(record, job.state, job.rawState, job.exitCode));
-      } catch (err) {
-        if (request.signal?.aborted) return undefined;
-        if (!isFirecrestNotFound(err)) throw err;
-        jobs.push(pilotJob(record, 'NOT_FOUND', NOT_FOUND_TEXT));
-      }
-    }
+    const asked = here.filter((p) => request.all || !isFinishedFirecrestState(p.lastState));
+    // finished pilots are not asked about again; the others in one job-list call per system
+    const open = asked.filter((p) => !isFinishedFirecrestState(p.lastState));
+    const states = open.length > 0 ? await readJobStates(this.client, open, request.signal) : [];
+    if (!states) return undefined;
+    const remote = new Map(open.map((record, i) => [record, states[i]!]));
+    const jobs: FirecrestPilotJob[] = asked.map((record) => {
+      const now = remote.get(record);
+      if (!now) return pilotJob(record, record.lastState as FirecrestJobState, record.lastState!, record.exitCode);
+      return now.state === 'NOT_FOUND' ? pilotJob(record, 'NOT_FOUND', NOT_FOUND_TEXT) : pilotJob(record, now.state, now.rawState ?? now.state, now.exitCode);
+    });
     if (jobs.length > 0) {
       const seen = new Map(jobs.map((j) => [`${j.record.system} ${j.jobId}`, j]));
       updatePilots(this.settings.stateFile, (pilots) =>

@@ -9,9 +9,9 @@
  * - /status/systems; compute: submit, job, jobs, metadata, cancel, run through the local Slurm or bash
  *   (firecrest-standin/jobs.ts); filesystem: ls, mkdir, upload, download, view (firecrest-standin/file-system.ts).
  *   404 "System not found" as on the real server.
- * - Faults on demand: 429 with Retry-After, 5xx before or after doing the work, slow answers
- *   (firecrest-standin/faults.ts), revoking every token issued so far, and jobs that stay invisible (404)
- *   for a while after submit.
+ * - Faults on demand: 401, 429 with Retry-After, 5xx before or after doing the work, slow answers
+ *   (firecrest-standin/faults.ts), revoking every token issued so far, jobs that stay invisible (404)
+ *   for a while after submit, and a job left out of the next job-list answers (leaveOutOfList).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
@@ -87,6 +87,8 @@ export interface FirecrestStandin {
   env(): Record<string, string>;
   injectFault(fault: InjectedFault): void;
   clearFaults(): void;
+  /** the next `answers` job-list answers (default 1) leave this job out; `GET` of the job alone still finds it */
+  leaveOutOfList(jobId: string, answers?: number): void;
   /** every token issued so far is now expired (as if they had run out mid-run) */
   expireTokens(): void;
   /** cancels running jobs, stops the server and removes the temp root it made */
@@ -201,6 +203,9 @@ export async function startFirecrestStandin(options: FirecrestStandinOptions = {
     },
     clearFaults() {
       faults.clear();
+    },
+    leaveOutOfList(jobId, answers) {
+      jobs.leaveOutOfList(jobId, answers);
     },
     expireTokens() {
       auth.expireAll();

@@ -138,15 +138,22 @@ async function main(): Promise<number> {
   const couch = openCouch(connection.config, { connections: Math.max(4, options.slots * 2 + 2) });
   const pilot = new Worker({ couch, options, log, workerId, hostname: shortHostname(), env: process.env });
   let signals = 0;
+  /** the longest a second signal waits for the pilot's record to say stopped */
+  const ABANDON_RECORD_MS = 2000;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
       pilot.stop(`received ${signal}`);
       return;
     }
-    const killed = pilot.killAll();
-    log.warn({ killed }, `second ${signal}: exiting at once; running tokens stay locked until their lease expires`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (signals > 2) process.exit(code); // a third: no waiting for the record either
+    const reason = `second ${signal}: exiting at once; running tokens stay locked until their lease expires`;
+    log.warn(reason);
+    // its record says stopped before it goes, within ABANDON_RECORD_MS at most
+    const exit = () => process.exit(code);
+    setTimeout(exit, ABANDON_RECORD_MS).unref();
+    void pilot.abandon(reason).then(exit, exit);
   };
   startupSignal = undefined;
   process.off('SIGTERM', onStartupSignal);

@@ -1,15 +1,25 @@
 /**
  * The pilot's own record (`pilot:<worker id>`, see @picas/core pilot.ts): written at start, renewed on its
  * own timer every third of the lease (never per token, so the claim path pays nothing), with its counts and
- * how many of its tokens run now and how many it claimed ahead (for `picas status`), and written at exit
+ * how many of its tokens run now (and their shapes) and how many it claimed ahead (for `picas status` and the
+ * dashboard), with what the pilot has (cpus, gpus, mem), and written at exit
  * with the state, the stop reason and the summary.
  *
  * A record write never stops token work: it runs beside the pilot loop, a failure is logged (once, then at
  * debug level) and the next renewal tries again, and the write at exit is bounded in time.
  * `--no-pilot-record` (PICAS_PILOT_RECORD=false) turns records off.
  */
-import { pilotDocId, pilotIdentity, PILOT_TYPE, type CouchHttp, type Logger, type PilotCounts, type PilotDoc, type PilotWrittenState } from '@picas/core';
+import { pilotDocId, pilotIdentity, PILOT_TYPE, type CouchHttp, type Logger, type PilotCounts, type PilotDoc, type PilotResourcesRecord, type PilotWrittenState } from '@picas/core';
 import type { WorkerSummary } from './summary.js';
+
+export interface PilotOccupancy {
+  running: number;
+  claimedAhead: number;
+  /** running tokens per shape label */
+  runningShapes: Record<string, number>;
+}
+
+const IDLE: PilotOccupancy = { running: 0, claimedAhead: 0, runningShapes: {} };
 
 export interface PilotRecordOptions {
   http: CouchHttp;
@@ -21,8 +31,10 @@ export interface PilotRecordOptions {
   log: Logger;
   /** the pilot's live counts, read at each renewal */
   counts: () => PilotCounts;
-  /** its tokens running now and claimed ahead (held, not started), read at each renewal */
-  occupancy: () => { running: number; claimedAhead: number };
+  /** its tokens running now (and their shapes) and claimed ahead (held, not started), read at each renewal */
+  occupancy: () => PilotOccupancy;
+  /** what the pilot has */
+  resources: PilotResourcesRecord;
   /** renewal interval (default: a third of the lease) */
   intervalMs?: number;
 }
@@ -34,6 +46,7 @@ export class PilotRecord {
   private doc: PilotDoc;
   private timer?: NodeJS.Timeout;
   private inflight?: Promise<void>;
+  private finishing?: Promise<void>;
   private stopped = false;
   private warned = false;
   /** aborts a write in flight when the pilot exits and its final write must go out */
@@ -54,6 +67,7 @@ export class PilotRecord {
       ...slurm,
       ...(launcher ? { launcher } : {}),
       slots: options.slots,
+      resources: { ...options.resources },
       lease_s: Math.round(options.leaseMs / 100) / 10,
       started: now,
       heartbeat: now,
@@ -62,6 +76,7 @@ export class PilotRecord {
       counts: { ...options.counts() },
       running: 0,
       claimed_ahead: 0,
+      running_shapes: {},
     };
   }
 
@@ -92,8 +107,16 @@ export class PilotRecord {
     });
   }
 
-  /** Stops the timer and writes the final state, stop reason and summary. Never throws. */
-  async finish(state: Exclude<PilotWrittenState, 'running'>, summary: WorkerSummary): Promise<void> {
+  /**
+   * Stops the timer and writes the final state, stop reason and summary. Never throws. Called again (a second
+   * signal while the first final write is under way), it waits for that same write.
+   */
+  finish(state: Exclude<PilotWrittenState, 'running'>, summary: WorkerSummary): Promise<void> {
+    this.finishing ??= this.writeFinal(state, summary);
+    return this.finishing;
+  }
+
+  private async writeFinal(state: Exclude<PilotWrittenState, 'running'>, summary: WorkerSummary): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.cancel.abort();
@@ -111,9 +134,10 @@ export class PilotRecord {
     this.doc.heartbeat = now;
     this.doc.lease_until = now + Math.ceil(leaseMs / 1000);
     this.doc.counts = { ...this.options.counts() };
-    const { running, claimedAhead } = state === 'running' ? this.options.occupancy() : { running: 0, claimedAhead: 0 };
+    const { running, claimedAhead, runningShapes } = state === 'running' ? this.options.occupancy() : IDLE;
     this.doc.running = running;
     this.doc.claimed_ahead = claimedAhead;
+    this.doc.running_shapes = { ...runningShapes };
     const signal = state === 'running' ? this.cancel.signal : undefined;
     try {
       for (let attempt = 0; attempt < 2; attempt++) {

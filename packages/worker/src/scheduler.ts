@@ -5,7 +5,7 @@
  * slot on to the first, so a chain goes on here (docs/dag.md). Tokens still queued when the pilot stops go
  * back to todo.
  */
-import type { CouchHttp, Logger, TokenDoc } from '@picas/core';
+import { shapeLabel, tokenNeeds, type CouchHttp, type Logger, type TokenDoc } from '@picas/core';
 import type { Claimer } from '@picas/core/ops/claim';
 import type { SettleReport, TakeReleased } from '@picas/core/ops/release-dependents';
 import { isUnfit, type Capacity, type Reservation } from './capacity.js';
@@ -73,6 +73,16 @@ export class Scheduler {
   /** tokens started and not yet recorded */
   get runningCount(): number {
     return this.running.size;
+  }
+
+  /** tokens started and not yet recorded, per shape (shapeLabel), e.g. `{"4 cpu": 1, "1 cpu": 2}` */
+  runningShapes(): Record<string, number> {
+    const shapes: Record<string, number> = {};
+    for (const r of this.running.values()) {
+      const label = shapeLabel(tokenNeeds(r.held.doc));
+      shapes[label] = (shapes[label] ?? 0) + 1;
+    }
+    return shapes;
   }
 
   /** how many started tokens were recorded so far: a change tells that one finished meanwhile */

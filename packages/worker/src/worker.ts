@@ -22,7 +22,7 @@ import { DependencyKeeper } from './dependency-keeper.js';
 import type { WorkerOptions } from './options.js';
 import { OrphanGuard } from './orphan-guard.js';
 import { pilotCapacity } from './pilot-capacity.js';
-import { PilotRecord, pilotEndState } from './pilot-record.js';
+import { PilotRecord, pilotEndState, type PilotOccupancy } from './pilot-record.js';
 import { AUTO_PREFETCH_AHEAD_MS, prefetchCap } from './prefetch.js';
 import { ResultWriter } from './result-writer.js';
 import { RunFiles } from './run-files.js';
@@ -97,6 +97,15 @@ export class Worker {
     return killed;
   }
 
+  /**
+   * The second signal: killAll, then the pilot's record says `stopped` with `reason` (so that an exited pilot
+   * is not shown running until it is lost). The caller bounds the wait and exits.
+   */
+  async abandon(reason: string): Promise<void> {
+    this.killAll();
+    await this.pilotRecord?.finish('stopped', this.summary(reason));
+  }
+
   async run(): Promise<WorkerSummary> {
     let replicas: Replicas;
     try {
@@ -115,7 +124,7 @@ export class Worker {
     const o = this.ctx.options;
     this.log.info({ n: replicas.n, w: parts.w ?? null, slots: parts.capacity.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(parts.capacity.remainingMs()) }, 'worker started');
     if (o.pilotRecord) {
-      this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: parts.capacity.slots, leaseMs: o.lease, log: this.log, counts: () => this.counts, occupancy: () => this.occupancy() });
+      this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: parts.capacity.slots, resources: parts.capacity.total, leaseMs: o.lease, log: this.log, counts: () => this.counts, occupancy: () => this.occupancy() });
       this.pilotRecord.start();
     }
     const maxTime = o.maxTime;
@@ -139,10 +148,10 @@ export class Worker {
     return summary;
   }
 
-  /** Its tokens running now (started, not yet recorded) and claimed ahead (held, waiting for a slot). */
-  private occupancy(): { running: number; claimedAhead: number } {
+  /** Its tokens running now (started, not yet recorded, and their shapes) and claimed ahead (held, waiting for a slot). */
+  private occupancy(): PilotOccupancy {
     const scheduler = this.parts?.scheduler;
-    return { running: scheduler?.runningCount ?? 0, claimedAhead: scheduler?.queued ?? 0 };
+    return { running: scheduler?.runningCount ?? 0, claimedAhead: scheduler?.queued ?? 0, runningShapes: scheduler?.runningShapes() ?? {} };
   }
 
   /** The pilot's parts, wired for this database: claims sized and fenced for its replicas. */

@@ -121,6 +121,10 @@ test('the record carries the tokens running now and claimed ahead; picas status 
     return d?.running === 2 && d.claimed_ahead === 4 ? d : undefined;
   }, { what: 'the record to show 2 running and 4 claimed ahead', timeoutMs: 20_000 });
   assert.equal(doc.state, 'running');
+  // what its running tokens need, per shape, and what it has
+  assert.deepEqual(doc.running_shapes, { '1 cpu': 2 });
+  assert.equal(doc.resources?.cpus, 2);
+  assert.equal(doc.resources?.gpus, 0);
   const status = JSON.parse((await runCli(['status', '--json'], { env: db.env })).stdout);
   assert.equal(status.locked, 6, 'the existing keys stay');
   assert.equal(status.running, 2);
@@ -134,5 +138,5 @@ test('the record carries the tokens running now and claimed ahead; picas status 
   const r = await w;
   assert.equal(r.exitCode, 0, r.stderr);
   const end = await pilotDoc(db, 'split-pilot');
-  assert.deepEqual([end?.state, end?.running, end?.claimed_ahead], ['finished', 0, 0]);
+  assert.deepEqual([end?.state, end?.running, end?.claimed_ahead, end?.running_shapes], ['finished', 0, 0, {}]);
 });

@@ -102,7 +102,7 @@ test('a command that ignores SIGTERM is killed after --kill-grace; a second sign
   const before = await getToken(couch, 'sig_stubborn', {});
   await couch.http.expectOk({ method: 'PUT', path: couch.http.docPath('sig_stubborn'), body: { ...before, input: sleeper(dir2, 'trap "" TERM; ') } });
   // it exits without cleaning up: its work root goes in a temp dir of the test's
-  const hasty = worker(db, ['--kill-grace', '60s', '--workdir', tempDir()]);
+  const hasty = worker(db, ['--kill-grace', '60s', '--workdir', tempDir(), '--worker-id', 'sig-hasty', '--lease', '60s']);
   t.after(() => hasty.kill('SIGKILL'));
   pids = await started(dir2);
   hasty.kill('SIGTERM');
@@ -111,6 +111,10 @@ test('a command that ignores SIGTERM is killed after --kill-grace; a second sign
   const r2 = await hasty;
   assert.equal(r2.exitCode, 143, r2.stderr);
   assert.match(r2.stderr, /second SIGTERM: exiting at once/);
+  // its record says it stopped (it would otherwise show running until it is lost)
+  const record = await couch.http.expectOk<{ state: string; stop_reason?: string }>({ path: couch.http.docPath('pilot:sig-hasty') });
+  assert.equal(record.state, 'stopped');
+  assert.match(String(record.stop_reason), /second SIGTERM: exiting at once/);
   const tok = await getToken(couch, 'sig_stubborn');
   assert.ok(tok.lock > 0 && tok.done === 0 && tok.lease_until! > 0, 'left locked, with a lease that will expire');
   await waitFor(() => !alive(pids.shell) && !alive(pids.grandchild), { what: 'the process group to be killed', timeoutMs: 5000 });

@@ -1,7 +1,7 @@
-/** Faults on demand: 429 with Retry-After, 5xx before or after doing the work, and slow answers. */
+/** Faults on demand: 401 (as for an access token the server refuses), 429 with Retry-After, 5xx before or after doing the work, and slow answers. */
 
 export interface InjectedFault {
-  /** e.g. 429, 500, 502, 503; with `delayMs` and no status, the request is only slowed down */
+  /** e.g. 401, 429, 500, 502, 503; with `delayMs` and no status, the request is only slowed down */
   status?: number;
   /** how many matching requests it hits (default 1) */
   count?: number;

@@ -64,9 +64,24 @@ interface StandinJob {
 
 export class StandinJobs {
   private readonly jobs = new Map<string, StandinJob>();
+  /** jobs the next list answers leave out (job id → how many answers) */
+  private readonly leftOut = new Map<string, number>();
   private nextBashJobId = 1000 + Math.floor(Math.random() * 9000);
 
   constructor(private readonly options: JobsOptions) {}
+
+  /** The next `answers` job-list answers leave this job out (a lookup of the job alone still finds it). */
+  leaveOutOfList(jobId: string, answers = 1): void {
+    this.leftOut.set(String(jobId), answers);
+  }
+
+  private listed(job: { id: string }): boolean {
+    const left = this.leftOut.get(job.id);
+    if (left === undefined) return true;
+    if (left <= 1) this.leftOut.delete(job.id);
+    else this.leftOut.set(job.id, left - 1);
+    return false;
+  }
 
   /** Ids of the jobs submitted, in order. */
   ids(): string[] {
@@ -79,7 +94,7 @@ export class StandinJobs {
     if (parts.length === 3 && method === 'POST') return this.submit(parseJson(body));
     if (parts.length === 3 && method === 'GET') {
       const name = query.get('name');
-      const visible = [...this.jobs.values()].filter((j) => Date.now() >= j.visibleAt && (!name || j.name === name));
+      const visible = [...this.jobs.values()].filter((j) => Date.now() >= j.visibleAt && (!name || j.name === name)).filter((j) => this.listed(j));
       const models: Record<string, unknown>[] = [];
       for (const job of visible) models.push(await this.jobModel(job).catch(() => this.model(job, { state: 'UNKNOWN', stateReason: 'None', exitCode: 0, interruptSignal: 0 }, {})));
       return { status: 200, json: { jobs: models } };

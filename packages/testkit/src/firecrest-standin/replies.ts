@@ -23,8 +23,18 @@ export function failureReply(err: unknown, user: string | null): Reply {
   return { status: failure.status, json: { errorType: failure.errorType, message: failure.message, causedBy: failure.causedBy, data: failure.data, user } };
 }
 
-/** The reply for an injected 429/5xx, with its Retry-After header when given. */
+const FAULT_MESSAGES: Record<number, string> = {
+  401: 'Access token has expired',
+  403: 'Forbidden',
+  404: 'Job not found',
+  429: 'Too Many Requests',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** The reply for an injected 401/403/404/429/5xx, in FirecREST v2's error body, with its Retry-After header when given. */
 export function faultReply(status: number, retryAfter: string | undefined): Reply {
-  const message = status === 429 ? 'Too Many Requests' : status === 503 ? 'Service Unavailable' : status === 504 ? 'Gateway Timeout' : status === 502 ? 'Bad Gateway' : 'Internal Server Error';
+  const message = FAULT_MESSAGES[status] ?? 'Internal Server Error';
   return { status, json: { errorType: 'error', message, causedBy: null, data: null, user: null }, headers: retryAfter !== undefined ? { 'Retry-After': retryAfter } : undefined };
 }
