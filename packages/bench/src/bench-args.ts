@@ -45,7 +45,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--pilots') args.vsPilots = (argv[++i] ?? '').split(',').map((n) => positiveInt(a, n));
     else if (a === '--tokens') args.vsTokens = positiveInt(a, argv[++i]);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick | --scale [--scale-tokens N] [--scale-drain N]] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n       npm run bench -- --vs-worker OTHER/packages/worker/dist/src/bin.js [--rounds 3] [--pilots 4,16] [--tokens 2000] [--only couchdb]\n       npm run bench -- --mixed [--tokens 1000] [--only couchdb]\n       npm run bench -- --sweep [--tokens 1000000] [--only couchdb]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
+      process.stdout.write('usage: npm run bench [-- --quick | --scale [--scale-tokens N] [--scale-drain N]] [-- --url URL] [-- --only embedded|couchdb] [-- --couchdb-port N] [-- --out DIR]\n       npm run bench -- --vs-worker OTHER/packages/worker/dist/src/bin.js [--rounds 3] [--pilots 4,16] [--tokens 2000] [--only couchdb]\n       npm run bench -- --mixed [--tokens 1000] [--only couchdb] [--vs-worker OTHER/packages/worker/dist/src/bin.js]\n       npm run bench -- --sweep [--tokens 1000000] [--only couchdb]\n  credentials: PICAS_USERNAME / PICAS_PASSWORD\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }

@@ -12,33 +12,8 @@ import { cliBin, workerCommand, workerStart } from './bench-paths.js';
 import type { Server } from './bench-server.js';
 import type { ServerCpu } from './couchdb-server.js';
 import { percentile } from './percentile.js';
+import { parsePilotSummary, type PilotSummary } from './pilot-summary.js';
 import { runPicasBaseline } from './picas-baseline.js';
-
-/** What the bench reads from a worker's summary JSON log line (`"summary": true`). */
-interface WorkerSummary {
-  done?: number;
-  failed?: number;
-  claimed?: number;
-  http_requests?: number;
-  peak_rss_mb?: number;
-  cpu_ms?: number;
-  commands_cpu_ms?: number;
-  claims?: { won?: number; conflicts?: number; accepted?: number; attempts?: number };
-  claim_latency_ms?: { n: number; p50: number; p99: number };
-}
-
-function parseSummary(stderr: string): WorkerSummary {
-  const lines = stderr.split('\n').filter((l) => l.startsWith('{'));
-  for (const line of lines.reverse()) {
-    try {
-      const obj = JSON.parse(line);
-      if (obj.summary === true) return obj as WorkerSummary;
-    } catch {
-      // not JSON
-    }
-  }
-  return {};
-}
 
 /** Executions beyond the first, over all tokens (from a count of runs per token id). */
 function doubleRuns(runs: Map<string, number>): number {
@@ -75,7 +50,7 @@ export interface PilotCommand {
   args: (workerArgs: string[]) => string[];
 }
 
-const thisCheckout: PilotCommand = { file: workerCommand.file, args: workerStart };
+export const thisCheckout: PilotCommand = { file: workerCommand.file, args: workerStart };
 
 export async function endToEnd(server: Server, http: Http, work: string, name: string, tokens: number, procs: number, workerArgs: string[], pilot: PilotCommand = thisCheckout): Promise<E2EResult> {
   const db = `bench_e2e_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
@@ -94,7 +69,7 @@ export async function endToEnd(server: Server, http: Http, work: string, name: s
   );
   const seconds = (performance.now() - started) / 1000;
   const serverCpu = cpuSince(server, serverCpuAtStart);
-  const summaries = runs.map((r) => parseSummary(r.stderr));
+  const summaries = runs.map((r) => parsePilotSummary(r.stderr));
   const failedRuns = runs.filter((r) => r.exitCode !== 0);
   if (failedRuns.length) process.stderr.write(`  ${failedRuns.length} worker(s) exited non-zero: ${failedRuns[0]!.stderr.split('\n').slice(-3).join(' | ')}\n`);
   const lines = readFileSync(execLog, 'utf8').split('\n').filter(Boolean);
@@ -102,7 +77,7 @@ export async function endToEnd(server: Server, http: Http, work: string, name: s
   for (const l of lines) seen.set(l, (seen.get(l) ?? 0) + 1);
   const doubles = doubleRuns(seen);
   const counts = await stateCounts(http, db);
-  const sum = (f: (s: WorkerSummary) => number | undefined) => summaries.reduce((a, s) => a + (f(s) ?? 0), 0);
+  const sum = (f: (s: PilotSummary) => number | undefined) => summaries.reduce((a, s) => a + (f(s) ?? 0), 0);
   const claims = sum((s) => s.claims?.won);
   // per-worker percentiles, combined: the median of the medians, the worst p99
   const p50s = summaries.map((s) => s.claim_latency_ms?.p50).filter((v): v is number => typeof v === 'number' && (v > 0 || summaries.length === 1));

@@ -26,7 +26,7 @@ import { renderAll, writeResults } from './bench-report.js';
 import { realCouchDB, startServer, type Server } from './bench-server.js';
 import { measure } from './measure.js';
 import { Http } from './bench-http.js';
-import { workerVs, workerVsMarkdown } from './worker-vs.js';
+import { otherPilot, workerVs, workerVsMarkdown } from './worker-vs.js';
 import { mixedPool, mixedPoolTargets } from './mixed-pool.js';
 import { sweepPush, sweepPushMarkdown } from './sweep-push.js';
 import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
@@ -34,9 +34,9 @@ import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.scale) return scaleMain(args);
-  if (args.vsWorker) return vsMain(args);
   if (args.mixed) return mixedMain(args);
   if (args.sweep) return sweepMain(args);
+  if (args.vsWorker) return vsMain(args);
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const runs: any[] = [];
   try {
@@ -119,8 +119,10 @@ async function vsMain(args: Args) {
 async function mixedMain(args: Args) {
   const out: string[] = [];
   await eachServerAlone(args, async (server, http, work) => {
-    const r = await mixedPool(server, http, work, { tokens: args.vsTokens ?? (args.quick ? 100 : 1000), sleepS: 0.2 });
-    out.push(`## mixed shapes, ${server.label}`, '', '| target | value | met |', '|---|---|---|', ...mixedPoolTargets(r).map((t) => `| ${t.target} | ${t.value} | ${t.ok ? 'yes' : 'no'} |`), '');
+    // --vs-worker OTHER: the same step with that checkout's picas-worker (its numbers before a change)
+    const pilot = args.vsWorker ? otherPilot(args.vsWorker) : undefined;
+    const r = await mixedPool(server, http, work, { tokens: args.vsTokens ?? (args.quick ? 100 : 1000), sleepS: 0.2, pilot });
+    out.push(`## mixed shapes, ${server.label}${args.vsWorker ? `, picas-worker of ${args.vsWorker}` : ''}`, '', '| target | value | met |', '|---|---|---|', ...mixedPoolTargets(r).map((t) => `| ${t.target} | ${t.value} | ${t.ok ? 'yes' : 'no'} |`), '');
   });
   process.stdout.write(out.join('\n') + '\n');
 }

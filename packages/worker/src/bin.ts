@@ -22,6 +22,7 @@ import { statSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { WORKER_NODE_FLAGS } from './node-flags.js';
 import { resolveWorkerOptions, workerSettings } from './options.js';
+import { detectPilot, pilotConnections } from './pilot-capacity.js';
 import { summaryLine } from './summary.js';
 import { Worker } from './worker.js';
 import { newWorkerId, shortHostname } from './worker-id.js';
@@ -135,8 +136,10 @@ async function main(): Promise<number> {
   for (const notice of connection.notices) log.info(notice);
   log.info({ couchdb: describeConnection(connection.config) }, 'connecting');
 
-  const couch = openCouch(connection.config, { connections: Math.max(4, options.slots * 2 + 2) });
-  const pilot = new Worker({ couch, options, log, workerId, hostname: shortHostname(), env: process.env });
+  // what the pilot has, found once: the connection pool is sized for it, and the Worker packs tokens into it
+  const setup = detectPilot(options, process.env, log);
+  const couch = openCouch(connection.config, { connections: pilotConnections(setup) });
+  const pilot = new Worker({ couch, options, log, workerId, hostname: shortHostname(), env: process.env, pilot: setup });
   let signals = 0;
   /** the longest a second signal waits for the pilot's record to say stopped */
   const ABANDON_RECORD_MS = 2000;

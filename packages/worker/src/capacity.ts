@@ -75,6 +75,8 @@ export interface CapacityOptions {
 export interface ClaimFilter {
   room: ClaimRoom;
   accept(doc: TokenDoc): Fit;
+  /** the token accepted as waiting longer than --reserve-after, for which the pilot reserves its room */
+  readonly reserving?: TokenDoc;
 }
 
 const FITS: Fit = { fits: true };
@@ -124,11 +126,14 @@ export class Capacity {
 
   /**
    * The room a claim has: free now less what the held tokens waiting to start need, and the whole pilot.
-   * `accept` takes a candidate that fits the pilot and the room (booking it), one-core tokens while the
-   * room had a core at the start (the prefetch decides how many), and a larger token that waited longer
-   * than --reserve-after, once: it then takes all the room.
+   * `accept` takes a candidate that fits the pilot and the room (booking it); beyond the room, as the
+   * prefetch asks: one-core tokens while the room had a core at the start (the claim's `max` decides how
+   * many), and larger tokens whose shape the room had at the start, up to `depth` cores in all (they wait
+   * in the queue and start as the ones before them end, so a pool of large tokens is claimed many per
+   * request too); and a larger token that waited longer than --reserve-after, once: it then takes all the room.
    */
-  claimFilter(queued: readonly SizedToken[], nowMs = Date.now()): ClaimFilter {
+  claimFilter(queued: readonly SizedToken[], options: { depth?: number; nowMs?: number } = {}): ClaimFilter {
+    const { depth = 1, nowMs = Date.now() } = options;
     const now = this.pool.free();
     let reserving = false;
     for (const doc of queued) {
@@ -137,21 +142,34 @@ export class Capacity {
       book(now, needs);
     }
     const room: ClaimRoom = { now: { ...now }, empty: this.total, reserveAfterMs: reserving ? undefined : this.options.reserveAfterMs };
-    const oneCore = now.cpus >= 1 && !reserving;
-    return {
+    const start = { ...now };
+    /** cores of the larger tokens taken beyond the room */
+    let ahead = 0;
+    const filter: ClaimFilter & { reserving?: TokenDoc } = {
       room,
       accept: (doc) => {
         const fit = this.fits(doc, nowMs);
         if (!fit.fits) return fit;
         const needs = tokenNeeds(doc);
-        if (isDefaultShape(needs)) return oneCore && !reserving ? FITS : { fits: false, reason: 'no-room', needs, free: { ...now } };
-        const starved = !reserving && this.options.reserveAfterMs !== undefined && (Number(doc.created) || Infinity) * 1000 <= nowMs - this.options.reserveAfterMs;
-        if (!fitsInto(needs, now) && !starved) return { fits: false, reason: 'no-room', needs, free: { ...now } };
-        if (!fitsInto(needs, now)) reserving = true;
-        book(now, needs);
+        const noRoom: Unfit = { fits: false, reason: 'no-room', needs, free: { ...now } };
+        if (isDefaultShape(needs)) return start.cpus >= 1 && !reserving ? FITS : noRoom;
+        if (fitsInto(needs, now)) {
+          book(now, needs);
+          return FITS;
+        }
+        if (reserving) return noRoom;
+        if (this.options.reserveAfterMs !== undefined && (Number(doc.created) || Infinity) * 1000 <= nowMs - this.options.reserveAfterMs) {
+          reserving = true;
+          filter.reserving = doc;
+          book(now, needs);
+          return FITS;
+        }
+        if (!fitsInto(needs, start) || ahead + needs.cpus > depth) return noRoom;
+        ahead += needs.cpus;
         return FITS;
       },
     };
+    return filter;
   }
 
   /** A permit to start a held token now: a free slot, and its cores, GPUs and memory free. */

@@ -12,7 +12,7 @@
  *  - leaving: the repair before exit, and the stop.
  * `run()` returns why the pilot stops.
  */
-import { FailureStreak, sleep, UnreachableError, type CouchHttp, type Logger, type TokenDoc } from '@picas/core';
+import { FailureStreak, shapeLabel, sleep, tokenNeeds, UnreachableError, type CouchHttp, type Logger, type TokenDoc } from '@picas/core';
 import type { Claimer, ClaimRound } from '@picas/core/ops/claim';
 import { readReplicas } from '@picas/core/ops/replicas';
 import type { Capacity, Unfit } from './capacity.js';
@@ -99,7 +99,8 @@ export class ClaimLoop {
   private async step(): Promise<Step> {
     const { options: o, scheduler, capacity, counts, stop, claimer, unconfirmed, health } = this.parts;
     if (scheduler.startReady()) return undefined;
-    const filter = capacity.claimFilter(scheduler.queuedDocs);
+    const want = Math.min(capacity.claimDepth(o.prefetch, this.parts.bulkAllowed), (o.maxTokens ?? Infinity) - counts.claimed);
+    const filter = capacity.claimFilter(scheduler.queuedDocs, { depth: want });
     if (capacity.free() === 0 || filter.room.now.cpus === 0) return this.waitForOurTokens();
     if (o.maxTokens !== undefined && counts.claimed >= o.maxTokens) {
       if (!scheduler.busy) return `--max-tokens ${o.maxTokens} reached`;
@@ -109,7 +110,6 @@ export class ClaimLoop {
     await unconfirmed.settleDue(stop.signal);
     const since = o.endless ? await this.currentSeq() : undefined;
     this.parts.writer.flush();
-    const want = Math.min(capacity.claimDepth(o.prefetch, this.parts.bulkAllowed), (o.maxTokens ?? Infinity) - counts.claimed);
     let unfit: Unfit | undefined;
     const accept = (doc: TokenDoc) => {
       const fit = filter.accept(doc);
@@ -133,6 +133,7 @@ export class ClaimLoop {
     // won just as the stop came: never started, put back by releaseQueued()
     for (const won of round.won) scheduler.adopt(won.doc, won.reclaimed);
     if (stop.stopping) return undefined;
+    this.noteReservation(filter.reserving, round);
     this.oversized.note(claimer.shapes, capacity.total);
     if (round.outcome !== 'unavailable') this.claimOutage.succeed();
     health.note(round.outcome);
@@ -156,6 +157,14 @@ export class ClaimLoop {
       case 'empty':
         return this.nothingToClaim(round.outcome === 'unfit' ? unfit : undefined, round, since, recorded);
     }
+  }
+
+  /** Says when the pilot won a token that waited longer than --reserve-after: it starts no smaller token until that one runs. */
+  private noteReservation(token: TokenDoc | undefined, round: ClaimRound): void {
+    if (!token || !round.won.some((w) => w.doc._id === token._id)) return;
+    const waitedS = Math.round(Date.now() / 1000 - Number(token.created));
+    const needs = tokenNeeds(token);
+    this.parts.log.info({ token: token._id, needs, waited_s: waitedS }, `reserving room for ${token._id} (${shapeLabel(needs)}), waiting ${waitedS}s (--reserve-after): no smaller token starts before it`);
   }
 
   private async backOffOutage(round: ClaimRound): Promise<Step> {

@@ -21,7 +21,7 @@ import { ConflictRepairer } from './conflict-repairer.js';
 import { DependencyKeeper } from './dependency-keeper.js';
 import type { WorkerOptions } from './options.js';
 import { OrphanGuard } from './orphan-guard.js';
-import { pilotCapacity } from './pilot-capacity.js';
+import { detectPilot, pilotCapacity, type PilotSetup } from './pilot-capacity.js';
 import { PilotRecord, pilotEndState, type PilotOccupancy } from './pilot-record.js';
 import { AUTO_PREFETCH_AHEAD_MS, prefetchCap } from './prefetch.js';
 import { ResultWriter } from './result-writer.js';
@@ -45,6 +45,8 @@ export interface WorkerContext {
   env: Record<string, string | undefined>;
   /** what running a token means (token-work.ts); default: its shell command (shell-work.ts) */
   work?: TokenWork;
+  /** what the pilot has (pilot-capacity.ts): bin.ts detects it before opening `couch`, to size its pool; detected at start when not given */
+  pilot?: PilotSetup;
 }
 
 /** The parts a connected pilot works with (made in `run()` once CouchDB answered). */
@@ -122,7 +124,7 @@ export class Worker {
     parts.repairer.start();
     parts.deps.start();
     const o = this.ctx.options;
-    this.log.info({ n: replicas.n, w: parts.w ?? null, slots: parts.capacity.slots, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(parts.capacity.remainingMs()) }, 'worker started');
+    this.log.info({ n: replicas.n, w: parts.w ?? null, slots: parts.capacity.slots, connections: this.ctx.couch.http.connections, lease_s: o.lease / 1000, endless: o.endless, budget_s: finiteSeconds(parts.capacity.remainingMs()) }, 'worker started');
     if (o.pilotRecord) {
       this.pilotRecord = new PilotRecord({ http: this.ctx.couch.http, workerId: this.ctx.workerId, hostname: this.ctx.hostname, env: this.ctx.env, slots: parts.capacity.slots, resources: parts.capacity.total, leaseMs: o.lease, log: this.log, counts: () => this.counts, occupancy: () => this.occupancy() });
       this.pilotRecord.start();
@@ -170,7 +172,7 @@ export class Worker {
       log.warn({ n: replicas.n }, `--prefetch ${o.prefetch} ignored: on a cluster a _bulk_docs answer cannot show that every replica took a claim`);
     }
     const budget = await TimeBudget.detect({ timeBudgetMs: o.timeBudget, marginMs: o.budgetMargin, runtimeFactor: o.runtimeFactor, startedMs: this.started }, env, log);
-    const capacity = pilotCapacity(o, env, budget, log);
+    const capacity = pilotCapacity(this.ctx.pilot ?? detectPilot(o, env, log), o, budget);
     const claimer = new Claimer({ http, workerId, hostname, leaseMs: o.lease, window: o.window, reclaimExpired: o.reclaimExpired, w, bulkAllowed, ...claimIdentity(pilotIdentity(env)) });
     const cap = prefetchCap(o.prefetch, capacity.slots, bulkAllowed);
     // Results of prefetched tokens wait for company: they go out when the pilot turns to claim more (or has

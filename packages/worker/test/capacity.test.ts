@@ -109,17 +109,32 @@ test('claimFilter: what fits the room less the queued tokens; one-core tokens wh
   const nowMs = 1_000_000_000;
   const capacity = new Capacity({ slots: 4, budget: noBudget(), pool: { cpus: 4, gpus: [], mem: 1024 }, reserveAfterMs: 300_000 });
   reserve(capacity, 'running'); // one core busy
-  const filter = capacity.claimFilter([{ _id: 'queued', resources: { cpus: 2 } }], nowMs);
+  const filter = capacity.claimFilter([{ _id: 'queued', resources: { cpus: 2 } }], { nowMs });
   assert.deepEqual(filter.room.now, { cpus: 1, gpus: 0, mem: 1024 });
   assert.deepEqual(filter.room.empty, { cpus: 4, gpus: 0, mem: 1024 });
   assert.equal(filter.accept({ _id: 'big', resources: { cpus: 2 }, created: nowMs / 1000 } as never).fits, false, 'a fresh 2-cpu token waits for room');
   assert.equal(filter.accept({ _id: 'small' } as never).fits, true);
-  const starved = capacity.claimFilter([], nowMs);
+  const starved = capacity.claimFilter([], { nowMs });
   assert.equal(starved.accept({ _id: 'old', resources: { cpus: 4 }, created: nowMs / 1000 - 301 } as never).fits, true, 'waited longer than --reserve-after: reserved');
   assert.equal(starved.accept({ _id: 'small' } as never).fits, false, 'then no small token is taken');
-  const behind = capacity.claimFilter([{ _id: 'old', resources: { cpus: 4 } }], nowMs);
+  const behind = capacity.claimFilter([{ _id: 'old', resources: { cpus: 4 } }], { nowMs });
   assert.equal(behind.room.now.cpus, 0, 'while the reserved token waits, the room is its');
   assert.equal(behind.room.reserveAfterMs, undefined, 'one reservation at a time');
+});
+
+test('claimFilter: larger tokens whose shape the room had are taken beyond it, up to the prefetch depth in cores', () => {
+  const capacity = new Capacity({ slots: 4, budget: noBudget(), pool: { cpus: 4, gpus: [], mem: 1024 }, reserveAfterMs: 300_000 });
+  const four = (id: string) => ({ _id: id, resources: { cpus: 4 }, created: Date.now() / 1000 }) as never;
+  const filter = capacity.claimFilter([], { depth: 8 });
+  assert.equal(filter.accept(four('a')).fits, true, 'fits the room: booked');
+  assert.equal(filter.accept(four('b')).fits, true, 'the room had its shape: queued behind');
+  assert.equal(filter.accept(four('c')).fits, true);
+  assert.equal(filter.accept(four('d')).fits, false, 'beyond the depth (8 cores ahead)');
+  assert.equal(filter.accept({ _id: 'small' } as never).fits, true, 'one-core tokens as the claim asks');
+  reserve(capacity, 'running');
+  const partial = capacity.claimFilter([], { depth: 16 });
+  assert.equal(partial.accept(four('e')).fits, false, 'a shape the room did not have waits for room');
+  assert.equal(capacity.claimFilter([], {}).accept({ _id: 'two', resources: { cpus: 2 } } as never).fits, true, 'fits the room (depth 1)');
 });
 
 test('canHandOver: a dependent takes over when what its parent holds plus what is free covers it', () => {

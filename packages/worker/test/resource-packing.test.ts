@@ -111,3 +111,20 @@ test('--pin binds each token to its own cores with taskset', async () => {
   assert.match(await out('pin_one'), /^[01]$/, 'one core');
   assert.match(await out('pin_two'), /^(0,1|0-1)$/, 'its two cores');
 });
+
+test('what a pilot has is found once, before it connects: --cpus 16 gets a connection pool for 16 tokens at once', async () => {
+  const empty = await poolDatabase(`${fileLabel(import.meta.url)}-setup`);
+  const started = async (args: string[]) => {
+    const r = await worker(empty, args);
+    assert.equal(r.exitCode, 0, r.stderr.slice(-3000));
+    const lines = logLines(r.stderr);
+    assert.equal(lines.filter((l) => String(l.msg).startsWith('resources: ')).length, 1, 'detected once');
+    const line = lines.find((l) => l.msg === 'worker started');
+    assert.ok(line, r.stderr.slice(-3000));
+    return line;
+  };
+  const sixteen = await started(['--cpus', '16']);
+  assert.deepEqual([sixteen.slots, sixteen.connections], [16, 34], 'two connections per token, and two more');
+  const one = await started([]);
+  assert.deepEqual([one.slots, one.connections], [1, 4]);
+});

@@ -45,6 +45,8 @@ export class CouchHttp {
   readonly db: string;
   /** requests sent since creation, for request-per-token accounting */
   requests = 0;
+  /** the most connections open at once (requests beyond wait for one) */
+  readonly connections: number;
   private readonly agent: HttpAgent;
   private readonly secure: boolean;
   private readonly authHeader?: string;
@@ -54,7 +56,8 @@ export class CouchHttp {
     this.baseUrl = config.url.replace(/\/+$/, '');
     this.db = config.db;
     this.secure = this.baseUrl.startsWith('https:');
-    const agentOptions = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: options.connections ?? 16, maxFreeSockets: options.connections ?? 16 };
+    this.connections = options.connections ?? 16;
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: this.connections, maxFreeSockets: this.connections };
     this.agent = this.secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     if (config.username) {
       this.authHeader = 'Basic ' + Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');

@@ -5,11 +5,12 @@
  * free now, so tokens it cannot run, however many sort before, are never read.
  *
  * Server cost: a pool of one-core tokens emits nothing into this view. The shape list is read again at
- * most every `refreshMs` (30 s), and when the one-core window came back empty (at most every `emptyMs`,
- * 2 s), so a pilot never leaves while a shape it could run waits, and the claims of a one-core pool read
- * no more than before. Shapes that fit the pilot only when it is empty have their head token read at each
- * refresh: one that waited longer than `reserveAfterMs` is offered to the claim even though it does not
- * fit now, so the pilot can reserve room for it (the worker decides, see capacity.ts).
+ * most every `refreshMs` (30 s, or the room's `reserveAfterMs` when shorter), and when the one-core window
+ * came back empty (at most every `emptyMs`, 2 s), so a pilot never leaves while a shape it could run waits,
+ * and the claims of a one-core pool read no more than before. Shapes that fit the pilot only when it is
+ * empty have their head token read at each refresh: one that waited longer than `reserveAfterMs` is
+ * offered to the claim even though it does not fit now, so the pilot can reserve room for it (the worker
+ * decides, see capacity.ts).
  */
 import type { CouchHttp } from '../couch/http.js';
 import { fitsInto, shapeFromKey, shapeKey, type Resources } from '../resources.js';
@@ -71,7 +72,9 @@ export class ShapeReader {
     if (!this.viewExists) return [];
     const nowMs = this.options.now();
     const age = nowMs - this.countsAt;
-    if (age >= (this.options.refreshMs ?? 30_000) || (defaultEmpty && age >= (this.options.emptyMs ?? 2000))) {
+    // a token that waits longer than --reserve-after is looked for at least that often
+    const refreshMs = Math.min(this.options.refreshMs ?? 30_000, room.reserveAfterMs ?? Infinity);
+    if (age >= refreshMs || (defaultEmpty && age >= (this.options.emptyMs ?? 2000))) {
       await this.refresh(room, signal);
     }
     const fitting = this.counts

@@ -4,7 +4,10 @@ export interface ClaimStats {
   viewReads: number;
   /** reads from a random key (see claim-spread.ts) */
   spreadReads: number;
+  /** tokens tried */
   attempts: number;
+  /** claim requests written (a PUT, or one `_bulk_docs` for several tokens) */
+  writes: number;
   won: number;
   reclaimed: number;
   conflicts: number;
@@ -15,7 +18,7 @@ export interface ClaimStats {
 }
 
 export function emptyClaimStats(): ClaimStats {
-  return { viewReads: 0, spreadReads: 0, attempts: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 };
+  return { viewReads: 0, spreadReads: 0, attempts: 0, writes: 0, won: 0, reclaimed: 0, conflicts: 0, accepted: 0, errors: 0, staleRows: 0, conflictedSkipped: 0 };
 }
 
 /** Wall time of each claim round that won, in ms (bounded), for the benchmark's p50/p99. */

@@ -286,6 +286,7 @@ export class Claimer {
 
   private async claimOne(c: Candidate) {
     this.stats.attempts++;
+    this.stats.writes++;
     const attempt = await claimDocument(this.options.http, c.doc, this.claimInfo(), { expired: c.expired, w: this.options.w });
     return this.tally([attempt]);
   }
@@ -295,6 +296,7 @@ export class Claimer {
     const http = this.options.http;
     const bodies = ready.map((c) => claimBody(c.doc, this.claimInfo(), c.expired));
     this.stats.attempts += bodies.length;
+    this.stats.writes++;
     let res;
     try {
       res = await http.request<Array<{ id: string; rev?: string; ok?: boolean; error?: string }>>({
