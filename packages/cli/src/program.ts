@@ -35,6 +35,7 @@ const COMMAND_MODULES = [
   './commands/launch.js',
   './commands/slurm.js',
   './commands/firecrest.js',
+  './commands/autoscale.js',
   './commands/config.js',
   './commands/passwd.js',
   './commands/user.js',
