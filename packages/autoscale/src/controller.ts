@@ -47,6 +47,7 @@ export async function runController(o: ControllerOptions): Promise<ControllerEnd
   const leaseS = leaseSecondsFor(o.settings.intervalS);
   let state = await o.store.acquire({ backend: o.backend.kind, settings: settingsRecord(o.settings), leaseS, nowS: now(), signal: o.signal });
   let surplusStreak = 0;
+  let lost = false;
   try {
     for (;;) {
       if (o.signal.aborted) return { exitCode: 0, why: 'stopped' };
@@ -61,8 +62,18 @@ export async function runController(o: ControllerOptions): Promise<ControllerEnd
       if (o.once) return { exitCode: 0, why: 'once' };
       await sleep(o.settings.intervalS * 1000, o.signal);
     }
+  } catch (err) {
+    lost = err instanceof LeaseLostError;
+    throw err;
   } finally {
-    await o.store.release(state, now());
+    // the backend stops what it holds (local pilots put their tokens back); what became of the pilots is
+    // written down with the lease given up, so the next controller need neither wait nor guess
+    await o.backend.close();
+    if (!lost) {
+      const listed = await o.backend.list().catch(() => undefined);
+      const pilots = listed ? reconcilePilots(state.pilots, listed, [], o.backend.kind, now()).pilots : state.pilots;
+      await o.store.release({ ...state, pilots }, now());
+    }
   }
 }
 

@@ -13,6 +13,8 @@ import type { LivePilot } from './decision.js';
 /** Ended pilots kept in the state document (the newest), besides the live ones. */
 export const KEEP_ENDED = 50;
 const MISSING_CYCLES_BEFORE_GONE = 2;
+/** how long after its end a pilot's record may still say `running` (its exit write is on the way) */
+const RECORD_GRACE_S = 30;
 
 export interface EndedPilot {
   pilot: AutoscalerPilot;
@@ -34,31 +36,36 @@ export function recordOf(pilot: Pick<AutoscalerPilot, 'job_id' | 'pid' | 'submit
 export function reconcilePilots(known: readonly AutoscalerPilot[], listed: readonly PilotJob[], records: readonly PilotRow[], backend: string, nowS: number): Reconciled {
   const byId = new Map(listed.map((j) => [j.jobId, j]));
   const ended: EndedPilot[] = [];
-  const pilots = known.map((pilot): AutoscalerPilot => {
-    if (pilot.ended !== undefined) return pilot;
-    const job = byId.get(pilot.job_id);
+  const pilots = known.map((given): AutoscalerPilot => {
+    // a local pilot's process id is known once its backend lists it
+    const pid = byId.get(given.job_id)?.pid;
+    const pilot = pid !== undefined && given.pid === undefined ? { ...given, pid } : given;
     const record = recordOf(pilot, records);
     let next: AutoscalerPilot = { ...pilot, ...fromRecord(record) };
-    if (!job) {
-      const missing = (pilot.missing_cycles ?? 0) + 1;
-      if (missing < MISSING_CYCLES_BEFORE_GONE) return { ...next, missing_cycles: missing };
-      // gone from the scheduler: its record says how it ended, if it wrote one
-      next = { ...next, state: record && record.state !== 'running' ? endStateOfRecord(record.state) : 'unknown', ended: record?.ended ?? nowS, end_reason: record?.stop_reason ?? 'gone from the scheduler' };
-      ended.push({ pilot: next, hadRecord: !!record });
-      return withoutMissing(next);
+    if (next.ended === undefined) {
+      const job = byId.get(pilot.job_id);
+      if (!job) {
+        const missing = (pilot.missing_cycles ?? 0) + 1;
+        if (missing < MISSING_CYCLES_BEFORE_GONE) return { ...next, missing_cycles: missing };
+        // gone from the scheduler: its record says how it ended, if it wrote one
+        next = withoutMissing({ ...next, state: record && record.state !== 'running' ? endStateOfRecord(record.state) : 'unknown', ended: record?.ended ?? nowS, end_reason: record?.stop_reason ?? 'gone from the scheduler' });
+      } else {
+        next = withoutMissing({ ...next, state: job.state as AutoscalerPilotState });
+        if (job.state === 'running' && next.started === undefined) next.started = nowS;
+        if (isFinalPilotJobState(job.state)) next = { ...next, ended: record?.ended ?? nowS, end_reason: next.end_reason ?? record?.stop_reason ?? job.state };
+      }
     }
-    next = withoutMissing({ ...next, state: job.state as AutoscalerPilotState });
-    if (job.state === 'running' && next.started === undefined) next.started = nowS;
-    if (isFinalPilotJobState(job.state)) {
-      next = { ...next, ended: record?.ended ?? nowS, end_reason: next.end_reason ?? record?.stop_reason ?? job.state };
+    // counted once its record has its final numbers (a pilot writes them as it exits), or after a grace
+    if (next.ended !== undefined && !next.counted && (!record || record.state !== 'running' || nowS - next.ended > RECORD_GRACE_S)) {
+      next = { ...next, counted: true };
       ended.push({ pilot: next, hadRecord: !!record });
     }
     return next;
   });
-  const knownIds = new Set(known.map((p) => p.job_id));
+  const knownIds = new Set(pilots.map((p) => p.job_id));
   for (const job of listed) {
     if (knownIds.has(job.jobId) || isFinalPilotJobState(job.state)) continue;
-    pilots.push({ backend, job_id: job.jobId, state: job.state as AutoscalerPilotState, submitted: nowS, ...(job.state === 'running' ? { started: nowS } : {}), ...(job.pid ? { pid: job.pid } : {}), end_reason: undefined });
+    pilots.push({ backend, job_id: job.jobId, state: job.state as AutoscalerPilotState, submitted: nowS, ...(job.state === 'running' ? { started: nowS } : {}), ...(job.pid ? { pid: job.pid } : {}) });
   }
   const live = pilots.filter((p) => p.ended === undefined);
   const done = pilots.filter((p) => p.ended !== undefined).sort((a, b) => (b.ended ?? 0) - (a.ended ?? 0)).slice(0, KEEP_ENDED);

@@ -46,6 +46,12 @@ export class StateStore {
     return res.body;
   }
 
+  /** Throws LeaseHeldError while another controller's lease lives (before anything else is set up). */
+  async refuseIfHeld(nowS: number, signal?: AbortSignal): Promise<void> {
+    const current = await this.read(signal);
+    if (current && current.owner !== this.owner && current.lease_until > nowS) throw heldBy(current, this.http.db, nowS);
+  }
+
   /** Takes the lease for `leaseS`, or throws LeaseHeldError while another controller's lease lives. */
   async acquire(init: { backend: string; settings: Record<string, unknown>; leaseS: number; nowS: number; signal?: AbortSignal }): Promise<AutoscalerDoc> {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
@@ -90,7 +96,7 @@ export class StateStore {
 
   /** Gives the lease up (lease_until = now), so that the next controller need not wait for it. */
   async release(doc: AutoscalerDoc, nowS: number, signal?: AbortSignal): Promise<void> {
-    await this.save({ ...doc, lease_until: nowS }, (latest) => ({ ...latest, lease_until: nowS }), signal).catch(() => undefined);
+    await this.save({ ...doc, lease_until: nowS }, (latest) => ({ ...latest, pilots: doc.pilots, lease_until: nowS }), signal).catch(() => undefined);
   }
 
   /**
@@ -113,5 +119,5 @@ export class StateStore {
 
 function heldBy(doc: AutoscalerDoc, db: string, nowS: number): LeaseHeldError {
   const left = Math.ceil(doc.lease_until - nowS);
-  return new LeaseHeldError(`picas autoscale: another controller (${doc.owner}) runs on pool ${db}; its lease ends in ${left} s unless it renews it (stop it first, or start this one after it)`);
+  return new LeaseHeldError(`another controller (${doc.owner}) runs on pool ${db}; its lease ends in ${left} s unless it renews it (stop it first, or start this one after it)`);
 }

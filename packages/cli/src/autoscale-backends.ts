@@ -61,8 +61,9 @@ export async function buildBackend(r: BackendRequest): Promise<BuiltBackend> {
         kind: 'local',
         list: (req) => local.list(req),
         cancel: (req) => local.cancel(req),
+        // not the controller's signal: close() stops them, once (a second SIGTERM makes a worker drop its tokens)
         submit: async (req) => {
-          const submitted = await local.submit(req);
+          const submitted = await local.submit({ count: req.count });
           launches.push(submitted.launch.done);
           return submitted;
         },

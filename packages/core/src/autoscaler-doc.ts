@@ -35,6 +35,8 @@ export interface AutoscalerPilot {
   pid?: number;
   /** cycles in a row its backend has not listed it (it is declared gone after two) */
   missing_cycles?: number;
+  /** its end has been through the failure accounting (once its pilot record said it ended too) */
+  counted?: boolean;
 }
 
 /** The last cycle's decision, as printed. */

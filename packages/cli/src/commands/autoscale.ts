@@ -8,7 +8,8 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { parseDuration, UsageError } from '@picas/core';
 import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
-import { BACKEND_KINDS, type BackendKind } from '../autoscale-backends.js';
+import { workerSettings } from '@picas/worker/options';
+import { BACKEND_KINDS, buildBackend, type BackendKind, type BuiltBackend } from '../autoscale-backends.js';
 import { connectionFor, note, printJson, say, withCouch } from '../context.js';
 import { countOption, durationOption, positiveCountOption } from '../option-parsers.js';
 import { formatTable } from '../table.js';
@@ -16,6 +17,8 @@ import { throwIfProblems } from '../usage-problems.js';
 import { addFirecrestOptions } from './firecrest.js';
 import { addLocalPilotOptions } from './launch.js';
 import { addSlurmJobOptions } from './slurm.js';
+
+const DEFAULT_BUDGET_MARGIN = String(workerSettings.find((s) => s.key === 'budgetMargin')?.default ?? '30s');
 
 function positiveSeconds(value: string): number {
   const n = Number(value);
@@ -131,24 +134,16 @@ async function runAutoscale(sbatchOptions: string[], opts: Record<string, unknow
   throwIfProblems(problems);
 
   const workerValues = collectWorkerValues(opts);
+  // what a pilot cannot use of its walltime: the worker keeps its --budget-margin free at the end
+  const margin = parseDuration(String(workerValues.budgetMargin ?? DEFAULT_BUDGET_MARGIN)) / 1000;
+  if (margin >= walltimeS) throw new UsageError(`--walltime ${walltime}: a pilot keeps its last ${margin} s free (the worker's --budget-margin), so the walltime must be longer`);
   const connection = connectionFor(cmd);
-  const { buildBackend } = await import('../autoscale-backends.js');
-  const built = await buildBackend({
-    kind: kind!,
-    opts: kind === 'firecrest' ? { ...opts, workdir: opts.firecrestWorkdir } : opts,
-    cmd,
-    connection,
-    workerValues,
-    walltime: walltime!,
-    walltimeS,
-    maxPilots: maxPilots!,
-    extraSbatch: sbatchOptions,
-  });
-  const { runController } = await import('@picas/autoscale/controller');
   const { newOwnerId, StateStore } = await import('@picas/autoscale/state-store');
+  const { runController } = await import('@picas/autoscale/controller');
   const { openCouch } = await import('@picas/core');
-  const margin = workerValues.budgetMargin !== undefined ? parseDuration(String(workerValues.budgetMargin)) / 1000 : 30;
-
+  const couch = openCouch(connection);
+  const store = new StateStore(couch.http, newOwnerId());
+  let built: BuiltBackend | undefined;
   const stop = new AbortController();
   let stopSignal: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -158,19 +153,31 @@ async function runAutoscale(sbatchOptions: string[], opts: Record<string, unknow
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const couch = openCouch(connection);
   try {
+    // one controller per pool: refuse in one line, before any pilot is set up
+    await store.refuseIfHeld(Date.now() / 1000);
+    built = await buildBackend({
+      kind: kind!,
+      opts: kind === 'firecrest' ? { ...opts, workdir: opts.firecrestWorkdir } : opts,
+      cmd,
+      connection,
+      workerValues,
+      walltime: walltime!,
+      walltimeS,
+      maxPilots: maxPilots!,
+      extraSbatch: sbatchOptions,
+    });
     const end = await runController({
       couch,
       backend: built.backend,
-      store: new StateStore(couch.http, newOwnerId()),
+      store,
       settings: {
         maxPilots: maxPilots!,
         minPilots,
         maxPending: (opts.maxPending as number | undefined) ?? maxPilots!,
         maxSubmit: (opts.maxSubmit as number | undefined) ?? maxPilots!,
         walltimeS,
-        pilotMarginS: Math.min(margin, walltimeS / 2),
+        pilotMarginS: margin,
         largestShape: built.largestShape,
         defaultTokenSeconds: opts.defaultTokenSeconds as number,
         surplusCycles: opts.surplusCycles as number,
@@ -197,7 +204,7 @@ async function runAutoscale(sbatchOptions: string[], opts: Record<string, unknow
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await built.backend.close();
+    await built?.backend.close();
     await couch.close();
   }
 }
