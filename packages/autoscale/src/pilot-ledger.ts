@@ -3,7 +3,8 @@
  * from the pilots' own records (`pilot:<worker id>`: when they started, how many tokens they ran).
  * Jobs named after the pool that the state does not know (submitted by a controller that died before it
  * could write them down) are adopted, so a restart never submits them twice. A job its backend stops
- * listing is declared gone only after two cycles in a row (a job can be missing from one answer).
+ * listing (or lists as `unknown`) is declared gone only after two cycles in a row (a job can be missing
+ * from one answer), and not while its pilot record still shows it running.
  */
 import type { AutoscalerPilot, AutoscalerPilotState } from '@picas/core';
 import type { PilotRow } from '@picas/core/ops/list-pilots';
@@ -44,9 +45,10 @@ export function reconcilePilots(known: readonly AutoscalerPilot[], listed: reado
     let next: AutoscalerPilot = { ...pilot, ...fromRecord(record) };
     if (next.ended === undefined) {
       const job = byId.get(pilot.job_id);
-      if (!job) {
+      // a job its backend does not list, or no longer knows (`unknown`), is gone after two cycles, unless its record still lives
+      if (!job || job.state === 'unknown') {
         const missing = (pilot.missing_cycles ?? 0) + 1;
-        if (missing < MISSING_CYCLES_BEFORE_GONE) return { ...next, missing_cycles: missing };
+        if (missing < MISSING_CYCLES_BEFORE_GONE || record?.shown === 'running') return { ...next, missing_cycles: missing };
         // gone from the scheduler: its record says how it ended, if it wrote one
         next = withoutMissing({ ...next, state: record && record.state !== 'running' ? endStateOfRecord(record.state) : 'unknown', ended: record?.ended ?? nowS, end_reason: record?.stop_reason ?? 'gone from the scheduler' });
       } else {
