@@ -14,7 +14,8 @@
  *
  * measure.ts runs the steps in order on one server; each step has its own module (server-ceiling.ts,
  * push-rate.ts, end-to-end.ts, idle-worker.ts, status-latency.ts, worker-startup.ts, ...), bench-report.ts
- * renders the tables. `--scale` runs scale.ts instead.
+ * renders the tables. `--scale` runs scale.ts instead; `--autoscale` runs autoscale-vs-fixed.ts (picas autoscale
+ * vs a fixed launch of the same cap, on local pilots).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { measure } from './measure.js';
 import { Http } from './bench-http.js';
 import { workerVs, workerVsMarkdown } from './worker-vs.js';
 import { mixedPool, mixedPoolTargets } from './mixed-pool.js';
+import { autoscaleVsFixed, autoscaleVsFixedMarkdown } from './autoscale-vs-fixed.js';
 import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
 
 async function main() {
@@ -34,6 +36,7 @@ async function main() {
   if (args.scale) return scaleMain(args);
   if (args.vsWorker) return vsMain(args);
   if (args.mixed) return mixedMain(args);
+  if (args.autoscale) return autoscaleMain(args);
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const runs: any[] = [];
   try {
@@ -120,6 +123,20 @@ async function mixedMain(args: Args) {
     out.push(`## mixed shapes, ${server.label}`, '', '| target | value | met |', '|---|---|---|', ...mixedPoolTargets(r).map((t) => `| ${t.target} | ${t.value} | ${t.ok ? 'yes' : 'no'} |`), '');
   });
   process.stdout.write(out.join('\n') + '\n');
+}
+
+/** `--autoscale` (autoscale-vs-fixed.ts) alone, on each chosen server, written to results-autoscale.md. */
+async function autoscaleMain(args: Args) {
+  const options = { tokens: args.vsTokens ?? (args.quick ? 40 : 200), sleepS: 2, cap: args.cap, walltime: '00:10:00' };
+  const tables: string[] = [];
+  await eachServerAlone(args, async (server, http, work) => {
+    process.stderr.write(`autoscale vs a fixed launch of ${options.cap} pilots on ${server.label}\n`);
+    tables.push(autoscaleVsFixedMarkdown(await autoscaleVsFixed(server, http, work, options), options, server.label));
+  });
+  const md = tables.join('\n\n');
+  process.stdout.write(md + '\n');
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'results-autoscale.md'), md + '\n');
 }
 
 main().catch((err) => {
