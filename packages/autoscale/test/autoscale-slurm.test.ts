@@ -87,10 +87,10 @@ describe('picas autoscale on a real Slurm', { skip }, () => {
     assert.equal(new Set(state.pilots.map((p) => p.job_id)).size, state.pilots.length, 'no job recorded twice');
   });
 
-  test('a partition that does not exist pauses it with the sbatch error in one line, and --until-empty exits non-zero', async () => {
+  test('a partition that does not exist (given after --, as sbatch options are) pauses it with the sbatch error in one line, and --until-empty exits non-zero', async () => {
     const pool = await autoscalePool(import.meta.url, 3, 1);
     jobNameOf(pool);
-    const run = await runCli(['autoscale', '--backend', 'slurm', '--max-pilots', '2', '--walltime', '00:05:00', '--interval', '1s', '--until-empty', '--partition', 'no-such-partition'], { env: pool.db.env, cwd: pool.dir });
+    const run = await runCli(['autoscale', '--backend', 'slurm', '--max-pilots', '2', '--walltime', '00:05:00', '--interval', '1s', '--until-empty', '--', '--partition=no-such-partition'], { env: pool.db.env, cwd: pool.dir });
     assert.equal(run.exitCode, 6, run.stderr + run.stdout);
     const lines = run.stdout.trim().split('\n');
     assert.equal(lines.length, 1, run.stdout);
