@@ -32,6 +32,12 @@ test('local: a token longer than the walltime is unschedulable and submits nothi
   assert.equal(run.exitCode, 0, run.stderr);
   assert.match(run.stdout, /^todo 1 \(0 s of work\) · unschedulable 1 \(expected 7200 s > 3570 s a pilot can give \(walltime 3600 s\)\) · pilots 0 running, 0 pending of 2 · nothing to do: nothing that fits the pilots waits$/);
   assert.deepEqual((await stateDoc(pool)).pilots, []);
+  // --json: one object per cycle
+  const json = await runCli(['autoscale', ...FAST, '--max-pilots', '2', '--walltime', '01:00:00', '--once', '--json'], { env: pool.db.env, cwd: pool.dir });
+  assert.equal(json.exitCode, 0, json.stderr);
+  const cycle = JSON.parse(json.stdout) as Record<string, unknown>;
+  assert.deepEqual({ todo: cycle.todo, unschedulable: cycle.unschedulable, submit: cycle.submit, demand_s: cycle.demand_s, running: cycle.running, pending: cycle.pending, cap: cycle.cap, paused: cycle.paused }, { todo: 1, unschedulable: 1, submit: 0, demand_s: 0, running: 0, pending: 0, cap: 2, paused: null });
+  assert.match(String(cycle.line), /^todo 1 /);
   // --until-empty gives up with 1: only unschedulable work is left
   const until = await runCli(['autoscale', ...FAST, '--max-pilots', '2', '--walltime', '01:00:00', '--until-empty'], { env: pool.db.env, cwd: pool.dir });
   assert.equal(until.exitCode, 1, until.stderr);
