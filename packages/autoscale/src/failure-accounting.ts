@@ -42,7 +42,8 @@ export function isPermanentSubmitError(message: string): boolean {
 /** The state after a submission failed with `message` while `alive` pilots were pending or running. */
 export function afterSubmitFailure(failures: Failures, message: string, alive: number, nowS: number): FailureOutcome {
   const line = oneLine(message);
-  if (isJobLimit(line)) return { failures: { ...failures, last_error: line }, capLoweredTo: Math.max(alive, 0) };
+  // at least 1: with no pilot of its own alive, the limit is other jobs', and one more try per cycle finds out when they end
+  if (isJobLimit(line)) return { failures: { ...failures, last_error: line }, capLoweredTo: Math.max(alive, 1) };
   const inRow = failures.submit_in_row + 1;
   const next = { ...failures, submit_in_row: inRow, last_error: line, next_submit_at: nowS + SUBMIT_BACKOFF_S[Math.min(inRow, SUBMIT_BACKOFF_S.length) - 1]! };
   if (isPermanentSubmitError(line)) return { failures: next, paused: pause(`submission failed: ${line}`, nowS) };
