@@ -5,13 +5,15 @@
  *   once it has run out, it takes over, keeping the pilots and counters the last one left.
  * - `save` writes a cycle's state with the `_rev` it was read at. A 409 means someone else wrote in
  *   between: `picas autoscale pause`/`resume` (their `paused` and counters are kept), or another
- *   controller that took over (LeaseLostError). On a cluster, a 202 is not a win: the document is read
- *   back, and only if the winning revision is ours did the write happen.
+ *   controller that took over (LeaseLostError). On a cluster every write asks all replicas (`w` = n, as a
+ *   claim does), so a 201 is a win; a 202 is not: the document is read back, and only if the winning
+ *   revision is ours, with no conflicting one beside it, did the write happen.
  * - `update` is the read-modify-write of the pause and resume commands, which hold no lease.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { AUTOSCALER_DOC_ID, AUTOSCALER_TYPE, ConflictError, isAutoscalerDoc, type AutoscalerDoc, type CouchHttp } from '@picas/core';
+import { claimWriteQuorum, readReplicas } from '@picas/core/ops/replicas';
 
 export class LeaseHeldError extends ConflictError {}
 export class LeaseLostError extends ConflictError {}
@@ -33,6 +35,8 @@ export function emptyState(owner: string, backend: string, nowS: number): Autosc
 }
 
 export class StateStore {
+  private writeQuorum?: Promise<number | undefined>;
+
   constructor(
     private readonly http: CouchHttp,
     readonly owner: string,
@@ -104,14 +108,17 @@ export class StateStore {
    * when a 202 turns out to have lost (another revision won).
    */
   private async write(doc: AutoscalerDoc, signal?: AbortSignal): Promise<AutoscalerDoc | undefined> {
-    const res = await this.http.request<{ rev?: string }>({ method: 'PUT', path: this.http.docPath(AUTOSCALER_DOC_ID), body: doc, signal });
+    // on a cluster, written to every replica (as a claim is): then a 201 is a win, and a 202 is read back
+    this.writeQuorum ??= readReplicas(this.http, { signal }).then((r) => claimWriteQuorum(r, 'all'));
+    const w = await this.writeQuorum;
+    const res = await this.http.request<{ rev?: string }>({ method: 'PUT', path: this.http.docPath(AUTOSCALER_DOC_ID), body: doc, query: { w }, signal });
     if (res.status === 409) return undefined;
     if (res.status !== 201 && res.status !== 202) throw this.http.errorFor(res, 'writing the autoscaler state');
     const rev = res.body.rev!;
     if (res.status === 202) {
       // accepted by fewer nodes than the quorum: another write may win; only the winner's revision counts
       const back = await this.http.request<AutoscalerDoc & { _conflicts?: string[] }>({ path: this.http.docPath(AUTOSCALER_DOC_ID), query: { conflicts: true }, signal });
-      if (back.status !== 200 || back.body._rev !== rev) return undefined;
+      if (back.status !== 200 || back.body._rev !== rev || (back.body._conflicts?.length ?? 0) > 0) return undefined;
     }
     return { ...doc, _rev: rev };
   }
