@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { cleanEnv, cliBin, runCli, waitFor, workerBin } from '@picas/testkit';
-import { assertDrainedOnce, autoscalePool, stateDoc, type AutoscalePool } from './autoscale-pool.js';
+import { assertDrainedOnce, autoscalePool, stateDoc, tokenDocs, type AutoscalePool } from './autoscale-pool.js';
 
 async function whySlurmIsUnavailable(): Promise<string | undefined> {
   const sinfo = await execa('sinfo', ['-h', '-N', '-o', '%T'], { reject: false, timeout: 15_000 });
@@ -111,6 +111,37 @@ describe('picas autoscale on a real Slurm', { skip }, () => {
     const run = await runCli(['autoscale', '--backend', 'slurm', '--max-pilots', '2', '--walltime', '00:10:00', '--once'], { env: pool.db.env, cwd: pool.dir });
     assert.equal(run.exitCode, 0, run.stderr);
     assert.match(run.stdout, /^todo 1 \(0 s of work\) · unschedulable 1 \(expected 3600 s > 570 s a pilot can give \(walltime 600 s\)\) · pilots 0 running, 0 pending of 2 · nothing to do: nothing that fits the pilots waits$/);
+    assert.deepEqual(await ourJobs(name), []);
+  });
+
+  test('a surplus cancels only pending pilots, after several cycles; the running one finishes its token', async () => {
+    // 4-core tokens on 4-core pilots: one pilot fills the node, the others wait in the queue
+    const pool = await autoscalePool(import.meta.url, 0, 1, Array.from({ length: 6 }, (_, i) => ({ id: `wide${i}`, input: 'sleep 60', expected_seconds: 60, resources: { cpus: 4 } })));
+    const name = jobNameOf(pool);
+    const controller = execa(process.execPath, [cliBin, 'autoscale', '--backend', 'slurm', '--max-pilots', '3', '--walltime', '00:02:30', '--cpus-per-task', '4', '--interval', '1s', '--surplus-cycles', '2', '--until-empty', '--chdir', pool.dir], { env: cleanEnv(pool.db.env), extendEnv: false, cwd: pool.dir, reject: false });
+    try {
+      await waitFor(async () => {
+        const jobs = await ourJobs(name);
+        const claimed = (await tokenDocs(pool)).some((d) => d.lock > 0 && !d.done);
+        return claimed && jobs.some((j) => j.endsWith('PENDING'));
+      }, { timeoutMs: 90_000, what: 'a running token and some pending pilots' });
+      // the work goes away: only the running token is left
+      const del = await runCli(['delete', '--state', 'todo', '--yes'], { env: pool.db.env });
+      assert.equal(del.exitCode, 0, del.stderr);
+    } catch (err) {
+      controller.kill('SIGTERM');
+      throw err;
+    }
+    const end = await controller;
+    assert.equal(end.exitCode, 0, end.stderr + end.stdout);
+    assert.match(end.stdout, /surplus of \d+ pending for 1 of 2 cycles/);
+    assert.match(end.stdout, /cancel \d+ pending \(surplus\)/);
+    const state = await stateDoc(pool);
+    const cancelled = state.pilots.filter((p) => p.end_reason === 'cancelled by the controller (surplus)');
+    assert.ok(cancelled.length >= 1, JSON.stringify(state.pilots));
+    assert.ok(cancelled.every((p) => p.started === undefined && (p.tokens_run ?? 0) === 0), `only pending pilots were cancelled: ${JSON.stringify(cancelled)}`);
+    const ran = state.pilots.filter((p) => (p.tokens_run ?? 0) > 0);
+    assert.ok(ran.length >= 1 && ran.every((p) => p.state === 'completed'), `the running pilot finished its token: ${JSON.stringify(state.pilots)}`);
     assert.deepEqual(await ourJobs(name), []);
   });
 
