@@ -14,8 +14,9 @@
  *
  * measure.ts runs the steps in order on one server; each step has its own module (server-ceiling.ts,
  * push-rate.ts, end-to-end.ts, idle-worker.ts, status-latency.ts, worker-startup.ts, ...), bench-report.ts
- * renders the tables. `--scale` runs scale.ts instead; `--mixed` and `--sweep` (sweep-push.ts: a sweep push
- * against a file push of the same tokens) run one step alone.
+ * renders the tables. `--scale` runs scale.ts instead; `--mixed`, `--sweep` (sweep-push.ts: a sweep push
+ * against a file push of the same tokens) and `--autoscale` (autoscale-vs-fixed.ts: picas autoscale vs a fixed
+ * launch of the same cap, on local pilots) run one step alone.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ import { Http } from './bench-http.js';
 import { otherPilot, workerVs, workerVsMarkdown } from './worker-vs.js';
 import { mixedPool, mixedPoolTargets } from './mixed-pool.js';
 import { sweepPush, sweepPushMarkdown } from './sweep-push.js';
+import { autoscaleVsFixed, autoscaleVsFixedMarkdown } from './autoscale-vs-fixed.js';
 import { measureScale, scaleMarkdown, type ScaleResult } from './scale.js';
 
 async function main() {
@@ -36,6 +38,7 @@ async function main() {
   if (args.scale) return scaleMain(args);
   if (args.mixed) return mixedMain(args);
   if (args.sweep) return sweepMain(args);
+  if (args.autoscale) return autoscaleMain(args);
   if (args.vsWorker) return vsMain(args);
   const work = mkdtempSync(join(tmpdir(), 'picas-bench-'));
   const runs: any[] = [];
@@ -138,6 +141,22 @@ async function sweepMain(args: Args) {
   process.stdout.write(md + '\n');
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'results-sweep.md'), md + '\n');
+}
+
+/** `--autoscale` (autoscale-vs-fixed.ts) alone, on each chosen server, written to results-autoscale.md. */
+
+/** `--autoscale` (autoscale-vs-fixed.ts) alone, on each chosen server, written to results-autoscale.md. */
+async function autoscaleMain(args: Args) {
+  const options = { tokens: args.vsTokens ?? (args.quick ? 40 : 200), sleepS: 2, cap: args.cap, walltime: '00:10:00' };
+  const tables: string[] = [];
+  await eachServerAlone(args, async (server, http, work) => {
+    process.stderr.write(`autoscale vs a fixed launch of ${options.cap} pilots on ${server.label}\n`);
+    tables.push(autoscaleVsFixedMarkdown(await autoscaleVsFixed(server, http, work, options), options, server.label));
+  });
+  const md = tables.join('\n\n');
+  process.stdout.write(md + '\n');
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'results-autoscale.md'), md + '\n');
 }
 
 main().catch((err) => {

@@ -31,6 +31,7 @@ const COMMAND_MODULES = [
   'launch',
   'slurm',
   'firecrest',
+  'autoscale',
   'config',
   'passwd',
   'user',

@@ -31,6 +31,12 @@ export interface AutoscalerPilot {
   tokens_run?: number;
   /** why it ended: completed, timeout, preempted, node_failure, cancelled (by the controller: surplus), failed-start, ... */
   end_reason?: string;
+  /** a local pilot's process id (how its pilot record is found) */
+  pid?: number;
+  /** cycles in a row its backend has not listed it (it is declared gone after two) */
+  missing_cycles?: number;
+  /** its end has been through the failure accounting (once its pilot record said it ended too) */
+  counted?: boolean;
 }
 
 /** The last cycle's decision, as printed. */

@@ -44,7 +44,7 @@ export class LocalBackend implements PilotBackend {
         const state = localWorkerState(exit, launch.stopping.has(index));
         if (!request.all && isFinalPilotJobState(state)) continue;
         const rawState = !exit ? `running (pid ${launch.pids[index - firstIndex] ?? '?'})` : exit.startError ? `did not start: ${exit.startError}` : exit.signal ? `killed by ${exit.signal}` : `exited ${exit.exitCode}`;
-        jobs.push({ jobId: jobIdOf(index), name: 'picas-worker', state, rawState });
+        jobs.push({ jobId: jobIdOf(index), name: 'picas-worker', state, rawState, pid: launch.pids[index - firstIndex] });
       }
     }
     return jobs;

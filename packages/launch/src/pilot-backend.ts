@@ -25,6 +25,8 @@ export interface PilotJob {
   state: PilotJobState;
   /** the scheduler's own word for the state, e.g. `RUNNING` or `CANCELLED by 0` */
   rawState: string;
+  /** a local pilot's process id */
+  pid?: number;
 }
 
 export interface SubmitRequest {

@@ -10,8 +10,9 @@
 import type { Command } from 'commander';
 import { isLoopbackUrl, loadLayers, sleep, UsageError, type ConnectionConfig } from '@picas/core';
 import type { FirecrestConfig } from '@picas/firecrest';
-import { addWorkerOptionFlags, type OptionTarget } from '@picas/launch/worker-option-flags';
-import type { FirecrestBackend, FirecrestBackendSettings } from '@picas/launch/firecrest-backend';
+import { addWorkerOptionFlags, type OptionTarget, type WorkerValues } from '@picas/launch/worker-option-flags';
+import type { FirecrestBackend, FirecrestBackendSettings, FirecrestSubmission } from '@picas/launch/firecrest-backend';
+import type { PilotWorker } from '@picas/launch/pilot-worker';
 import { connectionFor, note, printJson, say, withCouch } from '../context.js';
 import { collect, durationOption, positiveCountOption } from '../option-parsers.js';
 import { formatTable } from '../table.js';
@@ -27,8 +28,8 @@ interface FirecrestFlags {
   json?: boolean;
 }
 
-/** The FirecREST connection options every subcommand takes. */
-function addFirecrestOptions(command: Command): Command {
+/** The FirecREST connection options every subcommand (and `picas autoscale`) takes. */
+export function addFirecrestOptions(command: Command): Command {
   return command
     .option('--system <name>', 'the cluster, as FirecREST names it (env FIRECREST_SYSTEM)')
     .option('--firecrest-url <url>', 'FirecREST API address (env FIRECREST_URL)')
@@ -145,10 +146,21 @@ async function openBackend(flags: FirecrestFlags, config: FirecrestConfig, more:
 
 // ---- submit ----
 
-async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  const { choosePilotWorker, collectWorkerValues, pilotEnvironmentWith, pilotScriptProblems, submitAfterChecks } = await import('@picas/launch');
+/**
+ * The FirecREST job from the options of `picas firecrest submit` (also `picas autoscale --backend
+ * firecrest`), checked all at once (UsageError with every problem): the submission, and how to open a
+ * backend that submits it.
+ */
+export async function firecrestJobFrom(
+  opts: Record<string, unknown>,
+  cmd: Command,
+  job: { jobName: string; time?: string; extraDirectives?: readonly string[]; workerValues?: WorkerValues; dryRun?: boolean },
+): Promise<{ config: FirecrestConfig; connection: ConnectionConfig; worker: PilotWorker; workerValues: WorkerValues; submission: FirecrestSubmission; stateFile: string; open: (submission: FirecrestSubmission, more?: Partial<FirecrestBackendSettings>) => FirecrestBackend; close: () => Promise<void> }> {
+  const { choosePilotWorker, collectWorkerValues, pilotEnvironmentWith, pilotScriptProblems } = await import('@picas/launch');
+  const { defaultPilotStatePath } = await import('@picas/firecrest');
+  const { FirecrestBackend } = await import('@picas/launch/firecrest-backend');
   const flags = opts as FirecrestFlags & Record<string, unknown>;
-  const dryRun = opts.dryRun === true;
+  const dryRun = job.dryRun === true;
   const problems: string[] = [];
 
   // every problem at once: FirecREST settings, CouchDB settings, job options, worker options
@@ -160,14 +172,14 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
   else if (!workdir.startsWith('/')) problems.push(`--workdir: '${workdir}' must be an absolute path on the cluster`);
   const connection = connectionOrProblems(cmd, problems);
   const script = {
-    jobName: opts.jobName as string,
-    time: opts.time as string | undefined,
+    jobName: job.jobName,
+    time: job.time,
     partition: opts.partition as string | undefined,
     cpusPerTask: opts.cpusPerTask === undefined ? undefined : Number(opts.cpusPerTask),
     gpus: opts.gpus as string | undefined,
     mem: opts.mem as string | undefined,
     account: config?.account,
-    extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],
+    extraDirectives: [...((opts.sbatchOption as string[] | undefined) ?? []), ...(job.extraDirectives ?? [])],
     prelude: opts.prelude as string | undefined,
   };
   problems.push(...pilotScriptProblems(script));
@@ -178,19 +190,43 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
   // with --worker-command, the pilots start that (this machine's paths mean nothing on the cluster);
   // a missing --workdir is a problem already
   const worker = choosePilotWorker({ bundleDir: useBundle ? (workdir ?? '') : undefined, workerCommand: opts.workerCommand as string | undefined, node: opts.node as string | undefined, preferPath: true }, problems);
-  let workerValues = {};
-  try {
-    workerValues = collectWorkerValues({ ...opts, workdir: opts.tokenWorkdir });
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    problems.push(...err.problems);
+  let workerValues: WorkerValues = job.workerValues ?? {};
+  if (!job.workerValues) {
+    try {
+      workerValues = collectWorkerValues({ ...opts, workdir: opts.tokenWorkdir });
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      problems.push(...err.problems);
+    }
   }
   failIfProblems(problems);
+  const stateFile = flags.stateFile ?? process.env.PICAS_FIRECREST_STATE ?? defaultPilotStatePath();
+  const opened: FirecrestBackend[] = [];
+  return {
+    config: config!,
+    connection: connection!,
+    worker,
+    workerValues,
+    submission: { system: config!.system!, workdir: workdir!, script, pilot: pilotEnvironmentWith(connection!, workerValues, worker), worker, connection: connection! },
+    stateFile,
+    open: (submission, more = {}) => {
+      const backend = new FirecrestBackend({ config: config!, stateFile, system: submission.system, note, submission, ...more });
+      opened.push(backend);
+      return backend;
+    },
+    close: async () => {
+      await Promise.all(opened.map((b) => b.close()));
+    },
+  };
+}
 
-  const system = config!.system!;
+async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  const { submitAfterChecks } = await import('@picas/launch');
+  const dryRun = opts.dryRun === true;
+  const { config, connection, workerValues, submission, open, close } = await firecrestJobFrom(opts, cmd, { jobName: opts.jobName as string, time: opts.time as string | undefined, dryRun });
+  const system = submission.system;
   const count = opts.count as number;
-  const backend = await openBackend(flags, config!, {
-    submission: { system, workdir: workdir!, script, pilot: pilotEnvironmentWith(connection!, workerValues, worker), worker, connection: connection! },
+  const backend = open(submission, {
     onSubmitted: (jobId) => {
       if (!opts.json) say(jobId);
     },
@@ -223,7 +259,7 @@ async function submitPilots(opts: Record<string, unknown>, cmd: Command): Promis
     }
     note(`picas firecrest: submitted ${count} pilot${count === 1 ? '' : 's'} on ${system}: ${result.jobIds.join(' ')}; follow them with: picas firecrest status`);
   } finally {
-    await backend.close();
+    await close();
   }
 }
 

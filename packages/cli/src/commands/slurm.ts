@@ -5,8 +5,11 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '@picas/core';
-import { addWorkerOptionFlags } from '@picas/launch/worker-option-flags';
+import { UsageError, type ConnectionConfig } from '@picas/core';
+import { addWorkerOptionFlags, type WorkerValues } from '@picas/launch/worker-option-flags';
+import type { PilotWorker } from '@picas/launch/pilot-worker';
+import type { SlurmSubmission } from '@picas/launch/sbatch';
+import type { SlurmBackendSettings } from '@picas/launch/slurm-backend';
 import { connectionFor, note, printJson, say, withCouch } from '../context.js';
 import { collect } from '../option-parsers.js';
 import { throwIfProblems } from '../usage-problems.js';
@@ -19,24 +22,11 @@ export function register(program: Command): void {
     .description('submit pilots as a Slurm array job (one picas-worker per array task); prints the job id')
     .option('--array <spec>', 'array tasks = pilots, e.g. 1-10 or 1-100%10 (at most 10 at once)')
     .option('--time <limit>', 'time limit per pilot, e.g. 01:00:00 (the worker claims only tokens that fit in the time left)')
-    .option('--partition <name>', 'Slurm partition')
-    .option('--account <name>', 'Slurm account to charge')
-    .option('--cpus-per-task <n>', 'CPUs per pilot: the cores it packs tokens into (it finds them by itself; docs/resources.md)')
-    .option('--gpus <n>', 'GPUs per pilot (#SBATCH --gpus), e.g. 2 or a100:1; the pilot finds them by itself and hands them out to tokens that ask for GPUs (env PICAS_PILOT_GPUS overrides what it finds)')
-    .option('--mem <size>', 'memory per pilot (#SBATCH --mem), e.g. 16G; the pilot finds it by itself and counts it out to tokens that ask for memory (env PICAS_PILOT_MEM overrides what it finds)')
     .option('--job-name <name>', 'job name (picas slurm status looks for it)', 'picas-pilot')
-    .option('--output <pattern>', 'pilot log file (%A array job id, %a task id, %j job id)')
-    .option('--error <pattern>', 'pilot stderr file (default: with --output)')
-    .option('--chdir <dir>', 'the jobs\' working directory (default: the current directory)')
-    .option('--sbatch-option <option>', 'any other sbatch option, e.g. --sbatch-option=--qos=short (repeatable)', collect)
-    .option('--pilot-env-file <path>', 'write the pilots\' settings, password included, to this file (mode 0600) and pass only its path (PICAS_ENV_FILE)')
-    .option('--worker-command <cmd>', 'how a pilot starts picas-worker (env PICAS_WORKER_CMD; default: this installation\'s picas-worker, else picas-worker from PATH)')
-    .option('--stage <dir>', 'copy the self-contained picas-worker into DIR, a directory the compute nodes see, and run it from there with node (for clusters where picas is not installed)')
-    .option('--node <path>', 'with --stage: the node that runs it on the compute nodes (default: node from the job\'s PATH)')
-    .option('--prelude <commands>', 'shell commands the pilot runs first, e.g. \'module load nodejs/22\' (the script then runs as a login shell)')
     .option('--only-if-todo', 'autopilot: submit nothing when no token is waiting (todo, or locked with an expired lease)')
     .option('--dry-run', 'print the job script (stdout) and what would be passed to sbatch (stderr), submit nothing')
     .option('--json', 'print {"jobId", ...} instead of the bare job id');
+  addSlurmJobOptions(submit);
   addWorkerOptionFlags(submit);
   submit.addHelpText(
     'after',
@@ -51,44 +41,11 @@ the pilots through sbatch's environment (--export=ALL,<names>: names only, value
 or through --pilot-env-file. The script itself never contains them.`,
   );
   submit.action(async (opts: Record<string, unknown>, cmd: Command) => {
-    const { choosePilotWorker, collectWorkerValues, describePilotEnvironment, kib, pilotEnvironmentWith, SlurmBackend, submitAfterChecks } = await import('@picas/launch');
-    let cpusPerTask: number | undefined;
-    if (opts.cpusPerTask !== undefined) {
-      cpusPerTask = Number(opts.cpusPerTask);
-      if (!Number.isInteger(cpusPerTask) || cpusPerTask < 1) throw new UsageError(`--cpus-per-task: '${String(opts.cpusPerTask)}' must be a whole number of at least 1`);
-    }
+    const { collectWorkerValues, describePilotEnvironment, SlurmBackend, submitAfterChecks } = await import('@picas/launch');
     const workerValues = collectWorkerValues(opts);
-    const stageDir = opts.stage as string | undefined;
-    if (stageDir !== undefined && opts.workerCommand !== undefined) throw new UsageError('--stage: runs the self-contained picas-worker; leave out --worker-command (or --stage)');
-    if (stageDir === undefined && opts.node !== undefined) throw new UsageError('--node: applies to the staged picas-worker; give --stage DIR too');
-    const problems: string[] = [];
-    const worker = choosePilotWorker({ bundleDir: stageDir === undefined ? undefined : resolve(stageDir), workerCommand: opts.workerCommand as string | undefined, node: opts.node as string | undefined }, problems);
-    throwIfProblems(problems);
     const connection = connectionFor(cmd);
-    const submission = {
-      script: {
-        jobName: opts.jobName as string,
-        array: opts.array as string | undefined,
-        time: opts.time as string | undefined,
-        partition: opts.partition as string | undefined,
-        account: opts.account as string | undefined,
-        cpusPerTask,
-        gpus: opts.gpus as string | undefined,
-        mem: opts.mem as string | undefined,
-        output: opts.output as string | undefined,
-        error: opts.error as string | undefined,
-        extraDirectives: (opts.sbatchOption as string[] | undefined) ?? [],
-        prelude: opts.prelude as string | undefined,
-      },
-      pilot: pilotEnvironmentWith(connection, workerValues, worker),
-      envFile: opts.pilotEnvFile as string | undefined,
-      chdir: opts.chdir as string | undefined,
-    };
-    const backend = new SlurmBackend({
-      submission,
-      stage: worker.bundle ? { bundle: worker.bundle, dir: stageDir! } : undefined,
-      onStaged: (staged, bundle) => note(staged.copied ? `picas slurm: copied picas-worker (${kib(bundle.bytes.length)}) to ${staged.path}` : `picas slurm: picas-worker is already staged at ${staged.path}`),
-    });
+    const { submission, worker, backendSettings } = await slurmJobFrom(opts, connection, workerValues, { jobName: opts.jobName as string, array: opts.array as string | undefined, time: opts.time as string | undefined });
+    const backend = new SlurmBackend(backendSettings);
     // validates every option before anything talks to CouchDB or Slurm
     const plan = backend.plan();
 
@@ -169,4 +126,73 @@ or through --pilot-env-file. The script itself never contains them.`,
       await new SlurmBackend({ jobName: opts.jobName as string }).cancel({ jobIds: ids });
       note(ids.length ? `picas slurm: cancelled ${ids.join(' ')}` : `picas slurm: cancelled your ${String(opts.jobName)} jobs`);
     });
+}
+
+/** The pilot job's options (all but --array, --time and --job-name), shared by `picas slurm submit` and `picas autoscale`. */
+export function addSlurmJobOptions(command: Command): Command {
+  return command
+    .option('--partition <name>', 'Slurm partition')
+    .option('--account <name>', 'Slurm account to charge')
+    .option('--cpus-per-task <n>', 'CPUs per pilot: the cores it packs tokens into (it finds them by itself; docs/resources.md)')
+    .option('--gpus <n>', 'GPUs per pilot (#SBATCH --gpus), e.g. 2 or a100:1; the pilot finds them by itself and hands them out to tokens that ask for GPUs (env PICAS_PILOT_GPUS overrides what it finds)')
+    .option('--mem <size>', 'memory per pilot (#SBATCH --mem), e.g. 16G; the pilot finds it by itself and counts it out to tokens that ask for memory (env PICAS_PILOT_MEM overrides what it finds)')
+    .option('--output <pattern>', 'pilot log file (%A array job id, %a task id, %j job id)')
+    .option('--error <pattern>', 'pilot stderr file (default: with --output)')
+    .option('--chdir <dir>', 'the jobs\' working directory (default: the current directory)')
+    .option('--sbatch-option <option>', 'any other sbatch option, e.g. --sbatch-option=--qos=short (repeatable)', collect)
+    .option('--pilot-env-file <path>', 'write the pilots\' settings, password included, to this file (mode 0600) and pass only its path (PICAS_ENV_FILE)')
+    .option('--worker-command <cmd>', 'how a pilot starts picas-worker (env PICAS_WORKER_CMD; default: this installation\'s picas-worker, else picas-worker from PATH)')
+    .option('--stage <dir>', 'copy the self-contained picas-worker into DIR, a directory the compute nodes see, and run it from there with node (for clusters where picas is not installed)')
+    .option('--node <path>', 'with --stage: the node that runs it on the compute nodes (default: node from the job\'s PATH)')
+    .option('--prelude <commands>', 'shell commands the pilot runs first, e.g. \'module load nodejs/22\' (the script then runs as a login shell)');
+}
+
+/**
+ * The Slurm submission and backend settings from the options of addSlurmJobOptions (throws UsageError
+ * with every problem), for `picas slurm submit` and `picas autoscale --backend slurm`.
+ */
+export async function slurmJobFrom(
+  opts: Record<string, unknown>,
+  connection: ConnectionConfig,
+  workerValues: WorkerValues,
+  job: { jobName: string; array?: string; time?: string; extraDirectives?: readonly string[] },
+): Promise<{ submission: SlurmSubmission; worker: PilotWorker; backendSettings: SlurmBackendSettings }> {
+  const { choosePilotWorker, kib, pilotEnvironmentWith } = await import('@picas/launch');
+  const problems: string[] = [];
+  let cpusPerTask: number | undefined;
+  if (opts.cpusPerTask !== undefined) {
+    cpusPerTask = Number(opts.cpusPerTask);
+    if (!Number.isInteger(cpusPerTask) || cpusPerTask < 1) problems.push(`--cpus-per-task: '${String(opts.cpusPerTask)}' must be a whole number of at least 1`);
+  }
+  const stageDir = opts.stage as string | undefined;
+  if (stageDir !== undefined && opts.workerCommand !== undefined) problems.push('--stage: runs the self-contained picas-worker; leave out --worker-command (or --stage)');
+  if (stageDir === undefined && opts.node !== undefined) problems.push('--node: applies to the staged picas-worker; give --stage DIR too');
+  throwIfProblems(problems);
+  const worker = choosePilotWorker({ bundleDir: stageDir === undefined ? undefined : resolve(stageDir), workerCommand: opts.workerCommand as string | undefined, node: opts.node as string | undefined }, problems);
+  throwIfProblems(problems);
+  const submission: SlurmSubmission = {
+    script: {
+      jobName: job.jobName,
+      array: job.array,
+      time: job.time,
+      partition: opts.partition as string | undefined,
+      account: opts.account as string | undefined,
+      cpusPerTask,
+      gpus: opts.gpus as string | undefined,
+      mem: opts.mem as string | undefined,
+      output: opts.output as string | undefined,
+      error: opts.error as string | undefined,
+      extraDirectives: [...((opts.sbatchOption as string[] | undefined) ?? []), ...(job.extraDirectives ?? [])],
+      prelude: opts.prelude as string | undefined,
+    },
+    pilot: pilotEnvironmentWith(connection, workerValues, worker),
+    envFile: opts.pilotEnvFile as string | undefined,
+    chdir: opts.chdir as string | undefined,
+  };
+  const backendSettings: SlurmBackendSettings = {
+    submission,
+    stage: worker.bundle ? { bundle: worker.bundle, dir: stageDir! } : undefined,
+    onStaged: (staged, bundle) => note(staged.copied ? `picas slurm: copied picas-worker (${kib(bundle.bytes.length)}) to ${staged.path}` : `picas slurm: picas-worker is already staged at ${staged.path}`),
+  };
+  return { submission, worker, backendSettings };
 }
