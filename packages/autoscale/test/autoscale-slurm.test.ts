@@ -9,24 +9,11 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { execa } from 'execa';
-import { cleanEnv, cliBin, runCli, waitFor, workerBin } from '@picas/testkit';
+import { cleanEnv, cliBin, realSlurm, runCli, waitFor, workerBin } from '@picas/testkit';
 import { assertDrainedOnce, autoscalePool, stateDoc, tokenDocs, type AutoscalePool } from './autoscale-pool.js';
 
-async function whySlurmIsUnavailable(): Promise<string | undefined> {
-  const sinfo = await execa('sinfo', ['-h', '-N', '-o', '%T'], { reject: false, timeout: 15_000 });
-  if (sinfo.failed) return `sinfo failed: ${String(sinfo.stderr || sinfo.shortMessage).trim()}`;
-  if (!/idle|mixed|alloc|completing/.test(sinfo.stdout)) return `no usable node (sinfo says '${sinfo.stdout.trim()}')`;
-  if (!existsSync(workerBin)) return `${workerBin} is not built`;
-  return undefined;
-}
-
-const unavailable = await whySlurmIsUnavailable();
-const skip = unavailable ? `Slurm is not available (${unavailable}); enable these tests with: sudo bash scripts/setup-slurm.sh` : false;
-if (unavailable && process.env.PICAS_REQUIRE_SLURM === '1') {
-  test('Slurm is available (PICAS_REQUIRE_SLURM=1)', () => assert.fail(`Slurm is required here but ${unavailable}`));
-}
+const { skip } = await realSlurm([workerBin]);
 
 const jobNames: string[] = [];
 after(async () => {

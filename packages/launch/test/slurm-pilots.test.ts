@@ -7,33 +7,19 @@
  * Without Slurm these tests skip with a message saying how to enable them; with PICAS_REQUIRE_SLURM=1
  * (as in CI) they fail instead.
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { runCli, waitFor, workerBin, processAlive, scratchDir } from '@picas/testkit';
+import { realSlurm, runCli, waitFor, workerBin, processAlive, scratchDir } from '@picas/testkit';
 import { allTokens, tokenPool, tokensByState } from './token-pool.js';
 
-async function whySlurmIsUnavailable(): Promise<string | undefined> {
-  const sinfo = await execa('sinfo', ['-h', '-N', '-o', '%T'], { reject: false, timeout: 15_000 });
-  if (sinfo.failed) return `sinfo failed: ${String(sinfo.stderr || sinfo.shortMessage).trim()}`;
-  if (!/idle|mixed|alloc|completing/.test(sinfo.stdout)) return `no usable node (sinfo says '${sinfo.stdout.trim()}')`;
-  if (!existsSync(workerBin)) return `${workerBin} is not built`;
-  return undefined;
-}
-
-const unavailable = await whySlurmIsUnavailable();
-const required = process.env.PICAS_REQUIRE_SLURM === '1';
-const skip = unavailable ? `Slurm is not available (${unavailable}); enable these tests with: sudo bash scripts/setup-slurm.sh` : false;
+const slurm = await realSlurm([workerBin]);
+const skip = slurm.skip;
 
 const FINAL = new Set(['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE']);
-const submitted: string[] = [];
-after(async () => {
-  // never leave pilots behind, whatever happened
-  if (submitted.length) await execa('scancel', submitted, { reject: false });
-});
 
 /** Task states of a job, e.g. { '12_1': 'COMPLETED', '12_[2-4]': 'PENDING' } (finished jobs stay for MinJobAge). */
 async function jobStates(jobId: string): Promise<Record<string, string>> {
@@ -62,14 +48,8 @@ async function submit(args: string[], env: Record<string, string>, cwd?: string)
   assert.equal(run.exitCode, 0, run.stderr);
   const jobId = run.stdout.trim();
   assert.match(jobId, /^\d+$/, `submit prints the job id, got '${run.stdout}'`);
-  submitted.push(jobId);
+  slurm.track(jobId);
   return jobId;
-}
-
-if (unavailable && required) {
-  test('Slurm is available (PICAS_REQUIRE_SLURM=1)', () => {
-    assert.fail(`Slurm is required here but ${unavailable}; run: sudo bash scripts/setup-slurm.sh`);
-  });
 }
 
 describe('pilots on a real Slurm', { skip }, () => {

@@ -4,14 +4,14 @@
  * line; the pilot script checks node before running it (missing, too old, --prelude); staging copies it once
  * under its content name; and `picas slurm submit --stage DIR` runs it from DIR on real Slurm.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { gitCommit } from '@picas/core/build-stamp';
 import { readWorkerBundle, renderPilotScript, stageWorkerBundle, workerBundlePath } from '@picas/launch';
-import { repoRoot, runCli, scratchDir, standinCanUseSlurm, waitFor } from '@picas/testkit';
+import { repoRoot, runCli, scratchDir, realSlurm, waitFor } from '@picas/testkit';
 import { tokenPool, tokensByState } from './token-pool.js';
 
 const bundlePath = join(repoRoot, 'dist', 'picas-worker.mjs');
@@ -132,15 +132,9 @@ test('slurm submit --stage: bad combinations are refused; --dry-run shows the co
   assert.deepEqual(readdirSync(dir), []);
 });
 
-const slurmUp = await standinCanUseSlurm();
-const requireSlurm = process.env.PICAS_REQUIRE_SLURM === '1';
-const submitted: string[] = [];
-after(async () => {
-  if (submitted.length) await execa('scancel', submitted, { reject: false });
-});
+const slurm = await realSlurm();
 
-test('slurm submit --stage DIR on real Slurm: pilots with node but no picas on PATH run the staged copy; a second submit reuses it', { skip: slurmUp || requireSlurm ? false : 'no local Slurm (sinfo does not answer): run sudo bash scripts/setup-slurm.sh' }, async () => {
-  if (!slurmUp) assert.fail('PICAS_REQUIRE_SLURM=1 but no local Slurm (sinfo does not answer)');
+test('slurm submit --stage DIR on real Slurm: pilots with node but no picas on PATH run the staged copy; a second submit reuses it', { skip: slurm.skip }, async () => {
   const dir = scratchDir('picas-stage-slurm-');
   const shared = join(dir, 'shared');
   // the job's PATH: node (a link, as a site's module would give) and the system, no picas
@@ -154,7 +148,7 @@ test('slurm submit --stage DIR on real Slurm: pilots with node but no picas on P
     const run = await runCli(['slurm', 'submit', '--array', '1-2', '--time', '5:00', '--chdir', dir, '--stage', shared, '--output', 'pilot-%A_%a.out'], { env, cwd: dir });
     assert.equal(run.exitCode, 0, run.stderr);
     const jobId = run.stdout.trim();
-    submitted.push(jobId);
+    slurm.track(jobId);
     await waitFor(async () => {
       const q = await execa('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%i %T'], { reject: false });
       const rows = q.stdout.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/));

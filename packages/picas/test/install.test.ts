@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { gitCommit } from '@picas/core/build-stamp';
-import { freshDatabase, repoRoot, scratchDir, standinCanUseSlurm, waitFor } from '@picas/testkit';
+import { freshDatabase, repoRoot, scratchDir, realSlurm, waitFor } from '@picas/testkit';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'packages/picas/package.json'), 'utf8')) as { version: string }).version;
 // with the commit the bundles were built from, when this is a git checkout
@@ -189,15 +189,9 @@ test('the single files dist/picas.mjs and dist/picas-worker.mjs alone in an empt
   assert.match(checkoutWorker.stderr, /^picas-worker: needs Node\.js >= 20\.19\.0, but this is node 18\.20\.4 \([^\n]+\)[^\n]+$/);
 });
 
-const slurmUp = await standinCanUseSlurm();
-const requireSlurm = process.env.PICAS_REQUIRE_SLURM === '1';
-const submitted: string[] = [];
-after(async () => {
-  if (submitted.length) await execa('scancel', submitted, { reject: false });
-});
+const slurm = await realSlurm();
 
-test('a Slurm array submitted from the installed picas drains a pool with the installed picas-worker', { skip: slurmUp || requireSlurm ? false : 'no local Slurm (sinfo does not answer): run sudo bash scripts/setup-slurm.sh' }, async () => {
-  if (!slurmUp) assert.fail('PICAS_REQUIRE_SLURM=1 but no local Slurm (sinfo does not answer)');
+test('a Slurm array submitted from the installed picas drains a pool with the installed picas-worker', { skip: slurm.skip }, async () => {
   const dir = join(install.dir, 'slurm');
   mkdirSync(dir);
   const db = await freshDatabase('install slurm', { create: false });
@@ -213,7 +207,7 @@ test('a Slurm array submitted from the installed picas drains a pool with the in
   const submit = await installed('picas', ['slurm', 'submit', '--array', '1-2', '--time', '5:00', '--chdir', dir, '--job-name', 'picas-install-test', '--output', 'pilot-%A_%a.out'], { cwd: dir, env: db.env });
   assert.equal(submit.exitCode, 0, submit.stderr);
   const jobId = submit.stdout.trim();
-  submitted.push(jobId);
+  slurm.track(jobId);
   await waitFor(async () => {
     const q = await execa('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%i %T'], { reject: false });
     const rows = q.stdout.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/));

@@ -184,3 +184,4 @@ export function testCluster(): string[] | undefined {
   return urls.length > 0 ? urls : undefined;
 }
 export * from './node-binaries.js';
+export * from './real-slurm.js';

@@ -2,47 +2,23 @@
 // processes: never more cores than the pilot has, never a GPU shared, a token too large for it left todo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileLabel, logLines } from '@picas/testkit';
 import { getToken, monitorCounts, poolDatabase, pushTokens, tempDir, worker } from './helpers.js';
+import { readTokenRuns, recordingCommand } from './token-runs.js';
 
 const db = await poolDatabase(fileLabel(import.meta.url));
 const { couch } = db;
-
-interface Run {
-  id: string;
-  start: number;
-  end: number;
-  cpus: number;
-  omp: number;
-  gpus: string[];
-}
-
-/** Each token appends `start end PICAS_CPUS OMP_NUM_THREADS CUDA_VISIBLE_DEVICES` to one file. */
-function recording(file: string, seconds: number): string {
-  return `s=$(date +%s.%N); sleep ${seconds}; echo "$PICAS_TOKEN_ID $s $(date +%s.%N) $PICAS_CPUS $OMP_NUM_THREADS [$CUDA_VISIBLE_DEVICES]" >> ${file}`;
-}
-
-function readRuns(file: string): Run[] {
-  return readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const [id, start, end, cpus, omp, gpus] = line.split(' ');
-      return { id: id!, start: Number(start), end: Number(end), cpus: Number(cpus), omp: Number(omp), gpus: gpus!.slice(1, -1).split(',').filter(Boolean) };
-    });
-}
 
 test('a pilot with 4 cpus and GPUs 0,1 packs a mix: never over 4 cpus, no GPU shared; an 8-cpu token is left todo and named', async () => {
   const dir = tempDir();
   const file = join(dir, 'runs.txt');
   const tokens: Array<[string, unknown, Record<string, unknown>?]> = [];
-  for (let i = 0; i < 6; i++) tokens.push([`one_${i}`, recording(file, 0.4)]);
-  for (let i = 0; i < 3; i++) tokens.push([`two_${i}`, recording(file, 0.5), { resources: { cpus: 2, gpus: 0, mem: 0 } }]);
-  tokens.push(['four_0', recording(file, 0.5), { resources: { cpus: 4, gpus: 0, mem: 0 } }]);
-  for (let i = 0; i < 3; i++) tokens.push([`gpu_${i}`, recording(file, 0.6), { resources: { cpus: 1, gpus: 1, mem: 0 } }]);
-  tokens.push(['eight_0', recording(file, 0.1), { resources: { cpus: 8, gpus: 0, mem: 0 } }]);
+  for (let i = 0; i < 6; i++) tokens.push([`one_${i}`, recordingCommand(file, 0.4)]);
+  for (let i = 0; i < 3; i++) tokens.push([`two_${i}`, recordingCommand(file, 0.5), { resources: { cpus: 2, gpus: 0, mem: 0 } }]);
+  tokens.push(['four_0', recordingCommand(file, 0.5), { resources: { cpus: 4, gpus: 0, mem: 0 } }]);
+  for (let i = 0; i < 3; i++) tokens.push([`gpu_${i}`, recordingCommand(file, 0.6), { resources: { cpus: 1, gpus: 1, mem: 0 } }]);
+  tokens.push(['eight_0', recordingCommand(file, 0.1), { resources: { cpus: 8, gpus: 0, mem: 0 } }]);
   await pushTokens(couch, tokens);
 
   const r = await worker(db, ['--cpus', '4', '--gpus', '0,1', '--mem', '8G'], { timeout: 120_000 });
@@ -56,7 +32,7 @@ test('a pilot with 4 cpus and GPUs 0,1 packs a mix: never over 4 cpus, no GPU sh
     `the 8-cpu token is named: ${lines.map((l) => l.msg).join('\n')}`,
   );
 
-  const runs = readRuns(file);
+  const runs = readTokenRuns(file);
   assert.equal(runs.length, 13, 'every token the pilot can run ran once');
   assert.ok(runs.some((x) => x.id === 'four_0'), 'the 4-cpu token ran');
   for (const x of runs) {
@@ -86,13 +62,13 @@ test('--slots N alone means N tokens of one core; a pilot with no options runs o
   const dir = tempDir();
   const file = join(dir, 'runs.txt');
   const tokens: Array<[string, unknown, Record<string, unknown>?]> = [];
-  for (let i = 0; i < 4; i++) tokens.push([`s_${i}`, recording(file, 0.3)]);
+  for (let i = 0; i < 4; i++) tokens.push([`s_${i}`, recordingCommand(file, 0.3)]);
   await pushTokens(couch, tokens);
   const r = await worker(db, ['--slots', '2']);
   assert.equal(r.exitCode, 0, r.stderr.slice(-3000));
   const found = logLines(r.stderr).find((l) => String(l.msg).startsWith('resources: '));
   assert.match(String(found?.msg), /^resources: 2 cpus \(--slots \(tokens of one core\)\)/);
-  const runs = readRuns(file);
+  const runs = readTokenRuns(file);
   assert.equal(runs.length, 4);
   for (const at of runs) assert.ok(runs.filter((x) => x.start <= at.start && x.end > at.start).length <= 2);
 });

@@ -3,34 +3,13 @@
 // Orderings come from the start and end times each token records, never from durations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileLabel, logLines } from '@picas/testkit';
 import { monitorCounts, poolDatabase, pushTokens, summaryOf, tempDir, worker } from './helpers.js';
+import { readTokenRuns, recordingCommand } from './token-runs.js';
 
 const db = await poolDatabase(fileLabel(import.meta.url));
 const { couch } = db;
-
-interface Run {
-  id: string;
-  start: number;
-  end: number;
-}
-
-/** Each token appends `id start end` to one file. */
-function recording(file: string, seconds: number): string {
-  return `s=$(date +%s.%N); sleep ${seconds}; echo "$PICAS_TOKEN_ID $s $(date +%s.%N)" >> ${file}`;
-}
-
-function readRuns(file: string): Run[] {
-  return readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const [id, start, end] = line.split(' ');
-      return { id: id!, start: Number(start), end: Number(end) };
-    });
-}
 
 /**
  * 60 one-core tokens of 0.5 s (at least 7.5 s of work for 4 cpus) and one 4-cpu token that sorts after them
@@ -39,8 +18,8 @@ function readRuns(file: string): Run[] {
  */
 async function streamWithOneLarge(prefix: string, file: string): Promise<void> {
   const tokens: Array<[string, unknown, Record<string, unknown>?]> = [];
-  for (let i = 0; i < 60; i++) tokens.push([`${prefix}_one_${i}`, recording(file, 0.5), { priority: 1 }]);
-  tokens.push([`${prefix}_four`, recording(file, 0.2), { resources: { cpus: 4, gpus: 0, mem: 0 } }]);
+  for (let i = 0; i < 60; i++) tokens.push([`${prefix}_one_${i}`, recordingCommand(file, 0.5), { priority: 1 }]);
+  tokens.push([`${prefix}_four`, recordingCommand(file, 0.2), { resources: { cpus: 4, gpus: 0, mem: 0 } }]);
   await pushTokens(couch, tokens);
 }
 
@@ -49,7 +28,7 @@ test('--reserve-after 2s: the pilot stops starting one-core tokens and the 4-cpu
   await streamWithOneLarge('r', file);
   const r = await worker(db, ['--cpus', '4', '--reserve-after', '2s'], { timeout: 180_000 });
   assert.equal(r.exitCode, 0, r.stderr.slice(-3000));
-  const runs = readRuns(file);
+  const runs = readTokenRuns(file);
   assert.equal(runs.length, 61, 'every token ran once');
   const four = runs.find((x) => x.id === 'r_four')!;
   const small = runs.filter((x) => x.id !== 'r_four');
@@ -65,7 +44,7 @@ test('without a short --reserve-after the same 4-cpu token runs after every one-
   await streamWithOneLarge('n', file);
   const r = await worker(db, ['--cpus', '4'], { timeout: 180_000 });
   assert.equal(r.exitCode, 0, r.stderr.slice(-3000));
-  const runs = readRuns(file);
+  const runs = readTokenRuns(file);
   assert.equal(runs.length, 61);
   const four = runs.find((x) => x.id === 'n_four')!;
   assert.ok(runs.every((x) => x.start <= four.start), 'the 4-cpu token started last');
@@ -75,11 +54,11 @@ test('without a short --reserve-after the same 4-cpu token runs after every one-
 test('a pool of 4-cpu tokens on a 4-cpu pilot is claimed several per request, and run one after the other', async () => {
   const file = join(tempDir(), 'runs.txt');
   const tokens: Array<[string, unknown, Record<string, unknown>?]> = [];
-  for (let i = 0; i < 12; i++) tokens.push([`q_four_${i}`, recording(file, 0.3), { resources: { cpus: 4, gpus: 0, mem: 0 } }]);
+  for (let i = 0; i < 12; i++) tokens.push([`q_four_${i}`, recordingCommand(file, 0.3), { resources: { cpus: 4, gpus: 0, mem: 0 } }]);
   await pushTokens(couch, tokens);
   const r = await worker(db, ['--cpus', '4'], { timeout: 120_000 });
   assert.equal(r.exitCode, 0, r.stderr.slice(-3000));
-  const runs = readRuns(file).sort((a, b) => a.start - b.start);
+  const runs = readTokenRuns(file).sort((a, b) => a.start - b.start);
   assert.equal(runs.length, 12);
   for (let i = 1; i < runs.length; i++) assert.ok(runs[i]!.start >= runs[i - 1]!.end, `${runs[i]!.id} started after ${runs[i - 1]!.id} ended`);
   const claims = summaryOf(r.stderr).claims;
