@@ -12,7 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseCsv } from './csv-rows.js';
-import { checkedPrefix, problemsError } from './token-files.js';
+import { problemsError } from './token-files.js';
+import { checkedPrefix } from './token-ids.js';
 import { MAX_INPUT_BYTES } from './token.js';
 import { sha256Hex } from './token-text-stream.js';
 import { fillTemplate, PARAM_NAME, parseTemplate, shellQuote, type Template } from './sweep-template.js';

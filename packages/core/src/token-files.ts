@@ -13,7 +13,6 @@
  * creates nothing new. The n-th identical token in one file gets `_<n>` appended, so repeated lines
  * stay separate tokens. An explicit `_id` wins; `forceNew` gives random ids instead.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { UsageError } from './errors.js';
@@ -21,10 +20,10 @@ import { yamlModule } from './lazy-modules.js';
 import { arrayElementOffsets, findJsonSyntaxError, positionAt } from './json-syntax.js';
 import { checkResources, type Resources } from './resources.js';
 import { newToken, nowSeconds, unrunnableInput, type TokenDoc } from './token.js';
+import { checkedPrefix, tokenId } from './token-ids.js';
 
 export const TOKEN_FILE_EXTENSIONS = ['.txt', '.json', '.jsonl', '.yaml', '.yml'] as const;
 
-export const DEFAULT_TOKEN_PREFIX = 'token';
 
 /** A token as read from a file, before it gets its id. */
 export interface TokenSpec {
@@ -259,24 +258,6 @@ function byLine(a: string, b: string): number {
   return line(a) - line(b);
 }
 
-/** JSON with sorted keys, so equal content always hashes the same. */
-function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.keys(value as object)
-    .sort()
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
-}
-
-/** The content hash part of a token id: 16 hex digits of SHA-256 over the input and the fields. */
-export function contentHash(spec: Pick<TokenSpec, 'input' | 'fields'>): string {
-  return createHash('sha256').update(canonicalJson({ ...spec.fields, input: spec.input })).digest('hex').slice(0, 16);
-}
-
-const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-
 export interface TokenDocOptions {
   /** id prefix (default `token`) */
   prefix?: string;
@@ -342,27 +323,6 @@ export class TokenDocBuilder {
     if (problems.length > 0) throw problemsError(problems);
     return docs;
   }
-}
-
-/** The `--prefix`, checked. */
-export function checkedPrefix(options: Pick<TokenDocOptions, 'prefix'>): string {
-  const prefix = options.prefix ?? DEFAULT_TOKEN_PREFIX;
-  if (!PREFIX_PATTERN.test(prefix)) {
-    throw new UsageError(`--prefix: '${prefix}' is not a usable id prefix (letters, digits and _ . : -, not starting with _)`);
-  }
-  return prefix;
-}
-
-/**
- * A token's id: its explicit `_id`, a random one (`forceNew`), or prefix + content hash (+ `_n` for the n-th
- * repeat in its file). `occurrence(key)` counts how often a key (file and hash) has been seen, this time included.
- */
-export function tokenId(spec: Pick<TokenSpec, 'id' | 'input' | 'fields' | 'file'>, prefix: string, forceNew: boolean | undefined, occurrence: (key: string, hash: string) => number): string {
-  if (spec.id !== undefined) return spec.id;
-  if (forceNew) return `${prefix}_${randomBytes(8).toString('hex')}`;
-  const hash = contentHash(spec);
-  const n = occurrence(`${spec.file}\0${hash}`, hash);
-  return n === 1 ? `${prefix}_${hash}` : `${prefix}_${hash}_${n}`;
 }
 
 export interface ReadTokenFilesResult {

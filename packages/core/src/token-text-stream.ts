@@ -12,7 +12,8 @@ import * as crypto from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from './errors.js';
-import { checkedPrefix, MAX_LISTED_PROBLEMS, problemsError, type TokenDocOptions } from './token-files.js';
+import { MAX_LISTED_PROBLEMS, problemsError, type TokenDocOptions } from './token-files.js';
+import { checkedPrefix } from './token-ids.js';
 import { newToken, nowSeconds, unrunnableInput, type TokenDoc } from './token.js';
 import type { EncodedTokenBatch, LineRange } from './ops/push-tokens.js';
 

@@ -20,14 +20,14 @@ export interface ConnectOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** The validated connection, with its notices (e.g. "using the embedded server") and warnings. */
+/** @internal The validated connection, with its notices (e.g. "using the embedded server") and warnings. */
 export interface ResolvedConnection {
   config: ConnectionConfig;
   notices: string[];
   warnings: string[];
 }
 
-/** Resolves the layered connection settings; throws a UsageError whose `problems` list every problem. */
+/** @internal Resolves the layered connection settings; throws a UsageError whose `problems` list every problem. */
 export function resolvePoolConnection(options: ConnectOptions = {}): ResolvedConnection {
   const env = options.env ?? process.env;
   const ctx = { flags: { url: options.url, db: options.db, username: options.username, password: options.password, config: options.config }, env, cwd: options.cwd };

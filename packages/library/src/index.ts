@@ -21,4 +21,4 @@ export type { PoolStatus } from './status.js';
 export { runPilot, type Duration, type RunPilotOptions, type TokenResources, type WorkContext, type WorkFunction } from './run-pilot.js';
 export type { PilotSummary } from './pilot-summary.js';
 export type { Resources, ResourcesInput, Token, TokenInput, TokenObject } from './token.js';
-export { PicasError, UsageError } from '@picas/core';
+export { PicasError, UsageError } from '@picas/core/errors';

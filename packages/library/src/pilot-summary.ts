@@ -18,6 +18,7 @@ export interface PilotSummary {
   stopReason: string;
 }
 
+/** @internal */
 export function pilotSummary(s: WorkerSummary): PilotSummary {
   return { workerId: s.worker, claimed: s.claimed, taken: s.taken, done: s.done, failed: s.failed, requeued: s.requeued, lost: s.lost, wallMs: s.wallMs, httpRequests: s.httpRequests, stopReason: s.stopReason };
 }

@@ -27,6 +27,7 @@ export interface Pool {
 /** The connection of each open pool, for `runPilot({ pool })` (kept out of the public type). */
 const connections = new WeakMap<Pool, ConnectionConfig>();
 
+/** @internal */
 export function poolConnection(pool: Pool): ConnectionConfig {
   const config = connections.get(pool);
   if (!config) throw new TypeError('runPilot: `pool` is not a pool from connect()');

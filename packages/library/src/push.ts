@@ -52,6 +52,7 @@ export interface PushCounts {
   released: number;
 }
 
+/** @internal */
 export async function pushTokenInputs(couch: Couch, tokens: Iterable<TokenInput> | AsyncIterable<TokenInput>, options: PushOptions = {}): Promise<PushCounts> {
   const batchSize = Math.max(1, options.batchSize ?? DEFAULT_PUSH_BATCH);
   const builder = new TokenDocBuilder({ prefix: options.prefix, forceNew: options.forceNew, after: options.after, resources: defaultResources(options.resources) });

@@ -22,6 +22,7 @@ export interface PoolStatus {
   todoByShape?: Array<{ shape: string; todo: number }>;
 }
 
+/** @internal */
 export async function poolStatus(couch: Couch, options: { signal?: AbortSignal } = {}): Promise<PoolStatus> {
   const c = await withLockedSplit(couch, await tokenStatus(couch, options), options.signal);
   return {

@@ -126,8 +126,18 @@ test('the installed package: the library and its type declarations (no @picas/* 
   mkdirSync(join(app, 'node_modules'), { recursive: true });
   symlinkSync(install.packageDir, join(app, 'node_modules', 'picas'));
   writeFileSync(join(app, 'package.json'), '{ "type": "module" }\n');
-  writeFileSync(join(app, 'app.ts'), "import * as picas from 'picas';\nconst names: string[] = Object.keys(picas);\nconsole.log(names.length > 0);\n");
-  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, skipLibCheck: true, types: [], outDir: 'out' }, files: ['app.ts'] }));
+  writeFileSync(
+    join(app, 'app.ts'),
+    [
+      "import { connect, runPilot, UsageError, type Pool, type RunPilotOptions, type WorkFunction } from 'picas';",
+      'const work: WorkFunction = async (token, ctx) => { ctx.log(`input ${String(token.input)}`); return { ok: true }; };',
+      "const options: Pick<RunPilotOptions, 'work'> = { work };",
+      'const open: (options?: Parameters<typeof connect>[0]) => Pool = connect;',
+      "console.log(typeof open === 'function' && typeof runPilot === 'function' && typeof options.work === 'function' && new UsageError('x') instanceof Error);",
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, skipLibCheck: false, types: [], outDir: 'out' }, files: ['app.ts'] }));
   const tsc = await execa(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app, reject: false });
   assert.equal(tsc.exitCode, 0, tsc.stdout + tsc.stderr);
   const run = await installed('node', ['out/app.js'], { cwd: app });

@@ -101,7 +101,7 @@ async function openSweep(files: string[], flags: PushFlags, needs: Resources | u
   const definition = await sweepDefinition(files, flags);
   if (!definition) return undefined;
   if (flags.forceNew) throw new UsageError('--force-new: a sweep\'s ids come from its name and parameters (give --name for another sweep)');
-  const { DEFAULT_TOKEN_PREFIX } = await import('@picas/core/token-files');
+  const { DEFAULT_TOKEN_PREFIX } = await import('@picas/core/token-ids');
   if (flags.prefix !== DEFAULT_TOKEN_PREFIX) throw new UsageError('--prefix: a sweep\'s id prefix is its name (--name, or name: in a sweep file)');
   const { buildSweep, describeShape } = await import('@picas/core/sweep');
   const { sweepTokenSource } = await import('@picas/core/sweep-source');
