@@ -13,35 +13,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { realSlurm, runCli, waitFor, workerBin, processAlive, scratchDir } from '@picas/testkit';
+import { realSlurm, runCli, waitForSlurmJobEnd, waitFor, workerBin, processAlive, scratchDir } from '@picas/testkit';
 import { allTokens, tokenPool, tokensByState } from './token-pool.js';
 
 const slurm = await realSlurm([workerBin]);
 const skip = slurm.skip;
-
-const FINAL = new Set(['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE']);
-
-/** Task states of a job, e.g. { '12_1': 'COMPLETED', '12_[2-4]': 'PENDING' } (finished jobs stay for MinJobAge). */
-async function jobStates(jobId: string): Promise<Record<string, string>> {
-  const r = await execa('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%i %T'], { reject: false });
-  const out: Record<string, string> = {};
-  for (const line of r.stdout.split('\n')) {
-    const [id, state] = line.trim().split(/\s+/);
-    if (id && state) out[id] = state;
-  }
-  return out;
-}
-
-async function waitForJobEnd(jobId: string, tasks: number, timeoutMs = 150_000): Promise<Record<string, string>> {
-  return waitFor(
-    async () => {
-      const states = await jobStates(jobId);
-      const values = Object.entries(states);
-      return values.length === tasks && values.every(([id, s]) => !id.includes('[') && FINAL.has(s)) ? states : undefined;
-    },
-    { timeoutMs, intervalMs: 500, what: `Slurm job ${jobId} (${tasks} tasks) to finish` },
-  );
-}
 
 async function submit(args: string[], env: Record<string, string>, cwd?: string): Promise<string> {
   const run = await runCli(['slurm', 'submit', ...args], { env, cwd });
@@ -64,7 +40,7 @@ describe('pilots on a real Slurm', { skip }, () => {
 
     // settings through a 0600 env file; the job runs in --chdir, not where picas was started
     const jobId = await submit(['--array', '1-4', '--time', '5:00', '--chdir', dir, '--pilot-env-file', envFile, '--lease', '1m'], db.env);
-    const states = await waitForJobEnd(jobId, 4);
+    const states = await waitForSlurmJobEnd(jobId, 4);
     assert.deepEqual(Object.values(states), ['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED'], JSON.stringify(states));
 
     const byState = await tokensByState(db.couch);
@@ -98,7 +74,7 @@ describe('pilots on a real Slurm', { skip }, () => {
     const tokens = [{ id: 'two_cpus', input: 'echo "$PICAS_CPUS $OMP_NUM_THREADS"', fields: { resources: { cpus: 2, gpus: 0, mem: 0 } } }];
     const db = await tokenPool(import.meta.url, tokens);
     const jobId = await submit(['--time', '5:00', '--cpus-per-task', '2', '--chdir', dir], db.env);
-    const states = await waitForJobEnd(jobId, 1);
+    const states = await waitForSlurmJobEnd(jobId, 1);
     assert.deepEqual(Object.values(states), ['COMPLETED'], JSON.stringify(states));
     const script = await execa('scontrol', ['write', 'batch_script', jobId, '-']);
     assert.match(script.stdout, /^#SBATCH --cpus-per-task=2$/m);
@@ -131,7 +107,7 @@ describe('pilots on a real Slurm', { skip }, () => {
     await execa('scancel', [`${jobId}_1`]);
     const cancel = await runCli(['slurm', 'cancel', '--job-name', jobName], { env: db.env });
     assert.equal(cancel.exitCode, 0, cancel.stderr);
-    const states = await waitForJobEnd(jobId, 2, 90_000);
+    const states = await waitForSlurmJobEnd(jobId, 2, 90_000);
     assert.deepEqual(Object.values(states), ['CANCELLED', 'CANCELLED'], JSON.stringify(states));
 
     const byState = await tokensByState(db.couch);
@@ -151,7 +127,7 @@ describe('pilots on a real Slurm', { skip }, () => {
     ];
     const db = await tokenPool(import.meta.url, tokens);
     const jobId = await submit(['--time', '1'], db.env, dir);
-    const states = await waitForJobEnd(jobId, 1);
+    const states = await waitForSlurmJobEnd(jobId, 1);
     // it ended by itself before the limit, not killed by Slurm at it
     assert.deepEqual(Object.values(states), ['COMPLETED'], JSON.stringify(states));
 

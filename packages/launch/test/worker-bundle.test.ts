@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { gitCommit } from '@picas/core/build-stamp';
 import { readWorkerBundle, renderPilotScript, stageWorkerBundle, workerBundlePath } from '@picas/launch';
-import { repoRoot, runCli, scratchDir, realSlurm, waitFor } from '@picas/testkit';
+import { repoRoot, runCli, scratchDir, realSlurm, waitForSlurmJobEnd } from '@picas/testkit';
 import { tokenPool, tokensByState } from './token-pool.js';
 
 const bundlePath = join(repoRoot, 'dist', 'picas-worker.mjs');
@@ -149,11 +149,7 @@ test('slurm submit --stage DIR on real Slurm: pilots with node but no picas on P
     assert.equal(run.exitCode, 0, run.stderr);
     const jobId = run.stdout.trim();
     slurm.track(jobId);
-    await waitFor(async () => {
-      const q = await execa('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%i %T'], { reject: false });
-      const rows = q.stdout.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/));
-      return rows.length === 2 && rows.every(([id, state]) => !id!.includes('[') && /^(COMPLETED|FAILED|CANCELLED|TIMEOUT)/.test(state!)) ? rows : undefined;
-    }, { timeoutMs: 150_000, intervalMs: 500, what: `Slurm job ${jobId} to finish` });
+    await waitForSlurmJobEnd(jobId, 2);
     return { jobId, stderr: run.stderr };
   };
   const name = readWorkerBundle().stagedName;

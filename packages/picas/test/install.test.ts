@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { gitCommit } from '@picas/core/build-stamp';
-import { freshDatabase, repoRoot, scratchDir, realSlurm, waitFor } from '@picas/testkit';
+import { freshDatabase, repoRoot, scratchDir, realSlurm, waitForSlurmJobEnd } from '@picas/testkit';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'packages/picas/package.json'), 'utf8')) as { version: string }).version;
 // with the commit the bundles were built from, when this is a git checkout
@@ -218,11 +218,7 @@ test('a Slurm array submitted from the installed picas drains a pool with the in
   assert.equal(submit.exitCode, 0, submit.stderr);
   const jobId = submit.stdout.trim();
   slurm.track(jobId);
-  await waitFor(async () => {
-    const q = await execa('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%i %T'], { reject: false });
-    const rows = q.stdout.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/));
-    return rows.length === 2 && rows.every(([id, state]) => !id!.includes('[') && /^(COMPLETED|FAILED|CANCELLED|TIMEOUT)/.test(state!)) ? rows : undefined;
-  }, { timeoutMs: 150_000, intervalMs: 500, what: `Slurm job ${jobId} to finish` });
+  await waitForSlurmJobEnd(jobId, 2);
   const logs = readdirSync(dir).filter((f) => f.startsWith(`pilot-${jobId}_`)).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
   const status = await installed('picas', ['status'], { cwd: dir, env: db.env });
   assert.match(status.stdout, /^ {2}done +6$/m, logs);

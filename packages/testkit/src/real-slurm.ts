@@ -76,3 +76,28 @@ export async function realSlurm(mustExist: readonly string[] = []): Promise<Real
     track: (jobId) => void submitted.push(jobId),
   };
 }
+
+const FINAL_JOB_STATES = new Set(['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE']);
+
+/** Task states of a job, e.g. { '12_1': 'COMPLETED', '12_[2-4]': 'PENDING' } (finished jobs stay for MinJobAge). */
+export async function slurmTaskStates(jobId: string): Promise<Record<string, string>> {
+  const r = await execa('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%i %T'], { reject: false });
+  const out: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) {
+    const [id, state] = line.trim().split(/\s+/);
+    if (id && state) out[id] = state;
+  }
+  return out;
+}
+
+/** Waits until each of an array job's `tasks` tasks has a final state (`CANCELLED by 0` counts); returns them. */
+export async function waitForSlurmJobEnd(jobId: string, tasks: number, timeoutMs = 150_000): Promise<Record<string, string>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = await slurmTaskStates(jobId);
+    const values = Object.entries(states);
+    if (values.length === tasks && values.every(([id, s]) => !id.includes('[') && FINAL_JOB_STATES.has(s.split(' ')[0]!))) return states;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for Slurm job ${jobId} (${tasks} tasks) to finish: ${JSON.stringify(states)}`);
+    await sleep(500);
+  }
+}
