@@ -150,11 +150,18 @@ async function main(): Promise<number> {
       return;
     }
     const code = signal === 'SIGINT' ? 130 : 143;
-    if (signals > 2) process.exit(code); // a third: no waiting for the record either
+    if (signals > 2) {
+      // a third: no waiting for the record either
+      pilot.killAll();
+      process.exit(code);
+    }
     const reason = `second ${signal}: exiting at once; running tokens stay locked until their lease expires`;
     log.warn(reason);
     // its record says stopped before it goes, within ABANDON_RECORD_MS at most
-    const exit = () => process.exit(code);
+    const exit = () => {
+      pilot.killAll();
+      process.exit(code);
+    };
     setTimeout(exit, ABANDON_RECORD_MS).unref();
     void pilot.abandon(reason).then(exit, exit);
   };

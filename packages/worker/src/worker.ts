@@ -100,11 +100,12 @@ export class Worker {
   }
 
   /**
-   * The second signal: killAll, then the pilot's record says `stopped` with `reason` (so that an exited pilot
-   * is not shown running until it is lost). The caller bounds the wait and exits.
+   * The second signal: the pilot's record says `stopped` with `reason` (so that an exited pilot is not shown
+   * running until it is lost). The caller bounds the wait, then calls killAll and exits at once: killing
+   * first would let the stop path requeue the killed tokens while the record is written, and the second
+   * signal means "leave now, the tokens stay locked until their lease expires".
    */
   async abandon(reason: string): Promise<void> {
-    this.killAll();
     await this.pilotRecord?.finish('stopped', this.summary(reason));
   }
 
