@@ -7,7 +7,7 @@
  */
 import { chmodSync, closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import type { ConnectionConfig } from '@picas/core';
+import { shellQuote, type ConnectionConfig } from '@picas/core';
 import { workerEnv, type WorkerOptions } from '@picas/worker/options';
 
 export interface PilotEnvironment {
@@ -38,11 +38,6 @@ export function pilotEnvironment(
 /** `NAME=value` lines for display, with every secret shown as `***`. */
 export function describePilotEnvironment(pilot: PilotEnvironment): string[] {
   return Object.entries(pilot.env).map(([name, value]) => `${name}=${pilot.secretKeys.includes(name) ? '***' : value}`);
-}
-
-/** Single-quotes a value for a bash-sourced env file. */
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The text of an env file that the pilot script sources (`set -a; . "$PICAS_ENV_FILE"`). */
