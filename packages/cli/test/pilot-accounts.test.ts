@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileLabel, freshDatabase, realCouchDBSkip, repoRoot, runCli, runWorker, scratchDir, testBackend, testServer, type TestDatabase } from '@picas/testkit';
+import { fileLabel, freshDatabase, realCouchDBSkip, repoRoot, runCli, runWorker, scratchDir, sourceEnvFile, testBackend, testServer, type TestDatabase } from '@picas/testkit';
 import { putDocs, pythonPicasToken } from './fixtures.js';
 
 const skip = realCouchDBSkip('CouchDB accounts in _users and database members in _security; pouchdb-server has neither');
@@ -71,7 +71,7 @@ test('user add/list/remove: a member of the pool only, its credentials in a 0600
   assert.equal(add.exitCode, 0, add.stderr);
   assert.match(add.stdout, new RegExp(`^created CouchDB user '${pilot}', a member of database '${db.config.db}' only; its credentials are in .*pilot\\.env \\(mode 0600\\)$`, 'm'));
   assert.equal(statSync(envFile).mode & 0o777, 0o600);
-  const vars = Object.fromEntries([...readFileSync(envFile, 'utf8').matchAll(/^(PICAS_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+  const vars = await sourceEnvFile(envFile);
   assert.deepEqual(Object.keys(vars).sort(), ['PICAS_DB', 'PICAS_PASSWORD', 'PICAS_URL', 'PICAS_USERNAME']);
   assert.equal(vars.PICAS_USERNAME, pilot);
   assert.equal(vars.PICAS_DB, db.config.db);
@@ -216,7 +216,7 @@ test('passwd: on CouchDB 3 (_users open to admins only) a member is told to ask 
   const reset = await runCli(['user', 'passwd', member, '--pilot-env-file', envFile], { env: db.env });
   assert.equal(reset.exitCode, 0, reset.stderr);
   assert.match(reset.stdout, new RegExp(`^set a new password for CouchDB user '${member}'; its credentials are in`, 'm'));
-  const newPassword = /^PICAS_PASSWORD='([^']+)'$/m.exec(readFileSync(envFile, 'utf8'))![1]!;
+  const newPassword = (await sourceEnvFile(envFile)).PICAS_PASSWORD!;
   assert.equal((await runCli(['status'], { env: memberEnv(db, member, newPassword) })).exitCode, 0);
   const old = await runCli(['status'], { env: memberEnv(db, member, oldPassword) });
   assert.equal(old.exitCode, 3, old.stderr);

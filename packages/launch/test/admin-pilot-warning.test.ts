@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileLabel, freshDatabase, realCouchDBSkip, runCli, scratchDir, type TestDatabase } from '@picas/testkit';
+import { fileLabel, freshDatabase, realCouchDBSkip, runCli, scratchDir, sourceEnvFile, type TestDatabase } from '@picas/testkit';
 
 const WARNING = /a CouchDB server admin: whoever can read a job's environment can then change anything on this server\. Give them a member of '[^']+' only: picas user add pilot --pilot-env-file pilot\.env/g;
 
@@ -47,7 +47,7 @@ test('with a member account (picas user add), the launchers do not warn', { skip
   const add = await runCli(['user', 'add', name, '--pilot-env-file', envFile], { env: db.env });
   assert.equal(add.exitCode, 0, add.stderr);
   try {
-    const password = /^PICAS_PASSWORD='([^']+)'$/m.exec(readFileSync(envFile, 'utf8'))![1]!;
+    const password = (await sourceEnvFile(envFile)).PICAS_PASSWORD!;
     const member = { PICAS_URL: db.env.PICAS_URL!, PICAS_DB: db.config.db, PICAS_USERNAME: name, PICAS_PASSWORD: password };
     const cwd = scratchDir('picas-launch-');
     writeFileSync(join(cwd, 'README'), 'no .env here');

@@ -140,6 +140,17 @@ export function logLines(text: string): Array<Record<string, any>> {
   return out;
 }
 
+/**
+ * The PICAS_* variables of a pilot env file as bash sees them after `source` (how the pilot script reads it),
+ * so a test does not depend on how the file quotes a value.
+ */
+export async function sourceEnvFile(path: string): Promise<Record<string, string>> {
+  const r = await execa('bash', ['-c', 'set -a; source "$1"; env -0', 'source-env', path], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
+  return Object.fromEntries(
+    r.stdout.split('\0').filter((kv) => kv.startsWith('PICAS_')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+}
+
 /** Polls `check` until it returns a truthy value or the time runs out. */
 export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
   // a guard against hangs, not a timing assertion: generous, since shared CI machines can be very busy
