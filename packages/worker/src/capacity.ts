@@ -16,7 +16,7 @@
  */
 import { fitsInto, isDefaultShape, tokenNeeds, type Resources, type TokenDoc } from '@picas/core';
 import type { ClaimRoom } from '@picas/core/ops/claim';
-import { prefetchDepth, type PrefetchSetting } from './prefetch.js';
+import { prefetchCores, prefetchDepth, type PrefetchSetting } from './prefetch.js';
 import { ResourcePool, type Grant, type PoolShape } from './resource-pool.js';
 import type { TimeBudget } from './time-budget.js';
 
@@ -128,12 +128,13 @@ export class Capacity {
    * The room a claim has: free now less what the held tokens waiting to start need, and the whole pilot.
    * `accept` takes a candidate that fits the pilot and the room (booking it); beyond the room, as the
    * prefetch asks: one-core tokens while the room had a core at the start (the claim's `max` decides how
-   * many), and larger tokens whose shape the room had at the start, up to `depth` cores in all (they wait
-   * in the queue and start as the ones before them end, so a pool of large tokens is claimed many per
-   * request too); and a larger token that waited longer than --reserve-after, once: it then takes all the room.
+   * many), and larger tokens whose shape the room had at the start, up to `depth` of them and `aheadCores`
+   * cores in all (default `depth`; they wait in the queue and start as the ones before them end, so a pool
+   * of large tokens is claimed many per request too); and a larger token that waited longer than --reserve-after, once: it then takes all the room.
    */
-  claimFilter(queued: readonly SizedToken[], options: { depth?: number; nowMs?: number } = {}): ClaimFilter {
+  claimFilter(queued: readonly SizedToken[], options: { depth?: number; aheadCores?: number; nowMs?: number } = {}): ClaimFilter {
     const { depth = 1, nowMs = Date.now() } = options;
+    const aheadCores = options.aheadCores ?? depth;
     const now = this.pool.free();
     let reserving = false;
     for (const doc of queued) {
@@ -143,8 +144,9 @@ export class Capacity {
     }
     const room: ClaimRoom = { now: { ...now }, empty: this.total, reserveAfterMs: reserving ? undefined : this.options.reserveAfterMs };
     const start = { ...now };
-    /** cores of the larger tokens taken beyond the room */
+    /** the larger tokens taken beyond the room, and their cores */
     let ahead = 0;
+    let aheadTokens = 0;
     const filter: ClaimFilter & { reserving?: TokenDoc } = {
       room,
       accept: (doc) => {
@@ -164,8 +166,9 @@ export class Capacity {
           book(now, needs);
           return FITS;
         }
-        if (!fitsInto(needs, start) || ahead + needs.cpus > depth) return noRoom;
+        if (!fitsInto(needs, start) || ahead + needs.cpus > aheadCores || aheadTokens + 1 > depth) return noRoom;
         ahead += needs.cpus;
+        aheadTokens++;
         return FITS;
       },
     };
@@ -234,6 +237,11 @@ export class Capacity {
   /** Tokens to ask for in the next claim (prefetch.ts), from the mean runtime seen so far. */
   claimDepth(setting: PrefetchSetting, bulkAllowed: boolean): number {
     return prefetchDepth(setting, { slots: this.options.slots, bulkAllowed, meanRuntimeMs: this.options.budget.meanMs() });
+  }
+
+  /** Cores of larger tokens the next claim may take beyond the room (prefetch.ts). */
+  claimAheadCores(setting: PrefetchSetting, depth: number, bulkAllowed: boolean): number {
+    return prefetchCores(setting, depth, { cpus: this.total.cpus, bulkAllowed, meanRuntimeMs: this.options.budget.meanMs() });
   }
 
   /** A finished run's wall time: what the expected runtime of tokens without `expected_seconds` comes from. */

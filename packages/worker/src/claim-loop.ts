@@ -100,7 +100,7 @@ export class ClaimLoop {
     const { options: o, scheduler, capacity, counts, stop, claimer, unconfirmed, health } = this.parts;
     if (scheduler.startReady()) return undefined;
     const want = Math.min(capacity.claimDepth(o.prefetch, this.parts.bulkAllowed), (o.maxTokens ?? Infinity) - counts.claimed);
-    const filter = capacity.claimFilter(scheduler.queuedDocs, { depth: want });
+    const filter = capacity.claimFilter(scheduler.queuedDocs, { depth: want, aheadCores: capacity.claimAheadCores(o.prefetch, want, this.parts.bulkAllowed) });
     if (capacity.free() === 0 || filter.room.now.cpus === 0) return this.waitForOurTokens();
     if (o.maxTokens !== undefined && counts.claimed >= o.maxTokens) {
       if (!scheduler.busy) return `--max-tokens ${o.maxTokens} reached`;

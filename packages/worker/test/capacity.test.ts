@@ -137,6 +137,16 @@ test('claimFilter: larger tokens whose shape the room had are taken beyond it, u
   assert.equal(capacity.claimFilter([], {}).accept({ _id: 'two', resources: { cpus: 2 } } as never).fits, true, 'fits the room (depth 1)');
 });
 
+test('claimFilter: aheadCores lets more larger tokens queue than the depth in cores, never more tokens than the depth', () => {
+  const capacity = new Capacity({ slots: 4, budget: noBudget(), pool: { cpus: 4, gpus: [], mem: 1024 } });
+  const four = (id: string) => ({ _id: id, resources: { cpus: 4 }, created: Date.now() / 1000 }) as never;
+  const byCores = capacity.claimFilter([], { depth: 16, aheadCores: 40 });
+  const taken = Array.from({ length: 14 }, (_, i) => byCores.accept(four(`t${i}`)).fits).filter(Boolean).length;
+  assert.equal(taken, 11, 'one in the room, ten (40 cores) behind it');
+  const byTokens = capacity.claimFilter([], { depth: 3, aheadCores: 40 });
+  assert.equal(Array.from({ length: 6 }, (_, i) => byTokens.accept(four(`u${i}`)).fits).filter(Boolean).length, 4, 'one in the room, three (the depth) behind it');
+});
+
 test('canHandOver: a dependent takes over when what its parent holds plus what is free covers it', () => {
   const capacity = new Capacity({ slots: 4, budget: noBudget(), pool: { cpus: 4, gpus: [], mem: 0 } });
   const parent = reserve(capacity, 'parent');

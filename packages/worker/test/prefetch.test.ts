@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePrefetch, prefetchCap, prefetchDepth } from '../src/prefetch.js';
+import { parsePrefetch, prefetchCap, prefetchCores, prefetchDepth } from '../src/prefetch.js';
 
 test('--prefetch auto: one until runtimes are known, then about two seconds of work per slot, capped', () => {
   const single = { slots: 1, bulkAllowed: true };
@@ -19,6 +19,15 @@ test('on a cluster (no bulk proof) every claim is one token, whatever the settin
   assert.equal(prefetchCap('auto', 8, true), 16);
   assert.equal(prefetchCap(3, 8, true), 3);
   assert.equal(prefetchDepth(3, { slots: 1, bulkAllowed: true }), 3, 'a number is used as given');
+});
+
+test('larger tokens ahead: about two seconds of the pilot\'s cores (auto), the depth otherwise, one on a cluster', () => {
+  // a 4-core pilot, tokens of 0.2 s: 40 cores ahead, ten 4-core tokens (one-core tokens stay capped at 16)
+  assert.equal(prefetchCores('auto', 16, { cpus: 4, bulkAllowed: true, meanRuntimeMs: 200 }), 40);
+  assert.equal(prefetchCores('auto', 16, { cpus: 4, bulkAllowed: true, meanRuntimeMs: 5000 }), 16, 'never fewer than the depth');
+  assert.equal(prefetchCores('auto', 1, { cpus: 4, bulkAllowed: true }), 1, 'runtimes not known yet');
+  assert.equal(prefetchCores(6, 6, { cpus: 4, bulkAllowed: true, meanRuntimeMs: 10 }), 6, 'a fixed --prefetch N: N cores');
+  assert.equal(prefetchCores('auto', 16, { cpus: 4, bulkAllowed: false, meanRuntimeMs: 200 }), 1, 'on a cluster one token at a time');
 });
 
 test('parsePrefetch takes "auto" or a whole number >= 1', () => {

@@ -51,7 +51,7 @@ test('without a short --reserve-after the same 4-cpu token runs after every one-
   assert.ok(!logLines(r.stderr).some((l) => String(l.msg).startsWith('reserving room')));
 });
 
-test('a pool of 4-cpu tokens on a 4-cpu pilot is claimed several per request, and run one after the other', async () => {
+test('a pool of 4-cpu tokens on a 4-cpu pilot is claimed about two seconds of work per request, and run one after the other', async () => {
   const file = join(tempDir(), 'runs.txt');
   const tokens: Array<[string, unknown, Record<string, unknown>?]> = [];
   for (let i = 0; i < 12; i++) tokens.push([`q_four_${i}`, recordingCommand(file, 0.3), { resources: { cpus: 4, gpus: 0, mem: 0 } }]);
@@ -63,5 +63,6 @@ test('a pool of 4-cpu tokens on a 4-cpu pilot is claimed several per request, an
   for (let i = 1; i < runs.length; i++) assert.ok(runs[i]!.start >= runs[i - 1]!.end, `${runs[i]!.id} started after ${runs[i - 1]!.id} ended`);
   const claims = summaryOf(r.stderr).claims;
   assert.equal(claims.won, 12);
-  assert.ok(claims.writes <= 6, `12 tokens in ${claims.writes} claim writes`);
+  // the first claim takes one (no runtime known yet), then about two seconds of the pilot's cores each (prefetch.ts)
+  assert.ok(claims.writes <= 4, `12 tokens in ${claims.writes} claim writes`);
 });

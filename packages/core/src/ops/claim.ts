@@ -226,6 +226,8 @@ export class Claimer {
       let stale = 0;
       let ownRows = 0;
       const ready: Candidate[] = [];
+      /** candidates `accept` turned down (no room yet, say): kept, in order, with the window for the next claim */
+      const turnedDown: Candidate[] = [];
       while (candidates.length > 0 && ready.length < max) {
         const c = candidates.shift()!;
         if (!c.expired && this.recentlyWon.has(c.doc._id) && this.recentlyWon.get(c.doc._id) === c.doc._rev) {
@@ -246,6 +248,7 @@ export class Claimer {
         }
         if (options.accept && !options.accept(c.doc)) {
           unfitExample ??= c.doc;
+          turnedDown.push(c);
           continue;
         }
         ready.push({ doc: c.doc, expired: state === 'expired' });
@@ -268,9 +271,10 @@ export class Claimer {
       contended ||= result.conflicts > 0;
       this.spread.contention(contended);
       if (result.won.length > 0) {
-        // an uncontended window is kept for the next claim (saves a view read per token); a contended one is stale
+        // an uncontended window is kept for the next claim (saves a view read per token), with what this
+        // claim turned down (the larger tokens beyond its room start the next one); a contended one is stale
         if (!contended) {
-          this.cached = candidates;
+          this.cached = [...turnedDown, ...candidates];
           this.cachedAt = this.candidates.readAt;
         }
         this.latencies.record(performance.now() - startedMs);
