@@ -7,7 +7,11 @@
  *   between: `picas autoscale pause`/`resume` (their `paused` and counters are kept), or another
  *   controller that took over (LeaseLostError). On a cluster every write asks all replicas (`w` = n, as a
  *   claim does), so a 201 is a win; a 202 is not: the document is read back, and only if the winning
- *   revision is ours, with no conflicting one beside it, did the write happen.
+ *   revision is ours, with no new conflicting one beside it, did the write happen.
+ * - Two controllers whose writes both reached some replicas (202s) leave the document with two branches;
+ *   every controller reads the winning one, so the one whose branch lost stops at its next read, and the
+ *   one holding the lease deletes the losing branches (`dropConflicts`), so that a later 202 is not taken
+ *   for a race it did not lose.
  * - `update` is the read-modify-write of the pause and resume commands, which hold no lease.
  */
 import { hostname } from 'node:os';
@@ -16,6 +20,9 @@ import { AUTOSCALER_DOC_ID, AUTOSCALER_TYPE, ConflictError, isAutoscalerDoc, typ
 import { claimWriteQuorum, readReplicas } from '@picas/core/ops/replicas';
 
 export class LeaseHeldError extends ConflictError {}
+
+/** The state as read: the winning revision, and the revisions of its other branches when a cluster left some. */
+export type StoredState = AutoscalerDoc & { _conflicts?: string[] };
 export class LeaseLostError extends ConflictError {}
 
 const WRITE_ATTEMPTS = 8;
@@ -42,8 +49,9 @@ export class StateStore {
     readonly owner: string,
   ) {}
 
-  async read(signal?: AbortSignal): Promise<AutoscalerDoc | undefined> {
-    const res = await this.http.request<unknown>({ path: this.http.docPath(AUTOSCALER_DOC_ID), signal });
+  /** The winning revision, with the other leaves (`_conflicts`) when there are any. */
+  async read(signal?: AbortSignal): Promise<StoredState | undefined> {
+    const res = await this.http.request<unknown>({ path: this.http.docPath(AUTOSCALER_DOC_ID), query: { conflicts: true }, signal });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw this.http.errorFor(res, 'reading the autoscaler state');
     if (!isAutoscalerDoc(res.body)) throw new ConflictError(`document ${AUTOSCALER_DOC_ID} in ${this.http.db} is not an autoscaler state; delete or rename it`);
@@ -63,7 +71,10 @@ export class StateStore {
       if (current && current.owner !== this.owner && current.lease_until > init.nowS) throw heldBy(current, this.http.db, init.nowS);
       const next: AutoscalerDoc = { ...(current ?? emptyState(this.owner, init.backend, init.nowS)), owner: this.owner, lease_until: init.nowS + init.leaseS, heartbeat: init.nowS, backend: init.backend, settings: init.settings };
       const written = await this.write(next, init.signal);
-      if (written) return written;
+      if (written) {
+        await this.dropConflicts(current, init.signal);
+        return written;
+      }
     }
     throw new ConflictError(`could not take the autoscaler lease on ${this.http.db}: the state document keeps changing`);
   }
@@ -98,6 +109,20 @@ export class StateStore {
     throw new ConflictError(`could not change the autoscaler state of ${this.http.db}: it keeps changing`);
   }
 
+  /**
+   * Deletes the losing branches of the state document (`doc._conflicts`, from `read`): left by two writes
+   * that each reached only some replicas of a cluster. Only the lease holder calls it. Best effort: a
+   * branch not deleted now is deleted at the next cycle.
+   */
+  async dropConflicts(doc: StoredState | undefined, signal?: AbortSignal): Promise<number> {
+    let dropped = 0;
+    for (const rev of doc?._conflicts ?? []) {
+      const res = await this.http.request({ method: 'DELETE', path: this.http.docPath(AUTOSCALER_DOC_ID), query: { rev, w: await this.quorum(signal) }, signal }).catch(() => undefined);
+      if (res && (res.status === 200 || res.status === 202)) dropped++;
+    }
+    return dropped;
+  }
+
   /** Gives the lease up (lease_until = now), so that the next controller need not wait for it. */
   async release(doc: AutoscalerDoc, nowS: number, signal?: AbortSignal): Promise<void> {
     await this.save({ ...doc, lease_until: nowS }, (latest) => ({ ...latest, pilots: doc.pilots, lease_until: nowS }), signal).catch(() => undefined);
@@ -107,20 +132,27 @@ export class StateStore {
    * One PUT at the document's `_rev`. The written document on a win; undefined on a conflict (409), or
    * when a 202 turns out to have lost (another revision won).
    */
-  private async write(doc: AutoscalerDoc, signal?: AbortSignal): Promise<AutoscalerDoc | undefined> {
-    // on a cluster, written to every replica (as a claim is): then a 201 is a win, and a 202 is read back
-    this.writeQuorum ??= readReplicas(this.http, { signal }).then((r) => claimWriteQuorum(r, 'all'));
-    const w = await this.writeQuorum;
-    const res = await this.http.request<{ rev?: string }>({ method: 'PUT', path: this.http.docPath(AUTOSCALER_DOC_ID), body: doc, query: { w }, signal });
+  private async write(doc: AutoscalerDoc | StoredState, signal?: AbortSignal): Promise<AutoscalerDoc | undefined> {
+    // the leaves known when `doc` was read are not written (CouchDB refuses a `_conflicts` member)
+    const { _conflicts: known = [], ...body } = doc as StoredState;
+    const w = await this.quorum(signal);
+    const res = await this.http.request<{ rev?: string }>({ method: 'PUT', path: this.http.docPath(AUTOSCALER_DOC_ID), body, query: { w }, signal });
     if (res.status === 409) return undefined;
     if (res.status !== 201 && res.status !== 202) throw this.http.errorFor(res, 'writing the autoscaler state');
     const rev = res.body.rev!;
     if (res.status === 202) {
-      // accepted by fewer nodes than the quorum: another write may win; only the winner's revision counts
-      const back = await this.http.request<AutoscalerDoc & { _conflicts?: string[] }>({ path: this.http.docPath(AUTOSCALER_DOC_ID), query: { conflicts: true }, signal });
-      if (back.status !== 200 || back.body._rev !== rev || (back.body._conflicts?.length ?? 0) > 0) return undefined;
+      // accepted by fewer nodes than the quorum: another write may win; only the winner's revision counts,
+      // and a leaf that was not there before is a competing write
+      const back = await this.http.request<StoredState>({ path: this.http.docPath(AUTOSCALER_DOC_ID), query: { conflicts: true }, signal });
+      if (back.status !== 200 || back.body._rev !== rev || (back.body._conflicts ?? []).some((leaf) => !known.includes(leaf))) return undefined;
     }
-    return { ...doc, _rev: rev };
+    return { ...body, _rev: rev };
+  }
+
+  /** `w` for the state's writes: on a cluster every replica (as a claim asks), so that a 201 is a win. */
+  private quorum(signal?: AbortSignal): Promise<number | undefined> {
+    this.writeQuorum ??= readReplicas(this.http, { signal }).then((r) => claimWriteQuorum(r, 'all'));
+    return this.writeQuorum;
   }
 }
 

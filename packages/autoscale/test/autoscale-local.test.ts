@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { cleanEnv, cliBin, runCli, waitFor } from '@picas/testkit';
+import { AUTOSCALER_DOC_ID, type AutoscalerDoc } from '@picas/core';
 import { assertDrainedOnce, autoscalePool, stateDoc, tokenDocs } from './autoscale-pool.js';
 
 const FAST = ['--backend', 'local', '--interval', '1s'];
@@ -82,4 +83,32 @@ test('local: one controller per pool; pause and resume; SIGTERM stops it and its
   const next = await runCli(['autoscale', ...FAST, '--max-pilots', '2', '--walltime', '00:05:00', '--once', '--dry-run'], { env: pool.db.env, cwd: pool.dir });
   assert.equal(next.exitCode, 0, next.stderr);
   assert.match(next.stdout, /dry run: would submit 2$/m);
+});
+
+test('local: branches of the state a cluster left (two 202 writes): the controller deletes a losing one, and a winning one of a live controller refuses it', async () => {
+  const pool = await autoscalePool(import.meta.url, 0, 1, [{ id: 'long', input: 'sleep 7200', expected_seconds: 7200 }]);
+  const once = () => runCli(['autoscale', ...FAST, '--max-pilots', '2', '--walltime', '00:05:00', '--once', '--dry-run'], { env: pool.db.env, cwd: pool.dir });
+  assert.equal((await once()).exitCode, 0);
+  const http = pool.db.couch.http;
+  const withBranches = () => http.expectOk<AutoscalerDoc & { _conflicts?: string[] }>({ path: http.docPath(AUTOSCALER_DOC_ID), query: { conflicts: true } });
+  const addBranch = async (rev: string) => {
+    const { _rev: _ignored, ...body } = await withBranches();
+    const branch = { ...body, _rev: rev, owner: 'elsewhere:7:abc', lease_until: Math.ceil(Date.now() / 1000) + 300 };
+    const res = await http.request({ method: 'POST', path: http.dbPath('/_bulk_docs'), body: { docs: [branch], new_edits: false } });
+    assert.ok(res.status === 201 || res.status === 202, JSON.stringify(res.body));
+  };
+  const generation = Number((await withBranches())._rev!.split('-')[0]);
+  // another controller's write that lost (same generation, lowest hash): ours is the winner, its lease given up
+  await addBranch(`${generation}-${'0'.repeat(32)}`);
+  assert.equal((await withBranches())._conflicts?.length, 1);
+  const run = await once();
+  assert.equal(run.exitCode, 0, run.stderr);
+  const after = await withBranches();
+  assert.equal(after._conflicts, undefined, 'the losing branch is deleted');
+  assert.notEqual(after.owner, 'elsewhere:7:abc');
+  // another controller's write that won (a later generation), its lease alive: this one refuses
+  await addBranch(`${generation + 10}-${'f'.repeat(32)}`);
+  const refused = await once();
+  assert.equal(refused.exitCode, 5, refused.stderr);
+  assert.match(refused.stderr, /^picas: another controller \(elsewhere:7:abc\) runs on pool \S+/);
 });

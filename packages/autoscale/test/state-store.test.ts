@@ -30,3 +30,38 @@ test('one lease per pool: refused while it lives, taken over after; a pause writ
   // A comes back with its old revision: it learns that it lost the pool
   await assert.rejects(a.save({ ...stateA, heartbeat: now + 41 }, (latest) => latest), LeaseLostError);
 });
+
+/**
+ * Two controllers whose writes each reached only some replicas of a cluster leave the state document with
+ * two branches. Made here as replication makes them (a revision stored with `new_edits: false`), so it
+ * runs on every test server: the branch CouchDB picks as the winner decides who holds the pool.
+ */
+async function addBranch(db: Awaited<ReturnType<typeof freshDatabase>>, doc: Record<string, unknown>): Promise<void> {
+  const res = await db.couch.http.request({ method: 'POST', path: db.couch.http.dbPath('/_bulk_docs'), body: { docs: [doc], new_edits: false } });
+  assert.ok(res.status === 201 || res.status === 202, `storing a branch: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+test('branches left by a cluster: the lease holder deletes the losing ones; a winning branch of another controller holds the pool', async () => {
+  const db = await freshDatabase(`${fileLabel(import.meta.url)}_branches`);
+  const a = new StateStore(db.couch.http, 'host:1:aaa');
+  const now = 2_000_000;
+  const stateA = await a.acquire({ backend: 'slurm', settings: {}, leaseS: 30, nowS: now });
+  const generation = Number(stateA._rev!.split('-')[0]);
+  // a competitor's write at the same generation with the lowest possible hash: A's revision stays the winner
+  const { _rev: _ignored, ...body } = stateA;
+  await addBranch(db, { ...body, owner: 'host:2:bbb', _rev: `${generation}-${'0'.repeat(32)}` });
+  const read = await a.read();
+  assert.equal(read?.owner, 'host:1:aaa');
+  assert.deepEqual(read?._conflicts, [`${generation}-${'0'.repeat(32)}`]);
+  // the next write goes on (the known branch is not written, nor taken for a new race), and the holder drops the branch
+  const saved = await a.save({ ...read!, heartbeat: now + 1 }, (latest) => latest);
+  assert.equal(saved.heartbeat, now + 1);
+  assert.equal('_conflicts' in saved, false);
+  assert.equal(await a.dropConflicts(await a.read()), 1);
+  assert.equal((await a.read())?._conflicts, undefined, 'no branch left');
+
+  // a branch of B's that wins (a later generation) with a live lease: A, reading the winner, sees B's pool
+  await addBranch(db, { ...body, owner: 'host:2:bbb', lease_until: now + 60, _rev: `${generation + 5}-${'f'.repeat(32)}` });
+  assert.equal((await a.read())?.owner, 'host:2:bbb');
+  await assert.rejects(a.acquire({ backend: 'slurm', settings: {}, leaseS: 30, nowS: now + 2 }), LeaseHeldError);
+});

@@ -267,7 +267,13 @@ test('real cluster: a node stopped mid-run makes the pilots say which node is mi
     );
     const before = ledgerCounts(ledger).size;
     // with node3 down no claim gets its 201: the pilots finish what they hold and back off, naming node3
-    await new Promise((r) => setTimeout(r, 15_000));
+    const waited = new Promise((r) => setTimeout(r, 15_000));
+    // meanwhile an autoscaler cycle: every write of its state gets a 202 (w = 3 cannot be met), and is
+    // counted only when read back as the winning revision (packages/autoscale state-store.ts)
+    const autoscale = await runCli(['autoscale', '--backend', 'local', '--max-pilots', '2', '--walltime', '00:05:00', '--once', '--dry-run'], { env: envFor(all[0]!, db.name), cwd: dir });
+    assert.equal(autoscale.exitCode, 0, autoscale.stderr);
+    assert.match(autoscale.stdout, /· dry run: would submit \d+$/m);
+    await waited;
     const during = ledgerCounts(ledger).size;
     assert.ok(during - before <= 8, `while node3 is down at most the tokens already held finish (${during - before} ran)`);
     restart();
@@ -276,6 +282,8 @@ test('real cluster: a node stopped mid-run makes the pilots say which node is mi
     const stderr = results.map((r) => r.stderr).join('\n');
     assert.match(stderr, /cluster degraded: node\(s\) node3@127\.0\.0\.1 cannot be reached/);
     await assertDrained(db.couch, ledger, count, 'after node3 returned');
+    const state = await db.couch.http.expectOk<{ owner: string; lease_until: number; _conflicts?: string[] }>({ path: db.couch.http.docPath('picas-autoscaler'), query: { conflicts: true, r: 3 } });
+    assert.deepEqual([state._conflicts, state.lease_until <= Date.now() / 1000 + 1], [undefined, true], 'the autoscaler state: one branch, its lease given up');
   } finally {
     restart();
     await dropDb(db);
