@@ -130,8 +130,10 @@ export class ClaimLoop {
       this.parts.log.debug({ token: c.id, claim_id: c.claimId, answer: c.answer }, 'claim not won for sure (a 202, or no clear answer): not run, settled later');
       unconfirmed.add(c);
     }
-    // won just as the stop came: never started, put back by releaseQueued()
-    for (const won of round.won) scheduler.adopt(won.doc, won.reclaimed);
+    // won just as the stop came: never started, put back by releaseQueued(). A token won for a reservation
+    // (--reserve-after) waits at the head of the queue, before the smaller tokens this same claim took
+    const reserved = filter.reserving?._id;
+    for (const won of reserved ? [...round.won].sort((a, b) => Number(b.doc._id === reserved) - Number(a.doc._id === reserved)) : round.won) scheduler.adopt(won.doc, won.reclaimed);
     if (stop.stopping) return undefined;
     this.noteReservation(filter.reserving, round);
     this.oversized.note(claimer.shapes, capacity.total);
