@@ -83,7 +83,7 @@ async function runCycle(o: ControllerOptions, base: AutoscalerDoc, surplusStreak
   const nowS = now();
   if (latest.owner !== o.store.owner) throw new LeaseLostError(`another controller (${latest.owner}) took over pool ${o.couch.config.db}; this one stops`);
   // branches left by two controllers' writes that each reached only some replicas (state-store.ts)
-  if (latest !== base) await o.store.dropConflicts(latest, signal);
+  await o.store.dropConflicts(latest, signal);
   const listed = await backend.list(signal);
   const pool = await readPool(o.couch, nowS, signal);
   const reconciled = reconcilePilots(latest.pilots, listed, pool.records, backend.kind, nowS);

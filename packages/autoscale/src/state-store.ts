@@ -20,10 +20,10 @@ import { AUTOSCALER_DOC_ID, AUTOSCALER_TYPE, ConflictError, isAutoscalerDoc, typ
 import { claimWriteQuorum, readReplicas } from '@picas/core/ops/replicas';
 
 export class LeaseHeldError extends ConflictError {}
+export class LeaseLostError extends ConflictError {}
 
 /** The state as read: the winning revision, and the revisions of its other branches when a cluster left some. */
 export type StoredState = AutoscalerDoc & { _conflicts?: string[] };
-export class LeaseLostError extends ConflictError {}
 
 const WRITE_ATTEMPTS = 8;
 

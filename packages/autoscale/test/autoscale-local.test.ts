@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { cleanEnv, cliBin, runCli, waitFor } from '@picas/testkit';
 import { AUTOSCALER_DOC_ID, type AutoscalerDoc } from '@picas/core';
-import { assertDrainedOnce, autoscalePool, stateDoc, tokenDocs } from './autoscale-pool.js';
+import { addStateBranch, assertDrainedOnce, autoscalePool, stateDoc, tokenDocs } from './autoscale-pool.js';
 
 const FAST = ['--backend', 'local', '--interval', '1s'];
 
@@ -91,12 +91,7 @@ test('local: branches of the state a cluster left (two 202 writes): the controll
   assert.equal((await once()).exitCode, 0);
   const http = pool.db.couch.http;
   const withBranches = () => http.expectOk<AutoscalerDoc & { _conflicts?: string[] }>({ path: http.docPath(AUTOSCALER_DOC_ID), query: { conflicts: true } });
-  const addBranch = async (rev: string) => {
-    const { _rev: _ignored, ...body } = await withBranches();
-    const branch = { ...body, _rev: rev, owner: 'elsewhere:7:abc', lease_until: Math.ceil(Date.now() / 1000) + 300 };
-    const res = await http.request({ method: 'POST', path: http.dbPath('/_bulk_docs'), body: { docs: [branch], new_edits: false } });
-    assert.ok(res.status === 201 || res.status === 202, JSON.stringify(res.body));
-  };
+  const addBranch = async (rev: string) => addStateBranch(http, { ...(await withBranches()), owner: 'elsewhere:7:abc', lease_until: Math.ceil(Date.now() / 1000) + 300 }, rev);
   const generation = Number((await withBranches())._rev!.split('-')[0]);
   // another controller's write that lost (same generation, lowest hash): ours is the winner, its lease given up
   await addBranch(`${generation}-${'0'.repeat(32)}`);

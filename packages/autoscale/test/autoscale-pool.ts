@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUTOSCALER_DOC_ID, tokenState, type AutoscalerDoc, type TokenDoc } from '@picas/core';
+import { AUTOSCALER_DOC_ID, tokenState, type AutoscalerDoc, type CouchHttp, type TokenDoc } from '@picas/core';
 import { fileLabel, freshDatabase, runCli, scratchDir, type TestDatabase } from '@picas/testkit';
 
 export interface AutoscalePool {
@@ -50,4 +50,15 @@ export async function assertDrainedOnce(pool: AutoscalePool): Promise<void> {
   const notDone = docs.filter((d) => tokenState(d) !== 'done').map((d) => d._id);
   assert.deepEqual(notDone, [], 'every token done');
   assert.deepEqual(ledgerIds(pool), pool.ids, 'every token ran exactly once');
+}
+
+/**
+ * Stores `state` as another branch of the autoscaler's state document, at revision `rev`, as replication
+ * stores a write that reached only some replicas of a cluster (`_bulk_docs` with `new_edits: false`), so the
+ * branches can be tested on every server. The branch with the later generation, then the larger hash, wins.
+ */
+export async function addStateBranch(http: CouchHttp, state: AutoscalerDoc, rev: string): Promise<void> {
+  const { _rev: _ignored, _conflicts: _branches, ...body } = state as AutoscalerDoc & { _conflicts?: string[] };
+  const res = await http.request({ method: 'POST', path: http.dbPath('/_bulk_docs'), body: { docs: [{ ...body, _rev: rev }], new_edits: false } });
+  assert.ok(res.status === 201 || res.status === 202, `storing a branch of the state: ${res.status} ${JSON.stringify(res.body)}`);
 }

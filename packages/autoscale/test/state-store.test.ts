@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileLabel, freshDatabase } from '@picas/testkit';
 import { LeaseHeldError, LeaseLostError, StateStore } from '../src/state-store.js';
+import { addStateBranch } from './autoscale-pool.js';
 
 test('one lease per pool: refused while it lives, taken over after; a pause written meanwhile is kept; the old owner then stops', async () => {
   const db = await freshDatabase(fileLabel(import.meta.url));
@@ -36,11 +37,6 @@ test('one lease per pool: refused while it lives, taken over after; a pause writ
  * two branches. Made here as replication makes them (a revision stored with `new_edits: false`), so it
  * runs on every test server: the branch CouchDB picks as the winner decides who holds the pool.
  */
-async function addBranch(db: Awaited<ReturnType<typeof freshDatabase>>, doc: Record<string, unknown>): Promise<void> {
-  const res = await db.couch.http.request({ method: 'POST', path: db.couch.http.dbPath('/_bulk_docs'), body: { docs: [doc], new_edits: false } });
-  assert.ok(res.status === 201 || res.status === 202, `storing a branch: ${res.status} ${JSON.stringify(res.body)}`);
-}
-
 test('branches left by a cluster: the lease holder deletes the losing ones; a winning branch of another controller holds the pool', async () => {
   const db = await freshDatabase(`${fileLabel(import.meta.url)}_branches`);
   const a = new StateStore(db.couch.http, 'host:1:aaa');
@@ -48,8 +44,7 @@ test('branches left by a cluster: the lease holder deletes the losing ones; a wi
   const stateA = await a.acquire({ backend: 'slurm', settings: {}, leaseS: 30, nowS: now });
   const generation = Number(stateA._rev!.split('-')[0]);
   // a competitor's write at the same generation with the lowest possible hash: A's revision stays the winner
-  const { _rev: _ignored, ...body } = stateA;
-  await addBranch(db, { ...body, owner: 'host:2:bbb', _rev: `${generation}-${'0'.repeat(32)}` });
+  await addStateBranch(db.couch.http, { ...stateA, owner: 'host:2:bbb' }, `${generation}-${'0'.repeat(32)}`);
   const read = await a.read();
   assert.equal(read?.owner, 'host:1:aaa');
   assert.deepEqual(read?._conflicts, [`${generation}-${'0'.repeat(32)}`]);
@@ -61,7 +56,7 @@ test('branches left by a cluster: the lease holder deletes the losing ones; a wi
   assert.equal((await a.read())?._conflicts, undefined, 'no branch left');
 
   // a branch of B's that wins (a later generation) with a live lease: A, reading the winner, sees B's pool
-  await addBranch(db, { ...body, owner: 'host:2:bbb', lease_until: now + 60, _rev: `${generation + 5}-${'f'.repeat(32)}` });
+  await addStateBranch(db.couch.http, { ...stateA, owner: 'host:2:bbb', lease_until: now + 60 }, `${generation + 5}-${'f'.repeat(32)}`);
   assert.equal((await a.read())?.owner, 'host:2:bbb');
   await assert.rejects(a.acquire({ backend: 'slurm', settings: {}, leaseS: 30, nowS: now + 2 }), LeaseHeldError);
 });

@@ -15,17 +15,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUTOSCALER_DOC_ID, AUTOSCALER_TYPE, newToken, type AutoscalerDoc } from '@picas/core';
-import { fileLabel, freshDatabase, repoRoot, runCli, runWorker, scratchDir } from '@picas/testkit';
+import { fileLabel, freshDatabase, runCli, runWorker, scratchDir } from '@picas/testkit';
 import { startDashboardProcess } from './dashboard-process.js';
-import { browserSkip, launchChromium } from './headless-chromium.js';
+import { artifacts, browserSkip, launchChromium } from './headless-chromium.js';
 
 // the page functions below run in the browser; this package compiles without the DOM types
 declare const document: any;
 
 const skip = browserSkip('dashboard-run-view.test');
-
-/** Where the screenshot goes (a test artifact): PICAS_TEST_ARTIFACTS, else test-artifacts/ in the checkout. */
-const artifacts = process.env.PICAS_TEST_ARTIFACTS ?? join(repoRoot, 'test-artifacts');
 
 const OK = 10;
 const FAIL = 2;

@@ -3,10 +3,15 @@
  * and say how to enable them; with PICAS_REQUIRE_BROWSER=1 (CI) they fail instead.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
+import { repoRoot } from '@picas/testkit';
 
 export const CHROMIUM = '/usr/bin/chromium';
+
+/** Where the browser tests' screenshots go (test artifacts): PICAS_TEST_ARTIFACTS, else test-artifacts/ in the checkout. */
+export const artifacts = process.env.PICAS_TEST_ARTIFACTS ?? join(repoRoot, 'test-artifacts');
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** The `skip` option of a browser test (false when Chromium is there or required), said once on stderr. */

@@ -130,7 +130,8 @@ export class Capacity {
    * prefetch asks: one-core tokens while the room had a core at the start (the claim's `max` decides how
    * many), and larger tokens whose shape the room had at the start, up to `depth` of them and `aheadCores`
    * cores in all (default `depth`; they wait in the queue and start as the ones before them end, so a pool
-   * of large tokens is claimed many per request too); and a larger token that waited longer than --reserve-after, once: it then takes all the room.
+   * of large tokens is claimed many per request too); and a larger token that waited longer than
+   * --reserve-after, once: it then takes all the room.
    */
   claimFilter(queued: readonly SizedToken[], options: { depth?: number; aheadCores?: number; nowMs?: number } = {}): ClaimFilter {
     const { depth = 1, nowMs = Date.now() } = options;

@@ -133,7 +133,8 @@ export class ClaimLoop {
     // won just as the stop came: never started, put back by releaseQueued(). A token won for a reservation
     // (--reserve-after) waits at the head of the queue, before the smaller tokens this same claim took
     const reserved = filter.reserving?._id;
-    for (const won of reserved ? [...round.won].sort((a, b) => Number(b.doc._id === reserved) - Number(a.doc._id === reserved)) : round.won) scheduler.adopt(won.doc, won.reclaimed);
+    const won = [...round.won.filter((w) => w.doc._id === reserved), ...round.won.filter((w) => w.doc._id !== reserved)];
+    for (const w of won) scheduler.adopt(w.doc, w.reclaimed);
     if (stop.stopping) return undefined;
     this.noteReservation(filter.reserving, round);
     this.oversized.note(claimer.shapes, capacity.total);

@@ -30,8 +30,12 @@ export function prefetchDepth(setting: PrefetchSetting, options: { slots: number
   if (setting !== 'auto') return setting;
   const mean = options.meanRuntimeMs;
   if (mean === undefined) return 1;
-  const ahead = Math.floor((AUTO_PREFETCH_AHEAD_MS * options.slots) / Math.max(mean, 1));
-  return Math.max(1, Math.min(autoPrefetchCap(options.slots), ahead));
+  return Math.max(1, Math.min(autoPrefetchCap(options.slots), workAhead(options.slots, mean)));
+}
+
+/** Tokens of `mean` ms that keep `units` slots (or cores) busy for AUTO_PREFETCH_AHEAD_MS, in units. */
+function workAhead(units: number, mean: number): number {
+  return Math.floor((AUTO_PREFETCH_AHEAD_MS * units) / Math.max(mean, 1));
 }
 
 /**
@@ -45,7 +49,7 @@ export function prefetchCores(setting: PrefetchSetting, depth: number, options: 
   if (!options.bulkAllowed) return 1;
   const mean = options.meanRuntimeMs;
   if (setting !== 'auto' || mean === undefined) return depth;
-  return Math.max(depth, Math.floor((AUTO_PREFETCH_AHEAD_MS * options.cpus) / Math.max(mean, 1)));
+  return Math.max(depth, workAhead(options.cpus, mean));
 }
 
 /** Parses `--prefetch`: "auto" or a whole number of at least 1. */
